@@ -1,0 +1,143 @@
+"""Lab containers as Proxmox keeps them: a `/etc/pve/lxc/<vmid>.conf` per container, from which
+the LXC config is generated at every start (as `pct start` does), on an overlay over the cached rootfs.
+
+`lxc.*` lines in the Proxmox conf pass through to LXC, so the deploy's Proxmox task changes the lab
+the way it changes a real node.
+
+Example:
+
+    ensure_container(ct, lower); start(ct.vmid); wait_booted(ct.vmid)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import ssh_keys
+from topology import BRIDGE, LXC_DIR, PREFIX_LEN, PVE_DIR, STATE_DIR, Container
+
+LXC_INCLUDE = "/usr/share/lxc/config/debian.common.conf"
+BOOT_TIMEOUT = 120
+
+
+def pve_conf_path(vmid: int) -> Path:
+    return PVE_DIR / f"{vmid}.conf"
+
+
+def read_pve_conf(vmid: int) -> list[tuple[str, str]]:
+    """The conf's `key: value` lines in file order (snapshot sections are not used by the lab)."""
+    pairs = []
+    for line in pve_conf_path(vmid).read_text().splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not line.startswith("#"):
+            pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def upper_dir(vmid: int) -> Path:
+    return STATE_DIR / "ct" / str(vmid) / "upper"
+
+
+def ensure_container(ct: Container, lower: Path, all_containers: list[Container]) -> bool:
+    """Create the container if missing or built on another rootfs; return True when (re)created."""
+    rootfs = f"overlay:{lower}:{upper_dir(ct.vmid)}"
+    if pve_conf_path(ct.vmid).exists() and dict(read_pve_conf(ct.vmid)).get("rootfs") == rootfs:
+        return False
+    destroy(ct.vmid)
+    upper = upper_dir(ct.vmid)
+    upper.mkdir(parents=True)
+    _seed(upper, ct, all_containers)
+    PVE_DIR.mkdir(parents=True, exist_ok=True)
+    pve_conf_path(ct.vmid).write_text(_pve_conf(ct, rootfs))
+    return True
+
+
+def render_lxc_config(vmid: int) -> None:
+    """Write LXC's config from the Proxmox conf, as Proxmox does before each start."""
+    conf = read_pve_conf(vmid)
+    values = dict(conf)
+    net = dict(item.split("=", 1) for item in values["net0"].split(","))
+    lines = [
+        f"lxc.include = {LXC_INCLUDE}",
+        f"lxc.arch = {values.get('arch', 'amd64')}",
+        f"lxc.uts.name = {values['hostname']}",
+        f"lxc.rootfs.path = {values['rootfs']}",
+        "lxc.net.0.type = veth",
+        f"lxc.net.0.link = {net['bridge']}",
+        "lxc.net.0.flags = up",
+        f"lxc.net.0.name = {net['name']}",
+        f"lxc.net.0.hwaddr = {net['hwaddr']}",
+        f"lxc.net.0.ipv4.address = {net['ip']}",
+    ]
+    lines += [f"{key} = {value}" for key, value in conf if key.startswith("lxc.")]
+    config_dir = LXC_DIR / str(vmid)
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "config").write_text("\n".join(lines) + "\n")
+
+
+def state(vmid: int) -> str:
+    """`running` or `stopped`, as `pct status` words it."""
+    result = subprocess.run(["lxc-info", "-n", str(vmid), "-s", "-H"], capture_output=True, text=True)
+    return "running" if result.stdout.strip() == "RUNNING" else "stopped"
+
+
+def start(vmid: int) -> None:
+    render_lxc_config(vmid)
+    subprocess.run(["lxc-start", "-n", str(vmid)], check=True)
+
+
+def stop(vmid: int, timeout: int | None = None) -> None:
+    """Clean shutdown within ``timeout`` seconds, or an immediate kill when ``timeout`` is None."""
+    args = ["-k"] if timeout is None else ["-t", str(timeout)]
+    subprocess.run(["lxc-stop", "-n", str(vmid), *args], check=False, capture_output=True)
+
+
+def wait_booted(vmid: int, timeout: int = BOOT_TIMEOUT) -> str:
+    """Wait until systemd in the container reports running/degraded; return what it said."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            ["lxc-attach", "-n", str(vmid), "--", "systemctl", "is-system-running"],
+            capture_output=True, text=True,
+        )
+        last = result.stdout.strip()
+        if last in ("running", "degraded"):
+            return last
+        time.sleep(1)
+    raise SystemExit(f"lab: container {vmid}: field boot: systemd said {last!r} after {timeout}s")
+
+
+def destroy(vmid: int) -> None:
+    if (LXC_DIR / str(vmid)).exists():
+        stop(vmid)
+    shutil.rmtree(LXC_DIR / str(vmid), ignore_errors=True)
+    shutil.rmtree(STATE_DIR / "ct" / str(vmid), ignore_errors=True)
+    pve_conf_path(vmid).unlink(missing_ok=True)
+
+
+def _pve_conf(ct: Container, rootfs: str) -> str:
+    hwaddr = f"BC:24:11:13:{ct.vmid // 256:02X}:{ct.vmid % 256:02X}"
+    return "\n".join([
+        "arch: amd64",
+        "cores: 2",
+        f"hostname: {ct.name}",
+        "memory: 2048",
+        f"net0: name=eth0,bridge={BRIDGE},hwaddr={hwaddr},ip={ct.ip}/{PREFIX_LEN},type=veth",
+        "ostype: debian",
+        f"rootfs: {rootfs}",
+        "swap: 0",
+    ]) + "\n"
+
+
+def _seed(upper: Path, ct: Container, all_containers: list[Container]) -> None:
+    """Files a container needs before its first boot: name, peers' names, SSH identity."""
+    etc = upper / "etc"
+    etc.mkdir(parents=True)
+    (etc / "hostname").write_text(f"{ct.name}\n")
+    peers = "".join(f"{peer.ip} {peer.name}\n" for peer in all_containers)
+    (etc / "hosts").write_text(f"127.0.0.1 localhost\n::1 localhost\n{peers}")
+    ssh_keys.install_into(upper, ct)

@@ -1,0 +1,76 @@
+"""The lab's inventory YAML files, one per access path, and its secrets file.
+
+Both inventories describe the same cluster; only how hosts are reached differs
+(`inventory-ssh.yml`: SSH to each container; `inventory-pct.yml`: `pct exec` on this machine
+as the Proxmox node). The settings under `data` are what the lab differs in: the air-gapped
+k3s binary (the stand-in) and short timings so tests run in minutes.
+
+Example:
+
+    write_inventories(lab_containers(), binary)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ssh_keys import CLIENT_KEY, KNOWN_HOSTS
+from topology import LAB_DIR, PCT, Container
+
+SECRETS = LAB_DIR / "secrets.yml"
+PROXMOX_NODE = "lab"
+
+
+def write_inventories(containers: list[Container], k3s_binary: Path) -> None:
+    _ensure_secrets()
+    data = _cluster_data(k3s_binary)
+    for path, reach in ((LAB_DIR / "inventory-ssh.yml", _ssh), (LAB_DIR / "inventory-pct.yml", _pct)):
+        inventory: dict[str, Any] = {"data": data, "secrets_file": SECRETS.name}
+        if reach is _pct:
+            inventory["proxmox_hosts"] = [{"name": PROXMOX_NODE, "local": True, "pct_command": str(PCT)}]
+        for ct in containers:
+            inventory.setdefault(ct.group, []).append({"name": ct.name, "node_ip": ct.ip, **reach(ct)})
+        path.write_text("# Written by `make lab-up`; regenerated on every run.\n" + yaml.safe_dump(inventory, sort_keys=False))
+
+
+def _cluster_data(k3s_binary: Path) -> dict[str, Any]:
+    return {
+        "k3s_version": "v1.31.4+k3s1",
+        "k3s_binary_src": str(k3s_binary),
+        "k3s_sha256": hashlib.sha256(k3s_binary.read_bytes()).hexdigest(),
+        "k3s_unit_source": "deploy",
+        # Short timings so that failures and recoveries show within a test's patience.
+        "k3s_config": {
+            "kube-controller-manager-arg": ["node-monitor-grace-period=20s", "node-monitor-period=2s"],
+            "kube-apiserver-arg": ["default-not-ready-toleration-seconds=30",
+                                   "default-unreachable-toleration-seconds=30"],
+        },
+        "watcher_on_boot_sec": "30s",
+        "watcher_interval": "30s",
+        "rancher_hostname": "rancher.lab.test",
+        "haproxy_backend_port": 443,
+        "rancher": {"hostname": "rancher.lab.test", "replicas": 1, "exposure": "loadbalancer"},
+    }
+
+
+def _ssh(ct: Container) -> dict[str, Any]:
+    return {"ssh": {"host": ct.ip, "user": "root", "key": str(CLIENT_KEY), "known_hosts": str(KNOWN_HOSTS)}}
+
+
+def _pct(ct: Container) -> dict[str, Any]:
+    return {"pct": {"node": PROXMOX_NODE, "vmid": ct.vmid}}
+
+
+def _ensure_secrets() -> None:
+    if SECRETS.exists():
+        return
+    SECRETS.touch(mode=0o600)
+    SECRETS.write_text(yaml.safe_dump({
+        "k3s_token": secrets.token_hex(24),
+        "rancher_bootstrap_password": secrets.token_urlsafe(18),
+    }))

@@ -1,0 +1,75 @@
+"""The lab's Debian bookworm root filesystem, built once with debootstrap and cached.
+
+Containers cannot reach a package archive (the lab has no route out), so everything they need is
+installed here, on this machine, when the rootfs is built. The cache key is a hash of this recipe
+and of the kubectl binary it ships, so changing either rebuilds it.
+
+Example:
+
+    lower = ensure_rootfs()   # /var/cache/k3s-lab/rootfs-<hash>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from topology import CACHE_DIR
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-yaml", "iproute2",
+    "iputils-ping", "curl", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
+    "procps", "kmod", "less", "util-linux",
+)
+# Why each step: host keys are made per container; HAProxy is enabled by the deploy, not the image;
+# an empty machine-id makes every container generate its own.
+CHROOT_SETUP = """
+set -e
+rm -f /etc/ssh/ssh_host_*
+systemctl disable haproxy.service
+truncate -s 0 /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+apt-get clean
+"""
+
+
+def ensure_rootfs() -> Path:
+    """Return the cached rootfs for the current recipe, building it when missing."""
+    target = CACHE_DIR / f"rootfs-{recipe_hash()}"
+    if (target / ".complete").exists():
+        return target
+    _build(target)
+    return target
+
+
+def recipe_hash() -> str:
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(_kubectl().read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _kubectl() -> Path:
+    found = shutil.which("kubectl")
+    if not found:
+        raise SystemExit("lab: kubectl not found on PATH (install requirements.txt into the venv)")
+    return Path(found).resolve()
+
+
+def _build(target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    debs = CACHE_DIR / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", f"--cache-dir={debs}", f"--include={','.join(PACKAGES)}",
+         SUITE, str(partial), MIRROR],
+        check=True,
+    )
+    shutil.copy2(_kubectl(), partial / "usr/local/bin/kubectl")
+    subprocess.run(["chroot", str(partial), "/bin/sh", "-c", CHROOT_SETUP], check=True)
+    (partial / ".complete").touch()
+    partial.rename(target)

@@ -1,0 +1,64 @@
+"""The lab's SSH identity: one client key pair, a host key per container, and a known_hosts file.
+
+Host keys are made here, before a container first starts, so known_hosts is exact from the start and
+host key checking stays on.
+
+Example:
+
+    ensure_client_key(); write_host_key(upper, ct); write_known_hosts(containers)
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from topology import SSH_DIR, STATE_DIR, Container
+
+CLIENT_KEY = SSH_DIR / "id_ed25519"
+KNOWN_HOSTS = SSH_DIR / "known_hosts"
+HOST_KEYS = STATE_DIR / "hostkeys"
+
+
+def ensure_client_key() -> Path:
+    SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not CLIENT_KEY.exists():
+        _keygen(CLIENT_KEY, "k3s-lab")
+    return CLIENT_KEY
+
+
+def host_key(ct: Container) -> Path:
+    """The container's ed25519 host key, kept outside its rootfs so a rebuilt container keeps it."""
+    key = HOST_KEYS / str(ct.vmid) / "ssh_host_ed25519_key"
+    if not key.exists():
+        key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _keygen(key, f"root@{ct.name}")
+    return key
+
+
+def install_into(root: Path, ct: Container) -> None:
+    """Put the host key and the authorized client key into a container's root directory."""
+    ssh_etc = root / "etc/ssh"
+    ssh_etc.mkdir(parents=True, exist_ok=True)
+    key = host_key(ct)
+    for source in (key, key.with_suffix(".pub")):
+        target = ssh_etc / source.name
+        target.write_bytes(source.read_bytes())
+        target.chmod(0o600 if source == key else 0o644)
+    root_ssh = root / "root/.ssh"
+    root_ssh.mkdir(mode=0o700, parents=True, exist_ok=True)
+    authorized = root_ssh / "authorized_keys"
+    authorized.write_text(CLIENT_KEY.with_suffix(".pub").read_text())
+    authorized.chmod(0o600)
+
+
+def write_known_hosts(containers: list[Container]) -> None:
+    lines = []
+    for ct in containers:
+        key_type, key_data = host_key(ct).with_suffix(".pub").read_text().split()[:2]
+        lines.append(f"{ct.ip} {key_type} {key_data}")
+    KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
+
+
+def _keygen(path: Path, comment: str) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)

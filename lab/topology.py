@@ -1,0 +1,60 @@
+"""What the lab is made of: containers, addresses, bridge and where its files live.
+
+Example:
+
+    for ct in lab_containers():
+        print(ct.vmid, ct.name, ct.ip)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BRIDGE = "k3slab0"
+SUBNET_PREFIX = "10.213.0"
+HOST_IP = f"{SUBNET_PREFIX}.1"
+PREFIX_LEN = 24
+REPO = Path(__file__).resolve().parent.parent
+LAB_DIR = REPO / "lab"
+CACHE_DIR = Path(os.environ.get("K3S_LAB_CACHE", "/var/cache/k3s-lab"))
+STATE_DIR = Path("/var/lib/k3s-lab")
+PVE_DIR = Path("/etc/pve/lxc")
+LXC_DIR = Path("/var/lib/lxc")
+SSH_DIR = LAB_DIR / "ssh"
+BUILD_DIR = LAB_DIR / "build"
+PCT = LAB_DIR / "bin" / "pct"
+MAX_WORKERS = 120
+
+
+@dataclass(frozen=True)
+class Container:
+    """One lab container: Proxmox-style vmid, hostname, group and static address."""
+
+    vmid: int
+    name: str
+    group: str
+
+    @property
+    def ip(self) -> str:
+        return f"{SUBNET_PREFIX}.{self.vmid}"
+
+
+def worker_count() -> int:
+    """Workers come from LAB_WORKERS (default 2), bounded so addresses stay in the /24."""
+    count = int(os.environ.get("LAB_WORKERS", "2"))
+    if not 1 <= count <= MAX_WORKERS:
+        raise SystemExit(f"lab: field LAB_WORKERS: must be 1 to {MAX_WORKERS}, got {count}")
+    return count
+
+
+def lab_containers() -> list[Container]:
+    """101 k3s-control, 111.. k3s-worker-N, 121 haproxy (workers past 9 go to 131+)."""
+    workers = [_worker(index) for index in range(1, worker_count() + 1)]
+    return [Container(101, "k3s-control", "k3s_control"), *workers, Container(121, "haproxy", "haproxy")]
+
+
+def _worker(index: int) -> Container:
+    vmid = 110 + index if index <= 9 else 121 + index
+    return Container(vmid, f"k3s-worker-{index}", "k3s_workers")
