@@ -1,0 +1,50 @@
+# k3s-lxc-resilience: every target sets up what it needs (apt packages, the venv) by itself.
+# INVENTORY names the cluster YAML (default: the lab's SSH inventory).
+
+INVENTORY ?= lab/inventory-ssh.yml
+VENV      := .venv
+BIN       := $(CURDIR)/$(VENV)/bin
+RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
+APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit lab-up lab-down lab-status deploy verify restart-test repair preflight bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+## The main job on the local lab, end to end: lab up, deploy, scripted restart, verify.
+demo: lab-up
+	$(MAKE) deploy restart-test verify INVENTORY=$(INVENTORY)
+
+## All tests: unit and stand-in conformance tests, then end-to-end tests on the lab.
+test: lab-up
+	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
+
+test-unit: setup
+	$(RUN) $(BIN)/pytest tests/unit tests/standin $(PYTEST_ARGS)
+
+lab-up: setup
+	$(RUN) $(BIN)/python lab/lab.py up
+
+lab-down: setup
+	$(RUN) $(BIN)/python lab/lab.py down
+
+lab-status: setup
+	$(RUN) $(BIN)/python lab/lab.py status
+
+deploy: setup
+	$(RUN) $(BIN)/pyinfra -y inventory.py deploy.py
+
+restart-test: setup
+	$(RUN) $(BIN)/pyinfra -y inventory.py restart.py
+
+verify: setup
+	$(RUN) $(BIN)/pytest verify/ --inventory "$(INVENTORY)" --junitxml=verify/junit.xml

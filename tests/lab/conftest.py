@@ -1,0 +1,46 @@
+"""Fixtures for end-to-end tests on the LXC lab (`make lab-up` first; `make test` does it)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "lab"
+PCT = LAB / "bin" / "pct"
+SSH_KEY = LAB / "ssh" / "id_ed25519"
+KNOWN_HOSTS = LAB / "ssh" / "known_hosts"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/lab/" in str(item.fspath):
+            item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def lab_inventory_ssh() -> Path:
+    path = LAB / "inventory-ssh.yml"
+    assert path.exists(), "the lab is not up: run `make lab-up`"
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab_inventory_pct(lab_inventory_ssh: Path) -> Path:
+    return LAB / "inventory-pct.yml"
+
+
+def pct(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run the lab's pct and capture its output."""
+    return subprocess.run([str(PCT), *args], input=input, capture_output=True, timeout=180)
+
+
+def ssh(ip: str, command: str, known_hosts: Path = KNOWN_HOSTS) -> subprocess.CompletedProcess:
+    """Run one command over SSH as root with the lab key and strict host key checking."""
+    return subprocess.run(
+        ["ssh", "-i", str(SSH_KEY), "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{ip}", command],
+        capture_output=True, text=True, timeout=60,
+    )
