@@ -36,7 +36,7 @@ class PctConnectorData(TypedDict):
 
 
 pct_data_meta: dict[str, DataMeta] = {
-    "pct_node": DataMeta("Proxmox node holding the container (`local`: this machine)"),
+    "pct_node": DataMeta("Proxmox node holding the container"),
     "pct_vmid": DataMeta("Container vmid on that node"),
     "pct_command": DataMeta("Path of `pct` on the node", "pct"),
 }
@@ -68,14 +68,13 @@ def container_command(pct_exec: StringCommand, unix_command: StringCommand) -> S
 class PctConnector(BaseConnector):
     """
     Run commands in Proxmox LXC containers with ``pct exec`` on their Proxmox node, which is
-    reached over SSH (``pct_ssh_*`` data) or is this machine (node ``local`` without
-    ``pct_ssh_hostname``). Files move through a private temporary directory on the node and
-    ``pct push`` / ``pct pull``.
+    reached over SSH (``pct_ssh_*`` data) or, without ``pct_ssh_hostname``, is this machine.
+    Files move through a private temporary directory on the node and ``pct push`` / ``pct pull``.
 
     .. code:: shell
 
-        pyinfra @pct/pve1/101 exec -- uptime
-        pyinfra @pct/local/101 exec -- echo hi --data pct_command=/path/to/pct
+        pyinfra @pct/pve1/101 --data pct_ssh_hostname=pve1.example.net exec -- uptime
+        pyinfra @pct/local/101 --data pct_command=/path/to/pct exec -- echo hi
     """
 
     handles_execution = True

@@ -16,27 +16,21 @@ if TYPE_CHECKING:
     from pyinfra.api.host import Host
     from pyinfra.api.state import State
 
-LOCAL_NODE = "local"
 NODE_SSH_PREFIX = "pct_"
 
 
-def node_ssh_data(node: str, host_data: dict[str, Any]) -> dict[str, Any]:
-    """Map the ``pct_ssh_*`` host data onto the ``ssh_*`` keys pyinfra's SSH connector reads.
-
-    Without ``pct_ssh_hostname`` the node's own name is the address, as ``@ssh/<name>`` would be.
-    """
-    data = {
+def node_ssh_data(host_data: dict[str, Any]) -> dict[str, Any]:
+    """Map the ``pct_ssh_*`` host data onto the ``ssh_*`` keys pyinfra's SSH connector reads."""
+    return {
         key[len(NODE_SSH_PREFIX) :]: value
         for key, value in host_data.items()
         if key.startswith(f"{NODE_SSH_PREFIX}ssh_")
     }
-    data.setdefault("ssh_hostname", node)
-    return data
 
 
-def node_is_local(node: str, host_data: dict[str, Any]) -> bool:
-    """The node is this machine when it is called ``local`` and no SSH address is given for it."""
-    return node == LOCAL_NODE and not host_data.get("pct_ssh_hostname")
+def node_is_local(host_data: dict[str, Any]) -> bool:
+    """The node is this machine exactly when no SSH address is given for it (the inventory contract)."""
+    return not host_data.get("pct_ssh_hostname")
 
 
 def pct_command_line(pct_command: str, subcommand: str, vmid: int | str, *args: Any) -> StringCommand:
@@ -62,7 +56,7 @@ class ProxmoxNode:
     """Runs commands on the Proxmox node of a host that carries ``pct_node``/``pct_vmid`` data.
 
     The node is reached with pyinfra's SSH connector built from the ``pct_ssh_*`` data, or with
-    pyinfra's local connector when the node is this machine.
+    pyinfra's local connector when there is no ``pct_ssh_hostname`` (the node is this machine).
     """
 
     connector: BaseConnector
@@ -75,14 +69,14 @@ class ProxmoxNode:
         self.pct_command = str(host_data.get("pct_command") or "pct")
         if not self.name or not self.vmid:
             raise ConnectError(f"host {host.name}: field pct_node/pct_vmid: missing")
-        if node_is_local(self.name, host_data):
+        if node_is_local(host_data):
             self.connector = LocalConnector(state, host)
         else:
             ssh = SSHConnector(state, host)
             ssh.data = host_to_connector_data(
                 SSHConnectorData,
                 connector_data_meta,
-                node_ssh_data(self.name, host_data),  # type: ignore[arg-type]
+                node_ssh_data(host_data),  # type: ignore[arg-type]
             )
             self.connector = ssh
 

@@ -33,20 +33,12 @@ def test_status_word_is_read_from_pct_status(output, state):
 
 def test_node_ssh_data_maps_pct_ssh_keys_onto_ssh_keys():
     data = {"pct_ssh_hostname": "10.0.0.2", "pct_ssh_user": "root", "pct_vmid": 101, "ssh_user": "other"}
-    assert node_ssh_data("pve1", data) == {"ssh_hostname": "10.0.0.2", "ssh_user": "root"}
-
-
-def test_node_ssh_data_defaults_the_address_to_the_node_name():
-    assert node_ssh_data("pve1", {}) == {"ssh_hostname": "pve1"}
+    assert node_ssh_data(data) == {"ssh_hostname": "10.0.0.2", "ssh_user": "root"}
 
 
 @pytest.mark.parametrize(
-    ("node", "data", "local"),
-    [
-        ("local", {}, True),
-        ("local", {"pct_ssh_hostname": "10.0.0.2"}, False),
-        ("pve1", {}, False),
-    ],
+    ("data", "local"),
+    [({"pct_node": "lab"}, True), ({"pct_node": "pve1", "pct_ssh_hostname": "10.0.0.2"}, False)],
 )
-def test_node_is_local_only_when_named_local_without_ssh_address(node, data, local):
-    assert node_is_local(node, data) is local
+def test_node_is_local_exactly_without_an_ssh_address(data, local):
+    assert node_is_local(data) is local

@@ -1,0 +1,1 @@
+"""testinfra suites that prove the cluster survived a restart (run: pytest verify/ --inventory <yaml>)."""

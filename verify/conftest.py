@@ -1,0 +1,152 @@
+"""Hosts, roles and cluster fixtures for verify/, and the summary table printed at the end.
+
+    pytest verify/ --inventory lab/inventory-ssh.yml --junitxml verify/junit.xml
+    pytest verify/ --hosts=ssh://root@10.0.0.101,pct://111@pve1 --rancher-hostname rancher.example.net
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+import kubernetes
+import pytest
+import testinfra.backend
+import urllib3
+
+from verify.kube import KUBECONFIG, write_kubeconfig
+from verify.targets import AGENT, HAPROXY, SERVER, Cluster, Target, cluster_from_hostspecs, cluster_from_inventory
+
+testinfra.backend.BACKENDS["pct"] = "connectors.pct_testinfra.PctBackend"
+# Rancher's self-signed certificate is expected (see verify/rancher.py); one warning per request is noise.
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+ROLE_FIXTURES = {
+    "k3s_node": (SERVER, AGENT),
+    "control_node": (SERVER,),
+    "haproxy_node": (HAPROXY,),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("k3s verify")
+    group.addoption(
+        "--inventory",
+        default=os.environ.get("K3S_INVENTORY"),
+        help="inventory YAML to take hosts, roles and addresses from (default: env K3S_INVENTORY)",
+    )
+    group.addoption(
+        "--rancher-hostname",
+        default=os.environ.get("RANCHER_HOSTNAME"),
+        help="Rancher hostname HAProxy serves, with --hosts (the inventory's rancher_hostname wins)",
+    )
+
+
+def load_cluster(config: pytest.Config) -> Cluster:
+    """The cluster named by ``--hosts`` (roles probed) or else by ``--inventory``; loaded once."""
+    cached = config.stash.get(CLUSTER_KEY, None)
+    if cached is not None:
+        return cached
+    if config.option.hosts:
+        cluster = cluster_from_hostspecs(
+            config.option.hosts.split(","),
+            config.option.rancher_hostname,
+            ssh_config=config.option.ssh_config,
+            ssh_identity_file=config.option.ssh_identity_file,
+        )
+    elif config.option.inventory:
+        cluster = cluster_from_inventory(config.option.inventory)
+    else:
+        raise pytest.UsageError("verify: pass --inventory <yaml> (or env K3S_INVENTORY) or --hosts=<specs>")
+    config.stash[CLUSTER_KEY] = cluster
+    return cluster
+
+
+CLUSTER_KEY = pytest.StashKey[Cluster]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    cluster = load_cluster(metafunc.config)
+    for fixture, roles in ROLE_FIXTURES.items():
+        if fixture in metafunc.fixturenames:
+            targets = cluster.with_role(*roles)
+            metafunc.parametrize(fixture, targets, ids=[target.name for target in targets], scope="module")
+    if "node_name" in metafunc.fixturenames:
+        names = [target.name for target in cluster.with_role(SERVER, AGENT)]
+        metafunc.parametrize("node_name", names, ids=names)
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> Cluster:
+    """Every host verify/ knows about, with roles and addresses."""
+    return load_cluster(request.config)
+
+
+@pytest.fixture(scope="session")
+def control(cluster: Cluster) -> Target:
+    """The first control node."""
+    return cluster.control
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_path(control: Target) -> Iterator[str]:
+    """The control node's kubeconfig, server rewritten to its node address, in a private 0600 file."""
+    kubeconfig = control.host.run("cat %s", KUBECONFIG)
+    if kubeconfig.rc != 0:
+        pytest.fail(f"cannot read {KUBECONFIG} on {control.name} ({kubeconfig.stderr.strip()}): is k3s installed and started?")
+    with tempfile.TemporaryDirectory(prefix="k3s-verify-") as directory:
+        yield write_kubeconfig(kubeconfig.stdout, control.address, directory)
+
+
+@pytest.fixture(scope="session")
+def core_api(kubeconfig_path: str) -> kubernetes.client.CoreV1Api:
+    """The Kubernetes core API of the cluster."""
+    return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=kubeconfig_path))
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes(core_api: kubernetes.client.CoreV1Api) -> dict[str, kubernetes.client.V1Node]:
+    """The registered nodes by name, listed once per run."""
+    return {node.metadata.name: node for node in core_api.list_node().items}
+
+
+@pytest.fixture(scope="session")
+def rancher_hostname(cluster: Cluster) -> str:
+    """The hostname HAProxy serves Rancher on."""
+    if not cluster.rancher_hostname:
+        pytest.fail("no Rancher hostname: set rancher_hostname in the inventory data or pass --rancher-hostname")
+    return cluster.rancher_hostname
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One row per check: result, test, host or node, and the one-line reason of a failure."""
+    reports = [
+        report
+        for outcome in ("passed", "failed", "error", "skipped")
+        for report in terminalreporter.stats.get(outcome, [])
+        if getattr(report, "when", None) in ("setup", "call") and (report.when == "call" or not report.passed)
+    ]
+    if not reports:
+        return
+    terminalreporter.section("verify summary")
+    for report in sorted(reports, key=lambda report: report.nodeid):
+        terminalreporter.write_line(summary_row(report))
+
+
+def summary_row(report: pytest.TestReport) -> str:
+    """``RESULT  test  [host]  reason`` for one report."""
+    name, _, param = report.nodeid.rpartition("::")[2].partition("[")
+    result = "ERROR" if report.when == "setup" and report.failed else report.outcome.upper()
+    reason = "" if report.passed else failure_line(report)
+    return f"{result:<8} {name:<52} {param.rstrip(']') or '-':<18} {reason}".rstrip()
+
+
+def failure_line(report: pytest.TestReport) -> str:
+    """The first line of the failure's message (the assert message says what to do)."""
+    if isinstance(report.longrepr, tuple):  # a skip: (file, line, reason)
+        return report.longrepr[2].removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash else str(report.longrepr)
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return first.removeprefix("AssertionError: ").removeprefix("Failed: ")

@@ -1,0 +1,131 @@
+"""The hosts verify/ checks and what each one is: from the inventory YAML, or from ``--hosts``.
+
+From the inventory the roles, node names and addresses are the operator's; with ``--hosts`` they
+are read from each host (its hostname, the units it has, its first address).
+
+Example:
+    cluster = cluster_from_inventory("lab/inventory-ssh.yml")
+    cluster.control.host.run("hostname")
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import testinfra
+
+from connectors.pct_testinfra import LOCAL_NODE
+from inventory_schema import InventoryHost, load_inventory
+
+SERVER = "server"
+AGENT = "agent"
+HAPROXY = "haproxy"
+UNIT_ROLES = {"k3s": SERVER, "k3s-agent": AGENT, "haproxy": HAPROXY}
+ROLE_PROBE = (
+    "hostname; "
+    + "; ".join(f"systemctl cat {unit}.service >/dev/null 2>&1 && echo role={unit}" for unit in UNIT_ROLES)
+    + "; hostname -I"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One host to check: its node name, testinfra spec, roles and address."""
+
+    name: str
+    spec: str
+    roles: frozenset[str]
+    address: str
+    backend_options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def host(self) -> testinfra.host.Host:
+        """The testinfra host (cached by testinfra per spec and options)."""
+        return testinfra.get_host(self.spec, **dict(self.backend_options))
+
+    @property
+    def k3s_unit(self) -> str:
+        """``k3s`` on a server, ``k3s-agent`` on an agent."""
+        return "k3s" if SERVER in self.roles else "k3s-agent"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Everything verify/ checks: the hosts and the Rancher hostname HAProxy serves."""
+
+    targets: tuple[Target, ...]
+    rancher_hostname: str | None
+
+    def with_role(self, *roles: str) -> list[Target]:
+        """Targets holding any of ``roles``, in inventory order."""
+        return [target for target in self.targets if target.roles & set(roles)]
+
+    @property
+    def control(self) -> Target:
+        """The first control node: it serves the kubeconfig and runs in-cluster checks."""
+        servers = self.with_role(SERVER)
+        if not servers:
+            raise LookupError("verify: no k3s control host (k3s.service) among the hosts: check --hosts/--inventory")
+        return servers[0]
+
+
+def cluster_from_inventory(path: str) -> Cluster:
+    """Targets for every k3s and haproxy host of the inventory YAML at ``path``."""
+    inventory = load_inventory(path)
+    targets = tuple(target_from_inventory(host) for host in inventory.hosts if "proxmox_hosts" not in host.groups)
+    hostnames = {host.data.get("rancher_hostname") for host in inventory.hosts} - {None}
+    return Cluster(targets=targets, rancher_hostname=next(iter(hostnames), None))
+
+
+def target_from_inventory(host: InventoryHost) -> Target:
+    """A target reached the way pyinfra reaches the host (SSH, or pct on its Proxmox node)."""
+    data = host.data
+    roles = frozenset({data["k3s_role"]} if "k3s_role" in data else {HAPROXY})
+    if "pct_vmid" in data:
+        # Without an SSH address the inventory's Proxmox node is this machine (ARCHITECTURE.md).
+        node = data["pct_node"] if data.get("pct_ssh_hostname") else LOCAL_NODE
+        spec = f"pct://{data['pct_vmid']}@{node}"
+        options = {
+            "pct_command": data.get("pct_command", "pct"),
+            "node_address": data.get("pct_ssh_hostname"),
+            "node_user": data.get("pct_ssh_user"),
+            "node_port": data.get("pct_ssh_port"),
+            "ssh_identity_file": data.get("pct_ssh_key"),
+            "ssh_known_hosts_file": data.get("pct_ssh_known_hosts_file"),
+        }
+    else:
+        spec = f"ssh://{data['ssh_user']}@{data['ssh_hostname']}:{data['ssh_port']}"
+        options = {
+            "ssh_identity_file": data.get("ssh_key"),
+            "ssh_extra_args": known_hosts_arguments(data.get("ssh_known_hosts_file")),
+        }
+    present = tuple(sorted((key, value) for key, value in options.items() if value is not None))
+    return Target(name=host.name, spec=spec, roles=roles, address=data["node_ip"], backend_options=present)
+
+
+def known_hosts_arguments(known_hosts_file: str | None) -> str | None:
+    """OpenSSH options that pin the inventory's known_hosts file with host key checking on."""
+    if not known_hosts_file:
+        return None
+    return f"-o UserKnownHostsFile={shlex.quote(known_hosts_file)} -o StrictHostKeyChecking=yes"
+
+
+def cluster_from_hostspecs(specs: list[str], rancher_hostname: str | None, **options: Any) -> Cluster:
+    """Targets for testinfra host specs, each asked for its hostname, units and address."""
+    targets = []
+    for spec in specs:
+        present = tuple(sorted((key, value) for key, value in options.items() if value is not None))
+        result = testinfra.get_host(spec, **dict(present)).run(ROLE_PROBE)
+        name, roles, address = parse_role_probe(result.stdout)
+        targets.append(Target(name=name, spec=spec, roles=roles, address=address, backend_options=present))
+    return Cluster(targets=tuple(targets), rancher_hostname=rancher_hostname)
+
+
+def parse_role_probe(output: str) -> tuple[str, frozenset[str], str]:
+    """Hostname, roles and first address from the output of :data:`ROLE_PROBE`."""
+    lines = [line.strip() for line in output.strip().splitlines()]
+    roles = frozenset(UNIT_ROLES[line[len("role=") :]] for line in lines if line.startswith("role="))
+    addresses = lines[-1].split() if len(lines) > 1 else []
+    return lines[0], roles, addresses[0] if addresses else ""

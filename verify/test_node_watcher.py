@@ -1,0 +1,31 @@
+"""The node watcher runs on every control node and its last run succeeded."""
+
+from verify.units import unit_property
+
+TIMER = "k3s-node-watcher.timer"
+SERVICE = "k3s-node-watcher.service"
+LOG = "/var/log/k3s-node-watcher.log"
+
+
+def test_watcher_timer_is_enabled(control_node):
+    state = unit_property(control_node.host, TIMER, "UnitFileState")
+    assert state == "enabled", f"{TIMER} is {state or 'not installed'} on {control_node.name}: re-run the deploy"
+
+
+def test_watcher_timer_is_active(control_node):
+    state = unit_property(control_node.host, TIMER, "ActiveState")
+    assert state == "active", f"{TIMER} is {state} on {control_node.name}: systemctl start {TIMER}"
+
+
+def test_watcher_last_run_succeeded(control_node):
+    load_state = unit_property(control_node.host, SERVICE, "LoadState")
+    result = unit_property(control_node.host, SERVICE, "Result")
+    assert (load_state, result) == ("loaded", "success"), (
+        f"{SERVICE} on {control_node.name} is {load_state}, last run {result}: see {LOG} and journalctl -u {SERVICE}"
+    )
+
+
+def test_watcher_log_is_present(control_node):
+    assert control_node.host.file(LOG).is_file, (
+        f"{LOG} is missing on {control_node.name}: the watcher has not run yet; systemctl start {SERVICE}"
+    )
