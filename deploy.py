@@ -1,0 +1,63 @@
+"""Bring the inventory's LXC hosts to a k3s cluster that survives restarts, Rancher behind HAProxy.
+
+    K3S_INVENTORY=cluster.yml pyinfra -y inventory.py deploy.py
+
+Order: the k3s binary, config and token everywhere; the control node's unit, wait until it is
+Ready; the workers' units (they join), wait until they are Ready; the node watcher on the control
+node; Rancher; HAProxy; then restart and verify when this run changed anything on a k3s host (or
+inventory data ``restart_after_deploy: true`` asks for it). A second run changes nothing.
+"""
+
+from pyinfra import host, inventory, state
+
+from tasks.haproxy import haproxy
+from tasks.k3s_binary import desired_sha256, k3s_binary
+from tasks.k3s_config import config_files, k3s_config
+from tasks.k3s_ready import nodes_ready
+from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
+from tasks.node_watcher import node_watcher, watcher_files
+from tasks.rancher import rancher
+from tasks.restart import restart_and_verify
+
+K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
+READY_TIMEOUT = 300
+
+
+def node_names(group: str) -> list[str]:
+    return [member.data.node_name for member in inventory.get_group(group, [])]
+
+
+def k3s_changed_anywhere() -> bool:
+    """True once any k3s host's binary, config or unit operation changed something in this run."""
+    hashes = {op_hash for op_hash, meta in state.op_meta.items() if meta.names & K3S_OPERATIONS}
+    return any(
+        op.operation_meta.is_complete() and op.operation_meta.did_change()
+        for member in inventory.iter_activated_hosts()
+        for op_hash, op in state.ops[member].items()
+        if op_hash in hashes
+    )
+
+
+role = host.data.get("k3s_role")
+if role:
+    binary_sha256 = desired_sha256()
+    config = config_files()
+    units = unit_files()
+    stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units)])
+    k3s_binary(name="k3s binary", sha256=binary_sha256)
+    k3s_config(name="k3s config and token", files=config)
+    if role == "server":
+        k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp)
+        nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), timeout=READY_TIMEOUT)
+    else:
+        k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp)
+    if role == "server":
+        nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
+                    timeout=READY_TIMEOUT)
+        node_watcher(name="Node watcher", files=watcher_files())
+        rancher()
+
+if host in inventory.get_group("haproxy", []):
+    haproxy()
+
+restart_and_verify(_if=lambda: host.data.get("restart_after_deploy") is True or k3s_changed_anywhere())

@@ -1,0 +1,66 @@
+"""Cluster nodes with their Ready condition and taints, read with ``k3s kubectl`` on a control node."""
+
+from __future__ import annotations
+
+import json
+from typing import TypedDict
+
+from pyinfra.api import FactBase
+
+API_DOWN = "api-unreachable"
+
+
+class Taint(TypedDict):
+    key: str
+    effect: str
+
+
+class ClusterNode(TypedDict):
+    """``ready`` is the Ready condition's status: ``True``, ``False`` or ``Unknown``."""
+
+    name: str
+    internal_ip: str
+    ready: str
+    reason: str
+    since: str
+    taints: list[Taint]
+
+
+def summarize_node(node: dict) -> ClusterNode:
+    """Reduce one Node object to its Ready condition, InternalIP and taints."""
+    conditions = {item["type"]: item for item in node.get("status", {}).get("conditions", [])}
+    ready = conditions.get("Ready", {})
+    addresses = {item["type"]: item["address"] for item in node.get("status", {}).get("addresses", [])}
+    return ClusterNode(
+        name=node["metadata"]["name"],
+        internal_ip=addresses.get("InternalIP", ""),
+        ready=ready.get("status", "Unknown"),
+        reason=ready.get("reason", ""),
+        since=ready.get("lastTransitionTime", ""),
+        taints=[Taint(key=taint["key"], effect=taint["effect"]) for taint in node.get("spec", {}).get("taints", [])],
+    )
+
+
+class ClusterNodes(FactBase["dict[str, ClusterNode] | None"]):
+    """
+    Every node of the cluster by name; ``None`` while the API does not answer.
+
+    Run it on a control node: ``k3s kubectl`` reads the server's ``/etc/rancher/k3s/k3s.yaml``.
+
+    .. code:: python
+
+        host.get_fact(ClusterNodes)
+        {"k3s-worker-1": {"name": "k3s-worker-1", "internal_ip": "10.213.0.111",
+                          "ready": "Unknown", "reason": "NodeStatusUnknown",
+                          "since": "2024-11-25T10:00:00Z",
+                          "taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]}}
+    """
+
+    def command(self) -> str:
+        return f"k3s kubectl get nodes -o json --request-timeout=10s 2>/dev/null || echo {API_DOWN}"
+
+    def process(self, output: list[str]) -> dict[str, ClusterNode] | None:
+        if output == [API_DOWN]:
+            return None
+        nodes = [summarize_node(item) for item in json.loads("\n".join(output))["items"]]
+        return {node["name"]: node for node in nodes}

@@ -1,0 +1,118 @@
+"""pyinfra operations of the deploy, one concern per module, plus the helpers they share:
+reading host data with one-line errors, rendering templates, and keeping files in place."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, StringCommand
+from pyinfra.api.exceptions import PyinfraError
+
+from facts.file_digests import FileDigest
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_jinja = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+class DeployDataError(PyinfraError):
+    """Bad host data; the message is one line naming the host and the field."""
+
+
+def data_error(key: str, problem: str) -> DeployDataError:
+    """``deploy: host <node_name>: field <key>: <problem>`` for the current host."""
+    return DeployDataError(f"deploy: host {host.data.get('node_name') or host.name}: field {key}: {problem}")
+
+
+def required(key: str, kind: type = str) -> Any:
+    """Host data ``key``, which must be present, non-empty and of ``kind``."""
+    value = host.data.get(key)
+    if value is None or value == "":
+        raise data_error(key, "missing")
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise data_error(key, f"must be a {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+    """Host data ``key`` restricted to ``allowed``."""
+    value = host.data.get(key, default)
+    if value not in allowed:
+        raise data_error(key, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def render(template: str, **variables: Any) -> str:
+    """Render ``templates/<template>``; a missing variable is an error, not an empty string."""
+    return _jinja.get_template(template).render(**variables)
+
+
+@dataclass(frozen=True)
+class DesiredFile:
+    """A file's full content and octal mode; ``secret`` files get their mode before their content."""
+
+    path: str
+    content: bytes = field(repr=False)
+    mode: str
+    secret: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def text_file(path: str, content: str, mode: str = "644", secret: bool = False) -> DesiredFile:
+    return DesiredFile(path=path, content=content.encode(), mode=mode, secret=secret)
+
+
+def file_commands(files: list[DesiredFile], present: dict[str, FileDigest | None]) -> Iterator[Any]:
+    """Commands that bring ``files`` from ``present`` to the desired content and mode.
+
+    Content is uploaded from memory, so it never appears on a command line or in pyinfra's diff
+    output; a secret file is created empty with its final mode first, so its content never lands
+    in a file others can read.
+    """
+    for desired in files:
+        current = present.get(desired.path)
+        if current and current["sha256"] == desired.sha256:
+            if current["mode"] != desired.mode:
+                yield StringCommand("chmod", desired.mode, desired.path)
+            continue
+        prepare = ["mkdir", "-p", posixpath.dirname(desired.path)]
+        if desired.secret:
+            prepare += ["&&", "touch", desired.path, "&&", "chmod", desired.mode, desired.path]
+        yield StringCommand(*prepare)
+        yield FileUploadCommand(
+            io.BytesIO(desired.content),
+            desired.path,
+            remote_temp_filename=host.get_temp_filename(desired.path),
+        )
+        yield StringCommand("chmod", desired.mode, desired.path)
+
+
+def local_sha256(path: str) -> str:
+    """sha256 of a file on the deploy machine, read once per deploy whatever the host count."""
+    stat = os.stat(path)
+    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,80 @@
+"""Ensures the k3s systemd unit carries the ``/dev/kmsg`` fix and runs what the deploy installed.
+
+``k3s_unit_source: deploy`` writes the whole unit from a template; ``installer`` keeps the upstream
+installer's unit and adds a drop-in, which survives the installer rewriting the unit on upgrade.
+The unit is restarted only when one of its inputs (binary, config, token, unit files) changed since
+the last successful restart, which a stamp file records, so a deploy that failed half-way still
+restarts on its next run and a no-op run restarts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import OperationError, StringCommand, operation
+
+from facts.k3s_units import K3sUnit
+from tasks import DesiredFile, choice, file_commands, render, text_file
+
+UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
+SYSTEMD_DIR = "/etc/systemd/system"
+STAMP_DIR = "/var/lib/k3s-lxc-resilience"
+
+
+def unit_name() -> str:
+    """``k3s.service`` on control nodes, ``k3s-agent.service`` on workers."""
+    return UNITS[choice("k3s_role", tuple(UNITS), "")]
+
+
+def unit_files() -> list[DesiredFile]:
+    """The unit (``deploy``) or its kmsg drop-in (``installer``), per ``k3s_unit_source``."""
+    unit = unit_name()
+    if choice("k3s_unit_source", ("deploy", "installer"), "deploy") == "deploy":
+        return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2"))]
+    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit))]
+
+
+def applied_stamp(input_digests: list[str]) -> DesiredFile:
+    """A file whose content names the inputs the running k3s was (re)started with."""
+    combined = hashlib.sha256("\n".join(input_digests).encode()).hexdigest()
+    return text_file(f"{STAMP_DIR}/{unit_name()}.applied", f"{combined}\n", mode="600")
+
+
+@operation()
+def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Iterator[Any]:
+    """
+    Write the unit files, then daemon-reload, enable and restart the unit when any input changed;
+    otherwise only make sure it is enabled and running.
+
+    + unit: ``k3s.service`` or ``k3s-agent.service``
+    + files: from ``unit_files()``
+    + stamp: from ``applied_stamp()``, over the digests of everything the unit runs with
+
+    **Example:**
+
+    .. code:: python
+
+        k3s_unit(name="k3s unit", unit=unit_name(), files=unit_files(),
+                 stamp=applied_stamp([binary_sha256, *[f.sha256 for f in config + units]]))
+    """
+    state = host.get_fact(K3sUnit, unit=unit, paths=[*(desired.path for desired in files), stamp.path])
+    changes = list(file_commands(files, state["files"]))
+    if state["load_state"] != "loaded" and not any(desired.path.endswith(f"/{unit}") for desired in files):
+        raise OperationError(
+            f"{unit} is not installed; k3s_unit_source: installer needs the upstream installer's unit"
+        )
+    applied = state["files"].get(stamp.path)
+    if changes or not applied or applied["sha256"] != stamp.sha256:
+        yield from changes
+        yield StringCommand(
+            "systemctl", "daemon-reload", "&&", "systemctl", "enable", unit,
+            "&&", "systemctl", "restart", unit,
+        )
+        yield from file_commands([stamp], {})
+    elif state["unit_file_state"] != "enabled" or state["active_state"] != "active":
+        yield StringCommand("systemctl", "enable", "--now", unit)
+    else:
+        host.noop(f"{unit} is enabled, running and current")
