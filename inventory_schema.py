@@ -92,7 +92,8 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise InventoryError(f"{what}: file {path}: not found (set K3S_INVENTORY)") from None
+        hint = " (set K3S_INVENTORY)" if what == "inventory" else ""
+        raise InventoryError(f"{what}: file {path}: not found{hint}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

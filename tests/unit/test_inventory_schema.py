@@ -112,3 +112,12 @@ def test_inventory_py_exits_with_the_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", "import inventory"], cwd=Path(__file__).parents[2],
                             env={"K3S_INVENTORY": str(bad), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert (result.returncode, result.stderr.strip()) == (1, "inventory: host k3s-control: field node_ip: missing")
+
+
+def test_documented_example_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "docs" / "cluster.example.yml"
+    (tmp_path / "cluster.yml").write_text(example.read_text())
+    (tmp_path / "secrets.yml").touch(mode=0o600)
+    inventory = load_inventory(tmp_path / "cluster.yml")
+    assert [host.pyinfra_name for host in inventory.hosts] == \
+        ["k3s-control", "@pct/pve1/111", "@pct/pve1/112", "@pct/pve1/121", "pve1"]
