@@ -90,7 +90,7 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         hint = " (set K3S_INVENTORY)" if what == "inventory" else ""
         raise InventoryError(f"{what}: file {path}: not found{hint}") from None
