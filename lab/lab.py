@@ -18,6 +18,7 @@ import sys
 import time
 
 import containers
+import host_conntrack
 import network
 import ssh_keys
 from inventories import SECRETS, write_inventories
@@ -31,6 +32,7 @@ def up() -> int:
     cts = lab_containers()
     lower = ensure_rootfs()
     network.ensure_bridge()
+    host_conntrack.lower_conntrack_max()
     ssh_keys.ensure_client_key()
     _remove_strays({ct.vmid for ct in cts})
     for ct in cts:
@@ -52,6 +54,7 @@ def down(purge_cache: bool) -> int:
         if conf.stem.isdigit() and (STATE_DIR / "ct" / conf.stem).exists():
             containers.destroy(int(conf.stem))
     network.remove_bridge()
+    host_conntrack.restore_conntrack_max()
     for generated in (LAB_DIR / "inventory-ssh.yml", LAB_DIR / "inventory-pct.yml", SECRETS):
         generated.unlink(missing_ok=True)
     shutil.rmtree(STATE_DIR, ignore_errors=True)
