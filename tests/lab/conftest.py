@@ -44,3 +44,20 @@ def ssh(ip: str, command: str, known_hosts: Path = KNOWN_HOSTS) -> subprocess.Co
          "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{ip}", command],
         capture_output=True, text=True, timeout=60,
     )
+
+
+def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run `pyinfra -y inventory.py <deploy_file>` against a lab inventory; output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/pyinfra"), "-y", *extra, "inventory.py", deploy_file],
+        cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def deployed_ssh(lab_inventory_ssh: Path) -> subprocess.CompletedProcess:
+    """The lab deployed over SSH once per session (later tests start from that cluster)."""
+    result = run_pyinfra(lab_inventory_ssh, "deploy.py")
+    assert result.returncode == 0, result.stdout[-3000:]
+    return result
