@@ -1,0 +1,35 @@
+"""ClusterNodes.process on a recorded `kubectl get nodes -o json` list."""
+
+from pathlib import Path
+
+from facts.cluster_nodes import API_DOWN, ClusterNodes
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def nodes():
+    return ClusterNodes().process((FIXTURES / "watcher_nodes_mixed.json").read_text().splitlines())
+
+
+def test_every_node_is_listed_by_name():
+    assert sorted(nodes()) == ["k3s-control", "k3s-worker-1", "k3s-worker-2", "k3s-worker-3", "k3s-worker-4"]
+
+
+def test_unknown_node_has_reason_and_since():
+    node = nodes()["k3s-worker-2"]
+    assert (node["ready"], node["reason"], node["since"]) == ("Unknown", "NodeStatusUnknown", "2024-11-25T10:00:40Z")
+
+
+def test_taints_are_key_and_effect():
+    assert nodes()["k3s-worker-1"]["taints"] == [
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+    ]
+
+
+def test_internal_ip_is_read():
+    assert nodes()["k3s-worker-1"]["internal_ip"] == "10.213.0.111"
+
+
+def test_api_down_is_none():
+    assert ClusterNodes().process([API_DOWN]) is None

@@ -1,0 +1,18 @@
+"""The watcher is an extension-less script installed on hosts; tests import it from files/."""
+
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "files" / "k3s-node-watcher"
+
+
+def load_watcher():
+    """Import ``files/k3s-node-watcher`` as the module ``k3s_node_watcher``."""
+    if "k3s_node_watcher" not in sys.modules:
+        loader = importlib.machinery.SourceFileLoader("k3s_node_watcher", str(SCRIPT))
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+        sys.modules[loader.name] = module
+        loader.exec_module(module)
+    return sys.modules["k3s_node_watcher"]
