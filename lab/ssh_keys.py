@@ -18,12 +18,21 @@ from topology import SSH_DIR, STATE_DIR, Container
 CLIENT_KEY = SSH_DIR / "id_ed25519"
 KNOWN_HOSTS = SSH_DIR / "known_hosts"
 HOST_KEYS = STATE_DIR / "hostkeys"
+LAB_CLIENT_KEY = STATE_DIR / "ssh" / "id_ed25519"
 
 
 def ensure_client_key() -> Path:
+    """The lab's client key lives with the lab (not the checkout), so any checkout reaches the
+    same containers; each checkout gets a copy in lab/ssh/ for its inventories."""
+    if not LAB_CLIENT_KEY.exists():
+        LAB_CLIENT_KEY.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _keygen(LAB_CLIENT_KEY, "k3s-lab")
     SSH_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not CLIENT_KEY.exists():
-        _keygen(CLIENT_KEY, "k3s-lab")
+    for suffix in ("", ".pub"):
+        source, target = Path(f"{LAB_CLIENT_KEY}{suffix}"), Path(f"{CLIENT_KEY}{suffix}")
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.write_bytes(source.read_bytes())
+            target.chmod(0o600)
     return CLIENT_KEY
 
 
