@@ -8,7 +8,7 @@ RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
 APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit lab-up lab-down lab-status deploy verify restart-test repair preflight bench
+.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight bench
 
 setup: $(VENV)/.installed
 
@@ -24,14 +24,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 demo: lab-up
 	$(MAKE) deploy restart-test verify INVENTORY=$(INVENTORY)
 
-## All tests: unit and stand-in conformance tests, then end-to-end tests on the lab.
-test: lab-up
+## All tests: unit and stand-in conformance tests, then end-to-end tests on a freshly made lab
+## (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts fresh).
+test: lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
 
 test-unit: setup
 	$(RUN) $(BIN)/pytest tests/unit tests/standin $(PYTEST_ARGS)
 
 lab-up: setup
+	$(RUN) $(BIN)/python lab/lab.py up
+
+lab-fresh: setup
+	$(RUN) $(BIN)/python lab/lab.py down
 	$(RUN) $(BIN)/python lab/lab.py up
 
 lab-down: setup
