@@ -1,0 +1,224 @@
+"""Restarts the k3s nodes, waits until each is back, then runs verify/ against the cluster.
+
+Two modes: ``service`` restarts the control node's ``k3s`` and then each worker's ``k3s-agent``;
+``container`` reboots their containers with ``pct reboot`` on the Proxmox node, the real LXC restart
+that loses ``/dev/kmsg``. A node is back when it is Ready **and** has renewed its node lease after
+the restart began, so a node the API has not yet noticed going away does not count as recovered.
+
+Host data (inventory ``data:`` or ``pyinfra ... --data key=value``):
+
+``restart_mode``     ``service`` (default) or ``container``
+``restart_nodes``    comma-separated node names to restart (default: every k3s node)
+``restart_serial``   ``true`` (default): one node at a time, each back before the next; ``false``: all at once
+``restart_timeout``  seconds each node may take to be back (default 300)
+``restart_verify``   ``true`` (default): run ``pytest verify/`` afterwards
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gevent
+from pyinfra import host, inventory, logger
+from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+from pyinfra.connectors.util import clear_askpass_cache, run_local_process
+
+from connectors.proxmox_node import ProxmoxNode
+from inventory_schema import inventory_path
+from tasks import choice, data_error
+
+UNITS = {"server": "k3s", "agent": "k3s-agent"}
+MODES = ("service", "container")
+DEFAULT_TIMEOUT = 300
+POLL_SECONDS = 2
+VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
+TRUE_WORDS = ("true", "yes", "1")
+FALSE_WORDS = ("false", "no", "0")
+
+
+def flag(key: str, default: bool) -> bool:
+    """Boolean host data; ``--data`` gives strings, so ``true``/``false`` words count too."""
+    value = host.data.get(key, default)
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in TRUE_WORDS + FALSE_WORDS:
+        return str(value).lower() in TRUE_WORDS
+    raise data_error(key, f"{value!r} is not true or false")
+
+
+def seconds(key: str, default: int) -> int:
+    """A positive number of seconds from host data."""
+    value = host.data.get(key, default)
+    if not str(value).isdigit() or int(value) == 0:
+        raise data_error(key, f"{value!r} is not a positive number of seconds")
+    return int(value)
+
+
+def k3s_node_names() -> list[str]:
+    """Every k3s node of the inventory, control nodes first."""
+    return [member.data.node_name for group in ("k3s_control", "k3s_workers") for member in inventory.get_group(group, [])]
+
+
+def selected_node_names() -> list[str]:
+    """``restart_nodes`` (comma-separated or a list), checked against the inventory; default all."""
+    value = host.data.get("restart_nodes")
+    every = k3s_node_names()
+    if value is None:
+        return every
+    names = [name.strip() for name in (value.split(",") if isinstance(value, str) else value) if name.strip()]
+    unknown = sorted(set(names) - set(every))
+    if unknown:
+        raise data_error("restart_nodes", f"{', '.join(unknown)} not among the k3s nodes {', '.join(every)}")
+    return names
+
+
+def back_since(probe_output: str, started: int) -> bool:
+    """Whether :func:`probe_command` output shows the node Ready with a lease renewed at or after ``started``.
+
+    Example:
+        back_since("True 1732530000", 1732529990) is True
+    """
+    ready, _, renewed = probe_output.strip().partition(" ")
+    return ready == "True" and renewed.strip().isdigit() and int(renewed) >= started
+
+
+def probe_command(node_name: str) -> StringCommand:
+    """Ready status and lease renewal (epoch seconds) of one node, read on a control node."""
+    name = shlex.quote(node_name)
+    jsonpath = shlex.quote('jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+    return StringCommand(
+        f"ready=$(k3s kubectl get node {name} -o {jsonpath} --request-timeout=5s 2>/dev/null); "
+        f"renew=$(k3s kubectl get lease -n kube-node-lease {name} -o 'jsonpath={{.spec.renewTime}}' "
+        "--request-timeout=5s 2>/dev/null); "
+        'echo "${ready:-missing} $(date -d "$renew" +%s 2>/dev/null || echo 0)"'
+    )
+
+
+def control_clock(control: Host) -> int:
+    """Epoch seconds on the control node, whose clock the lease times are compared against."""
+    ok, output = control.run_shell_command(StringCommand("date", "+%s"))
+    if not ok:
+        raise OSError(f"host {control.name}: cannot read its clock: {output.stderr}")
+    return int(output.stdout.strip())
+
+
+def wait_until_back(control: Host, node_name: str, started: int, timeout: int) -> bool:
+    """Poll from the control node until the node is back or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ok, output = control.run_shell_command(probe_command(node_name), _timeout=30)
+        if ok and back_since(output.stdout, started):
+            return True
+        gevent.sleep(POLL_SECONDS)
+    logger.error(f"node {node_name}: not Ready with a renewed lease {timeout}s after its restart")
+    return False
+
+
+def reconnect(target: Host, timeout: int) -> bool:
+    """Re-open the host's connection after its container rebooted, as ``server.reboot`` does."""
+    clear_askpass_cache(target)
+    target.disconnect()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        target.connect(show_errors=False)
+        if target.connected:
+            return True
+        gevent.sleep(POLL_SECONDS)
+    logger.error(f"{target.print_prefix}no connection {timeout}s after its container reboot")
+    return False
+
+
+def reboot_container(state: State, target: Host, timeout: int) -> bool:
+    """``pct reboot`` the host's container on its Proxmox node, then reconnect."""
+    node = ProxmoxNode(state, target)
+    node.connect()
+    try:
+        node.run_pct("reboot")
+    finally:
+        node.disconnect()
+    return reconnect(target, timeout)
+
+
+def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
+    """Restart this node (its k3s unit or its container) and wait until it is back."""
+    started = control_clock(control)
+    if mode == "container":
+        if not reboot_container(state, host, timeout):
+            return False
+    else:
+        ok, output = host.run_shell_command(StringCommand("systemctl", "restart", UNITS[host.data.k3s_role]))
+        if not ok:
+            logger.error(f"{host.print_prefix}restart failed: {output.stderr}")
+            return False
+    logger.info(f"{host.print_prefix}{mode} restarted; waiting until {host.data.node_name} is back")
+    return wait_until_back(control, host.data.node_name, started, timeout)
+
+
+@operation(is_idempotent=False)
+def node_restarted(mode: str, timeout: int = DEFAULT_TIMEOUT) -> Iterator[Any]:
+    """
+    Restart this k3s node and wait until it is Ready with a node lease renewed after the restart.
+
+    + mode: ``service`` (restart ``k3s``/``k3s-agent``) or ``container`` (``pct reboot``; needs pct data)
+    + timeout: seconds for the node to be back
+
+    **Example:**
+
+    .. code:: python
+
+        node_restarted(name="Restart workers", mode="container", timeout=300, _serial=True)
+    """
+    if mode == "container" and not host.data.get("pct_vmid"):
+        raise data_error("pct_vmid", "restart_mode container needs a pct host (pct node and vmid)")
+    control = inventory.get_group("k3s_control")[0]
+    yield FunctionCommand(restart_and_wait, (mode, control, timeout), {})
+
+
+def run_verify(state: State, host: Host, inventory_file: str) -> bool:
+    """Run ``pytest verify/`` on this machine; print its summary table."""
+    command = [sys.executable, "-m", "pytest", str(VERIFY_DIR), "--inventory", inventory_file, "-q", "-p", "no:cacheprovider"]
+    status, output = run_local_process(shlex.join(command))
+    summary = output.stdout_lines
+    start = next((index for index, line in enumerate(summary) if "verify summary" in line), len(summary))
+    for line in summary[start:]:
+        logger.info(f"{host.print_prefix}{line}")
+    return status == 0
+
+
+@operation(is_idempotent=False)
+def cluster_verified(inventory_file: str) -> Iterator[Any]:
+    """
+    Run the verify/ suites against the inventory's cluster; fail when any check fails.
+
+    + inventory_file: the inventory YAML verify/ reads hosts and roles from
+
+    **Example:**
+
+    .. code:: python
+
+        cluster_verified(name="Verify", inventory_file="lab/inventory-ssh.yml")
+    """
+    yield FunctionCommand(run_verify, (inventory_file,), {})
+
+
+@deploy("Restart and verify")
+def restart_and_verify() -> None:
+    """Restart the selected k3s nodes (control first), wait for each, then verify the cluster."""
+    mode = choice("restart_mode", MODES, "service")
+    serial = flag("restart_serial", True)
+    timeout = seconds("restart_timeout", DEFAULT_TIMEOUT)
+    selected = host.data.get("node_name") in selected_node_names()
+    role = host.data.get("k3s_role")
+    if selected and role == "server":
+        node_restarted(name=f"Restart control nodes ({mode})", mode=mode, timeout=timeout, _serial=serial)
+    if selected and role == "agent":
+        node_restarted(name=f"Restart workers ({mode})", mode=mode, timeout=timeout, _serial=serial)
+    if flag("restart_verify", True) and host == inventory.get_group("k3s_control")[0]:
+        cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()))
