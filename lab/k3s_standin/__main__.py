@@ -1,0 +1,137 @@
+"""`k3s` command line: `server`, `agent`, `kubectl`, `scale-nodes`, `--version`.
+
+Example:
+    k3s server --node-ip 10.213.0.101 --disable servicelb
+    k3s agent --server https://10.213.0.101:6443 --token-file /etc/rancher/k3s/token
+    k3s kubectl get nodes
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Sequence
+
+from k3s_standin import K3S_VERSION
+
+USAGE = """NAME:
+   k3s - Kubernetes, but small and simple (lab stand-in)
+
+USAGE:
+   k3s [global options] command [command options] [arguments...]
+
+COMMANDS:
+   server       Run management server
+   agent        Run node agent
+   kubectl      Run kubectl
+   scale-nodes  Register N simulated nodes (stand-in only)
+"""
+
+
+def _fatal(message: str) -> int:
+    print(f'level=fatal msg="{message}"', file=sys.stderr)
+    return 1
+
+
+def _info(message: str) -> None:
+    print(f'level=info msg="{message}"', file=sys.stderr, flush=True)
+
+
+def _exit_on_sigterm() -> None:
+    """systemd stops k3s with SIGTERM; unwind normally so the state is saved."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
+def server(argv: Sequence[str]) -> int:
+    from k3s_standin import apiserver, certs, controllers, node
+    from k3s_standin.options import parse
+
+    options = parse("server", argv)
+    _info(f"Starting k3s {K3S_VERSION} (standin)")
+    pki = certs.ensure_pki(options)
+    token = certs.ensure_token(options, pki)
+    certs.write_kubeconfig(options, pki)
+    _info(f"Wrote kubeconfig {options.write_kubeconfig}")
+    api = apiserver.start(options, pki, token)
+    _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
+    _exit_on_sigterm()
+    try:
+        controllers.start(options)
+        return node.run(options)
+    finally:
+        api.operations.store.save()
+
+
+def agent(argv: Sequence[str]) -> int:
+    from k3s_standin import node
+    from k3s_standin.options import parse
+
+    options = parse("agent", argv)
+    if not options.server:
+        return _fatal("--server is required")
+    if not options.token:
+        return _fatal("--token is required")
+    _info(f"Starting k3s agent {K3S_VERSION} (standin)")
+    _exit_on_sigterm()
+    return node.run(options)
+
+
+def _own_path() -> str:
+    return os.path.realpath(sys.argv[0])
+
+
+def kubectl(argv: Sequence[str]) -> int:
+    """Exec the real kubectl with the server's admin kubeconfig, as `k3s kubectl` does."""
+    from k3s_standin.options import parse
+
+    candidates = ["/usr/local/bin/kubectl", *(shutil.which("kubectl", path=p) or ""
+                                             for p in os.environ.get("PATH", "").split(os.pathsep))]
+    binary = next((c for c in candidates if c and os.access(c, os.X_OK)
+                   and os.path.realpath(c) != _own_path()), None)
+    if binary is None:
+        return _fatal("kubectl not found: install kubectl at /usr/local/bin/kubectl")
+    environment = dict(os.environ)
+    if not environment.get("KUBECONFIG"):
+        environment["KUBECONFIG"] = parse("server", []).write_kubeconfig
+    os.execve(binary, [binary, *argv], environment)
+    return 1
+
+
+def scale_nodes(argv: Sequence[str]) -> int:
+    from k3s_standin.controllers import scale
+    from k3s_standin.options import parse
+
+    if not argv or not argv[0].isdigit():
+        return _fatal("usage: k3s scale-nodes N [server flags]")
+    scale.register(parse("server", argv[1:]), int(argv[0]))
+    return 0
+
+
+COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from k3s_standin.options import OptionsError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if os.path.basename(sys.argv[0]) == "kubectl":
+        return kubectl(args)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if args else 1
+    if args[0] in ("--version", "-v", "version"):
+        print(f"k3s version {K3S_VERSION} (standin)\ngo version go1.22.9")
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        return _fatal(f"unknown command {args[0]!r}")
+    try:
+        return command(args[1:])
+    except OptionsError as error:
+        return _fatal(str(error))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

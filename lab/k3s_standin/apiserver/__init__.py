@@ -1,0 +1,60 @@
+"""The stand-in's kube-apiserver: HTTPS Kubernetes API over an in-memory, persisted object store.
+
+Example:
+    server = start(options, pki, token)   # serves in a daemon thread
+    ...
+    server.operations.store.save()
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+import threading
+
+from k3s_standin.apiserver.admission import Admission
+from k3s_standin.apiserver.bootstrap import ensure_system_objects
+from k3s_standin.apiserver.http import ApiServer
+from k3s_standin.apiserver.operations import Operations
+from k3s_standin.apiserver.store import Store
+from k3s_standin.certs import Pki, token_password
+from k3s_standin.options import Options
+
+
+def advertised_address(options: Options) -> str:
+    """The address other nodes reach this server on: advertise-address, node-ip, else the first
+    global IPv4 address of the host."""
+    if options.advertise_address or options.node_ip:
+        return options.advertise_address or options.node_ip
+    result = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                            capture_output=True, text=True, check=False)
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            return fields[fields.index("inet") + 1].split("/")[0]
+    return "127.0.0.1"
+
+
+def _tls_context(pki: Pki) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(pki.serving_cert, pki.serving_key)
+    context.load_verify_locations(pki.client_ca)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def start(options: Options, pki: Pki, token: str) -> ApiServer:
+    """Load the state, create the system objects and serve HTTPS on https-listen-port."""
+    store = Store(os.path.join(options.server_dir, "db", "state.json"))
+    operations = Operations(store, Admission(options.service_cidr, dict(options.kube_apiserver_args)))
+    address = advertised_address(options)
+    ensure_system_objects(operations, options, address)
+    with open(pki.server_ca, "rb") as handle:
+        ca_pem = handle.read()
+    server = ApiServer((options.bind_address, options.https_listen_port), _tls_context(pki), operations,
+                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}")
+    threading.Thread(target=server.serve_forever, name="apiserver", daemon=True).start()
+    return server

@@ -1,0 +1,47 @@
+"""Objects kube-apiserver creates for itself: the system namespaces and `default/kubernetes`
+(Service on the first service-CIDR address, Endpoints on the advertised address).
+
+Example:
+    ensure_system_objects(operations, options, "10.213.0.101")
+"""
+
+from __future__ import annotations
+
+import copy
+
+from k3s_standin.apiserver import errors
+from k3s_standin.apiserver.operations import Operations
+from k3s_standin.apiserver.resources import REGISTRY
+from k3s_standin.certs import kubernetes_service_ip
+from k3s_standin.options import Options
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def ensure_system_objects(operations: Operations, options: Options, address: str) -> None:
+    namespaces = REGISTRY.lookup("", "v1", "namespaces")
+    for name in SYSTEM_NAMESPACES:
+        _ensure(operations, namespaces, "", {"metadata": {"name": name}})
+    labels = {"component": "apiserver", "provider": "kubernetes"}
+    _ensure(operations, REGISTRY.lookup("", "v1", "services"), "default", {
+        "metadata": {"name": "kubernetes", "labels": labels},
+        "spec": {"type": "ClusterIP", "clusterIP": kubernetes_service_ip(options),
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                            "targetPort": options.https_listen_port}]}})
+    endpoints = REGISTRY.lookup("", "v1", "endpoints")
+    wanted_subsets = [{"addresses": [{"ip": address}],
+                       "ports": [{"name": "https", "port": options.https_listen_port, "protocol": "TCP"}]}]
+    current = _ensure(operations, endpoints, "default", {
+        "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": wanted_subsets})
+    if current.get("subsets") != wanted_subsets:
+        updated = copy.deepcopy(current)
+        updated["subsets"] = wanted_subsets
+        operations.update(endpoints, "default", "kubernetes", updated)
+
+
+def _ensure(operations: Operations, resource, namespace: str, obj: dict) -> dict:
+    try:
+        return operations.get(resource, namespace, obj["metadata"]["name"])
+    except errors.ApiError:
+        return operations.create(resource, namespace, obj)

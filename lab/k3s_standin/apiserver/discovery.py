@@ -1,0 +1,77 @@
+"""Legacy (non-aggregated) discovery documents: /version, /api, /api/v1, /apis, /apis/<group>[/<version>].
+
+Example:
+    discovery.resource_list("apps", "v1")  # APIResourceList for /apis/apps/v1
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from k3s_standin import K3S_VERSION
+from k3s_standin.apiserver.resources import ALL_VERBS, REGISTRY, STATUS_VERBS, Resource
+
+Obj = dict[str, Any]
+SUBRESOURCE_KINDS = {"binding": ("", "v1", "Binding", ("create",)),
+                     "eviction": ("policy", "v1", "Eviction", ("create",)),
+                     "status": (None, None, None, STATUS_VERBS)}
+
+
+def version() -> Obj:
+    major, minor = K3S_VERSION.lstrip("v").split(".")[:2]
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {"major": major, "minor": minor, "gitVersion": K3S_VERSION, "gitCommit": "standin",
+            "gitTreeState": "clean", "buildDate": "2024-12-10T00:00:00Z",
+            "goVersion": "go1.22.9", "compiler": "gc", "platform": f"linux/{machine}"}
+
+
+def api_versions(server_address: str) -> Obj:
+    return {"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+
+
+def _group(name: str, versions: list[str]) -> Obj:
+    entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+    return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+
+def group_list() -> Obj:
+    return {"kind": "APIGroupList", "apiVersion": "v1",
+            "groups": [_group(name, versions) for name, versions in REGISTRY.group_versions().items()]}
+
+
+def group(name: str) -> Obj | None:
+    versions = REGISTRY.group_versions().get(name)
+    if not versions:
+        return None
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
+
+
+def _entry(resource: Resource) -> list[Obj]:
+    verbs = ("create",) if resource.kind == "Binding" else ALL_VERBS
+    main: Obj = {"name": resource.plural, "singularName": resource.singular,
+                 "namespaced": resource.namespaced, "kind": resource.kind, "verbs": list(verbs)}
+    if resource.short_names:
+        main["shortNames"] = list(resource.short_names)
+    if resource.categories:
+        main["categories"] = list(resource.categories)
+    entries = [main]
+    for sub in resource.subresources:
+        group_name, sub_version, kind, sub_verbs = SUBRESOURCE_KINDS[sub]
+        entry: Obj = {"name": f"{resource.plural}/{sub}", "singularName": "",
+                      "namespaced": resource.namespaced, "kind": kind or resource.kind,
+                      "verbs": list(sub_verbs)}
+        if group_name is not None:
+            entry.update(group=group_name, version=sub_version)
+        entries.append(entry)
+    return entries
+
+
+def resource_list(group_name: str, version_name: str) -> Obj | None:
+    resources = REGISTRY.in_group_version(group_name, version_name)
+    if not resources:
+        return None
+    return {"kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": f"{group_name}/{version_name}" if group_name else version_name,
+            "resources": [entry for resource in resources for entry in _entry(resource)]}

@@ -1,0 +1,309 @@
+"""HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
+content negotiation (JSON or server-side Table) and Status errors.
+
+Example:
+    server = ApiServer(("0.0.0.0", 6443), context, operations, password, ca_pem, "10.0.0.1:6443")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import select
+import socket
+import socketserver
+import ssl
+import urllib.parse
+from typing import Any
+
+from k3s_standin.apiserver import discovery, errors, openapi
+from k3s_standin.apiserver.auth import authenticate
+from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.operations import Operations
+from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
+from k3s_standin.apiserver.resources import REGISTRY, Resource
+from k3s_standin.apiserver.tables import to_table
+from k3s_standin.apiserver.watch import watch_events
+
+Obj = dict[str, Any]
+PUBLIC_TEXT = {"/healthz": "ok", "/livez": "ok", "/readyz": "ok", "/ping": "pong"}
+PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
+HANDSHAKE_SECONDS = 10
+IDLE_SECONDS = 300
+
+
+class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """Threaded HTTPS server; the TLS handshake runs in the connection's own thread."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, operations: Operations,
+                 password: str, ca_pem: bytes, advertised: str) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+        self.context = context
+        self.operations = operations
+        self.password = password
+        self.ca_pem = ca_pem
+        self.advertised = advertised
+
+    def get_request(self) -> tuple[Any, Any]:
+        connection, address = self.socket.accept()
+        return self.context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False), address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Broken or refused connections are the client's business; keep the journal quiet."""
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+    timeout = IDLE_SECONDS
+
+    def setup(self) -> None:
+        self.request.settimeout(HANDSHAKE_SECONDS)
+        self.request.do_handshake()
+        super().setup()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access logging is off, like k3s's default apiserver verbosity."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # plumbing
+
+    def _dispatch(self, method: str) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        try:
+            body = self._read_body()
+            if path in PUBLIC_TEXT and method == "GET":
+                return self._send_text(200, PUBLIC_TEXT[path])
+            if path == "/cacerts" and method == "GET":
+                return self._send_bytes(200, self.server.ca_pem, "text/plain")
+            if path == "/version" and method == "GET":
+                return self._send_json(200, discovery.version())
+            user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
+                                self.server.password)
+            if user is None:
+                raise errors.unauthorized()
+            self._route(method, path, query, body)
+        except ApiError as error:
+            self._send_json(error.code, error.status())
+        except (ConnectionError, ssl.SSLError, socket.timeout):
+            self.close_connection = True
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as error:
+            raise errors.bad_request(f"couldn't get version/kind; json parse error: {error}") from error
+
+    def _send_bytes(self, code: int, data: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_text(self, code: int, text: str) -> None:
+        self._send_bytes(code, text.encode(), "text/plain; charset=utf-8")
+
+    def _send_json(self, code: int, obj: Obj) -> None:
+        self._send_bytes(code, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
+
+    def _wants_table(self) -> bool:
+        accept = self.headers.get("Accept", "")
+        first = accept.split(",")[0]
+        return "as=Table" in first and "g=meta.k8s.io" in first
+
+    # routing
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> None:
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        if parts == ["api"]:
+            return self._send_json(200, discovery.api_versions(self.server.advertised))
+        if parts == ["apis"]:
+            return self._send_json(200, discovery.group_list())
+        if parts[:2] == ["openapi", "v3"] and method == "GET":
+            found = openapi.index() if len(parts) == 2 else openapi.document("/".join(parts[2:]))
+            if found is None:
+                raise errors.resource_not_found()
+            return self._send_json(200, found)
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) == 2:
+            found = discovery.group(parts[1])
+            if found is None:
+                raise errors.resource_not_found()
+            return self._send_json(200, found)
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise errors.resource_not_found()
+        if not rest:
+            listing = discovery.resource_list(group, version)
+            if listing is None or method != "GET":
+                raise errors.resource_not_found()
+            return self._send_json(200, listing)
+        self._resource_request(method, group, version, rest, query, body)
+
+    def _resource_request(self, method: str, group: str, version: str, rest: list[str],
+                          query: dict[str, str], body: Any) -> None:
+        namespace = ""
+        if rest[0] == "namespaces" and len(rest) >= 3 and not (group == "" and rest[2] in ("status",)):
+            namespace, rest = rest[1], rest[2:]
+        resource = REGISTRY.lookup(group, version, rest[0])
+        if resource is None or len(rest) > 3 or (namespace and not resource.namespaced):
+            raise errors.resource_not_found()
+        name = rest[1] if len(rest) > 1 else ""
+        subresource = rest[2] if len(rest) > 2 else ""
+        if subresource and subresource not in resource.subresources:
+            raise errors.resource_not_found()
+        if name:
+            self._item(method, resource, namespace, name, subresource, query, body)
+        else:
+            self._collection(method, resource, namespace, query, body)
+
+    def _collection(self, method: str, resource: Resource, namespace: str, query: dict[str, str],
+                    body: Any) -> None:
+        ops = self.server.operations
+        if method == "GET" and query.get("watch") in ("true", "1"):
+            return self._watch(resource, namespace, query)
+        if method == "GET":
+            items, revision = ops.list(resource, namespace, query.get("labelSelector", ""),
+                                       query.get("fieldSelector", ""))
+            return self._send_list(resource, items, revision, query)
+        if method == "POST" and resource.kind == "Binding":
+            name = ((body or {}).get("metadata") or {}).get("name", "")
+            return self._send_json(201, ops.bind(namespace, name, body))
+        if method == "POST":
+            return self._send_json(201, ops.create(resource, namespace, body))
+        if method == "DELETE":
+            items, revision = ops.list(resource, namespace, query.get("labelSelector", ""),
+                                       query.get("fieldSelector", ""))
+            options = {**_delete_options(query), **(body or {})}
+            for obj in items:
+                ops.delete(resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"], options)
+            return self._send_list(resource, items, revision, query)
+        raise errors.method_not_allowed()
+
+    def _item(self, method: str, resource: Resource, namespace: str, name: str, subresource: str,
+              query: dict[str, str], body: Any) -> None:
+        ops = self.server.operations
+        if subresource in ("binding", "eviction"):
+            if method != "POST":
+                raise errors.method_not_allowed()
+            action = ops.bind if subresource == "binding" else ops.evict
+            return self._send_json(201, action(namespace, name, body))
+        if method == "GET":
+            obj = ops.get(resource, namespace, name)
+            if self._wants_table() and not subresource:
+                return self._send_json(200, to_table(resource, [obj], obj["metadata"]["resourceVersion"],
+                                                     query.get("includeObject", "Metadata")))
+            return self._send_json(200, obj)
+        if method == "PUT":
+            return self._send_json(200, ops.update(resource, namespace, name, body, subresource))
+        if method == "PATCH":
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if content_type not in PATCH_TYPES:
+                raise errors.unsupported_media_type(list(PATCH_TYPES))
+            return self._send_json(200, ops.patch(resource, namespace, name, body, content_type,
+                                                  subresource))
+        if method == "DELETE" and not subresource:
+            result = ops.delete(resource, namespace, name, {**_delete_options(query), **(body or {})})
+            pending = result.get("kind") != "Status" and bool(result["metadata"].get("deletionTimestamp")) \
+                and ops.store.get(resource.key, namespace, name) is not None
+            return self._send_json(202 if pending else 200, result)
+        raise errors.method_not_allowed()
+
+    def _send_list(self, resource: Resource, items: list[Obj], revision: int,
+                   query: dict[str, str]) -> None:
+        if self._wants_table():
+            return self._send_json(200, to_table(resource, items, str(revision),
+                                                 query.get("includeObject", "Metadata")))
+        if resource.builtin:
+            items = [{k: v for k, v in obj.items() if k not in ("kind", "apiVersion")} for obj in items]
+        self._send_json(200, {"kind": f"{resource.kind}List", "apiVersion": resource.api_version,
+                              "metadata": {"resourceVersion": str(revision)}, "items": items})
+
+    def _watch(self, resource: Resource, namespace: str, query: dict[str, str]) -> None:
+        table = self._wants_table()
+        include = query.get("includeObject", "Metadata")
+        events = watch_events(self.server.operations, resource, namespace, query)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def write(event: Obj) -> None:
+            obj = event["object"]
+            if table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                event = {"type": event["type"],
+                         "object": to_table(resource, [obj], obj["metadata"]["resourceVersion"], include)}
+            data = json.dumps(event, separators=(",", ":")).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        try:
+            for event in events:
+                if event is not None:
+                    write(event)
+                elif self._client_gone():
+                    break
+            else:
+                self.wfile.write(b"0\r\n\r\n")
+        except (OSError, ssl.SSLError):
+            pass
+        self.close_connection = True
+
+    def _client_gone(self) -> bool:
+        """A watch client that hung up makes its socket readable with EOF."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        timeout = self.connection.gettimeout()
+        self.connection.setblocking(False)
+        try:
+            return self.connection.recv(1) == b""
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.connection.settimeout(timeout)
+
+
+def _delete_options(query: dict[str, str]) -> Obj:
+    options: Obj = {}
+    if query.get("gracePeriodSeconds"):
+        options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+    if query.get("propagationPolicy"):
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if query.get("dryRun"):
+        options["dryRun"] = [query["dryRun"]]
+    return options

@@ -1,0 +1,59 @@
+"""A minimal OpenAPI v3 surface: the `/openapi/v3` index and one document per group-version listing
+each kind's PATCH operation with its `x-kubernetes-group-version-kind` and `fieldValidation` query
+parameter. That is what kubectl reads to learn that validation happens server-side; schemas are
+not served, so kubectl never validates client-side against a made-up schema.
+
+Example:
+    index()                     # {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}
+    document("apis/apps/v1")    # OpenAPI document or None
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from k3s_standin import K3S_VERSION
+from k3s_standin.apiserver.resources import REGISTRY, Resource
+
+Obj = dict[str, Any]
+
+
+def _prefix(resource: Resource) -> str:
+    return f"apis/{resource.group}/{resource.version}" if resource.group else f"api/{resource.version}"
+
+
+def _item_path(resource: Resource) -> str:
+    scope = "/namespaces/{namespace}" if resource.namespaced else ""
+    return f"/{_prefix(resource)}{scope}/{resource.plural}/{{name}}"
+
+
+def _document(prefix: str) -> Obj | None:
+    resources = [r for r in REGISTRY.resources if _prefix(r) == prefix and r.kind != "Binding"]
+    if not resources:
+        return None
+    paths = {}
+    for resource in resources:
+        gvk = {"group": resource.group, "version": resource.version, "kind": resource.kind}
+        paths[_item_path(resource)] = {"patch": {
+            "operationId": f"patch{resource.kind}", "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": gvk,
+            "parameters": [{"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+                           for name in ("dryRun", "fieldManager", "fieldValidation", "force")],
+            "responses": {"200": {"description": "OK"}}}}
+    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": K3S_VERSION},
+            "paths": paths, "components": {"schemas": {}}}
+
+
+def document(prefix: str) -> Obj | None:
+    return _document(prefix.strip("/"))
+
+
+def index() -> Obj:
+    prefixes = dict.fromkeys(_prefix(r) for r in REGISTRY.resources)
+    paths = {}
+    for prefix in prefixes:
+        digest = hashlib.sha512(json.dumps(_document(prefix), sort_keys=True).encode()).hexdigest().upper()
+        paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={digest}"}
+    return {"paths": paths}

@@ -1,0 +1,217 @@
+"""The server's PKI, join token and admin kubeconfig, created once under `<data-dir>/server/` as k3s does.
+
+Certificates are made with the `openssl` CLI (EC P-256 keys, like k3s): a server CA signs the serving
+certificate, a client CA signs the admin client certificate. The node token has k3s's format
+`K10<sha256 of the server CA PEM>::server:<password>`.
+
+Example:
+    pki = ensure_pki(options)
+    token = ensure_token(options, pki)
+    write_kubeconfig(options, pki)
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import ipaddress
+import os
+import secrets
+import subprocess
+import tempfile
+
+from k3s_standin.options import Options
+
+CA_DAYS = "3650"
+LEAF_DAYS = "365"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pki:
+    """Paths of the server's certificates and keys."""
+
+    tls_dir: str
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.tls_dir, name)
+
+    @property
+    def server_ca(self) -> str:
+        return self.path("server-ca.crt")
+
+    @property
+    def client_ca(self) -> str:
+        return self.path("client-ca.crt")
+
+    @property
+    def serving_cert(self) -> str:
+        return self.path("serving-kube-apiserver.crt")
+
+    @property
+    def serving_key(self) -> str:
+        return self.path("serving-kube-apiserver.key")
+
+    @property
+    def admin_cert(self) -> str:
+        return self.path("client-admin.crt")
+
+    @property
+    def admin_key(self) -> str:
+        return self.path("client-admin.key")
+
+
+def ensure_pki(options: Options) -> Pki:
+    """Create missing CAs and leaf certificates; re-issue the serving certificate when its SANs change."""
+    pki = Pki(os.path.join(options.server_dir, "tls"))
+    os.makedirs(pki.tls_dir, mode=0o700, exist_ok=True)
+    for ca in ("server-ca", "client-ca"):
+        if not os.path.exists(pki.path(f"{ca}.crt")):
+            _make_ca(pki, ca)
+    if not os.path.exists(pki.admin_cert):
+        _make_leaf(pki, "client-ca", "client-admin", "/O=system:masters/CN=system:admin",
+                   ["extendedKeyUsage=clientAuth"])
+    sans = serving_sans(options)
+    sans_file = pki.path("serving-kube-apiserver.sans")
+    if not os.path.exists(pki.serving_cert) or _read(sans_file) != sans:
+        _make_leaf(pki, "server-ca", "serving-kube-apiserver", "/O=k3s/CN=kube-apiserver",
+                   ["extendedKeyUsage=serverAuth", f"subjectAltName={sans}"])
+        _write(sans_file, sans, 0o600)
+    return pki
+
+
+def serving_sans(options: Options) -> str:
+    """subjectAltName of the serving certificate: the names and addresses clients dial."""
+    names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
+             "kubernetes.default.svc.cluster.local", "localhost", options.hostname, options.node_name]
+    addresses = ["127.0.0.1", "::1", kubernetes_service_ip(options)]
+    for address in (options.node_ip, options.advertise_address, options.bind_address):
+        if address and address not in ("0.0.0.0", "::"):
+            addresses.append(address)
+    entries = [f"DNS:{name}" for name in dict.fromkeys(names) if name]
+    entries += [f"IP:{address}" for address in dict.fromkeys(addresses)]
+    return ",".join(entries)
+
+
+def kubernetes_service_ip(options: Options) -> str:
+    """First address of the service CIDR, reserved for `default/kubernetes`."""
+    return str(ipaddress.ip_network(options.service_cidr, strict=False).network_address + 1)
+
+
+def _openssl(*args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run(["openssl", *args], input=stdin, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+def _new_key(path: str) -> None:
+    key = _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout")
+    _write_bytes(path, key, 0o600)
+
+
+def _make_ca(pki: Pki, name: str) -> None:
+    key = pki.path(f"{name}.key")
+    _new_key(key)
+    subject = f"/CN=k3s-{name}@{int.from_bytes(os.urandom(4), 'big')}"
+    _openssl("req", "-x509", "-new", "-key", key, "-days", CA_DAYS, "-subj", subject,
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign",
+             "-out", pki.path(f"{name}.crt"))
+
+
+def _make_leaf(pki: Pki, ca: str, name: str, subject: str, extensions: list[str]) -> None:
+    key = pki.path(f"{name}.key")
+    _new_key(key)
+    csr = _openssl("req", "-new", "-key", key, "-subj", subject)
+    lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
+             *extensions]
+    with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=pki.tls_dir) as extfile:
+        extfile.write("\n".join(lines) + "\n")
+        extfile.flush()
+        _openssl("x509", "-req", "-CA", pki.path(f"{ca}.crt"), "-CAkey", pki.path(f"{ca}.key"),
+                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", LEAF_DAYS,
+                 "-extfile", extfile.name, "-out", pki.path(f"{name}.crt"), stdin=csr)
+
+
+def ca_hash(pki: Pki) -> str:
+    with open(pki.server_ca, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def token_password(token: str) -> str:
+    """The password part of a token: `K10<hash>::server:<password>` or a bare password."""
+    if token.startswith("K10") and "::" in token:
+        return token.split("::", 1)[1].split(":", 1)[-1]
+    return token
+
+
+def ensure_token(options: Options, pki: Pki) -> str:
+    """Write `server/token` and `server/node-token` (0600); return the full K10 token."""
+    token_file = os.path.join(options.server_dir, "token")
+    password = token_password(options.token) if options.token else token_password(_read(token_file))
+    password = password or secrets.token_hex(16)
+    token = f"K10{ca_hash(pki)}::server:{password}"
+    for name in ("token", "node-token"):
+        _write(os.path.join(options.server_dir, name), token + "\n", 0o600)
+    return token
+
+
+def write_kubeconfig(options: Options, pki: Pki) -> None:
+    """The admin kubeconfig k3s writes: cluster `default`, client certificate of `system:admin`."""
+    def data(path: str) -> str:
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode()
+
+    text = f"""apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: {data(pki.server_ca)}
+    server: https://127.0.0.1:{options.https_listen_port}
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {{}}
+users:
+- name: default
+  user:
+    client-certificate-data: {data(pki.admin_cert)}
+    client-key-data: {data(pki.admin_key)}
+"""
+    directory = os.path.dirname(options.write_kubeconfig)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    _write(options.write_kubeconfig, text, options.write_kubeconfig_mode)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _write(path: str, text: str, mode: int) -> None:
+    _write_bytes(path, text.encode(), mode)
+
+
+def _write_bytes(path: str, data: bytes, mode: int) -> None:
+    """Atomic write; the file never exists with wider permissions than `mode`."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
