@@ -1,0 +1,195 @@
+"""
+Rancher's reachability from a k3s control node, and why it is not reachable, in one command.
+
+The command prints marked sections (kubectl JSON, then curl's answer from ``/ping`` through
+the ClusterIP of ``cattle-system/rancher``); ``process`` turns them into a status whose
+``problem`` is one line saying what stands in the way, or ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyinfra.api import FactBase
+
+Obj = dict[str, Any]
+
+NAMESPACE = "cattle-system"
+SERVICE = "rancher"
+# The Service the deploy adds so HAProxy reaches Rancher on every node (tasks/rancher.py).
+EXPOSURE_SERVICE = "rancher-lb"
+SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"
+_MARK = "### "
+
+# Sections run in one shell; kubectl's stderr is kept in its section, that is the diagnosis
+# when the API itself does not answer. svclb pods live in kube-system (k3s >= 1.26) or in
+# the Service's namespace (older), both lists are read.
+_COMMAND = f"""\
+k() {{ k3s kubectl "$@" 2>&1; }}
+echo '{_MARK}cattle'; k -n {NAMESPACE} get deployments,pods,services -o json
+echo '{_MARK}system'; k -n kube-system get helmcharts.helm.cattle.io,jobs,pods -o json
+echo '{_MARK}nodes'; k get nodes -o json
+echo '{_MARK}ping'
+ip=$(k3s kubectl -n {NAMESPACE} get service {SERVICE} -o 'jsonpath={{.spec.clusterIP}}' 2>/dev/null)
+if [ -n "$ip" ]; then curl -sSk -m 5 "https://$ip/ping" 2>&1; echo; fi
+"""
+
+
+def split_sections(lines: list[str]) -> dict[str, str]:
+    """Section name -> its text, from the command's marked output."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in lines:
+        if line.startswith(_MARK):
+            current = sections.setdefault(line[len(_MARK):].strip(), [])
+        else:
+            current.append(line)
+    return {name: "\n".join(body).strip() for name, body in sections.items()}
+
+
+def _items(text: str) -> tuple[list[Obj], str | None]:
+    """(objects, error): kubectl's List, or its last line (the summary) when it printed no JSON."""
+    try:
+        return json.loads(text).get("items") or [], None
+    except ValueError:
+        return [], ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+
+
+def _condition(obj: Obj, kind: str) -> Obj:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return condition
+    return {}
+
+
+def pod_problem(pod: Obj) -> str | None:
+    """Why a pod does not serve: unscheduled (scheduler's message), image pull, not ready."""
+    status = pod.get("status") or {}
+    node = (pod.get("spec") or {}).get("nodeName")
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return f"Terminating on {node}"
+    scheduled = _condition(pod, "PodScheduled")
+    if scheduled.get("status") == "False":
+        return f"Pending: {scheduled.get('message') or scheduled.get('reason') or 'not scheduled'}"
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            return f"{waiting.get('reason')} on {node}: {waiting.get('message') or ''}".rstrip(": ")
+    if status.get("phase") != "Running":
+        return f"{status.get('phase') or 'Unknown'} on {node}"
+    if _condition(pod, "Ready").get("status") != "True":
+        return f"Running on {node}, not Ready"
+    return None
+
+
+def node_problem(node: Obj) -> str | None:
+    """A node that keeps pods away: NotReady, or NoSchedule/NoExecute taints."""
+    taints = [
+        f"{taint['key']}:{taint['effect']}"
+        for taint in (node.get("spec") or {}).get("taints") or []
+        if taint.get("effect") in ("NoSchedule", "NoExecute")
+    ]
+    ready = _condition(node, "Ready").get("status") == "True"
+    if ready and not taints:
+        return None
+    state = "Ready" if ready else "NotReady"
+    return f"{node['metadata']['name']} {state}" + (f" tainted {', '.join(taints)}" if taints else "")
+
+
+def _job_failure(job: Obj | None, chart: Obj) -> str | None:
+    for obj in (job or {}, chart):
+        failed = _condition(obj, "Failed")
+        if failed.get("status") == "True":
+            return failed.get("message") or failed.get("reason") or "failed"
+    return None
+
+
+def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
+    """Status of the Rancher install from the sections; ``problem`` is one line or None."""
+    cattle, cattle_error = _items(sections.get("cattle", ""))
+    system, system_error = _items(sections.get("system", ""))
+    nodes, nodes_error = _items(sections.get("nodes", ""))
+    by_kind: dict[str, list[Obj]] = {}
+    for obj in cattle + system:
+        by_kind.setdefault(obj.get("kind", ""), []).append(obj)
+
+    chart = next((c for c in by_kind.get("HelmChart", []) if c["metadata"]["name"] == "rancher"), None)
+    job_name = ((chart or {}).get("status") or {}).get("jobName")
+    job = next((j for j in by_kind.get("Job", []) if j["metadata"]["name"] == job_name), None)
+    deployment = next(
+        (d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "rancher"), None
+    )
+    pods = by_kind.get("Pod", [])
+    rancher_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "rancher"]
+    svclb_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(SVCLB_LABEL) == EXPOSURE_SERVICE]
+    ping = sections.get("ping", "")
+
+    status: dict[str, Any] = {
+        "helmchart": chart is not None,
+        "job": job_name,
+        "job_failed": _job_failure(job, chart or {}),
+        "deployment": deployment is not None,
+        "available": bool(deployment) and _condition(deployment, "Available").get("status") == "True",
+        "pods": {p["metadata"]["name"]: pod_problem(p) for p in rancher_pods},
+        "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb_pods},
+        "nodes": [problem for problem in map(node_problem, nodes) if problem],
+        "ping": ping,
+        "error": cattle_error or system_error or nodes_error,
+    }
+    status["ready"] = status["available"] and ping == "pong"
+    status["problem"] = None if status["ready"] else diagnose(status, deployment)
+    return status
+
+
+def diagnose(status: dict[str, Any], deployment: Obj | None = None) -> str:
+    """One line: the first thing in Rancher's way, then the nodes and svclb pods in trouble."""
+    if status["error"]:
+        cause = f"kubectl failed: {status['error']}"
+    elif not status["helmchart"]:
+        cause = "HelmChart kube-system/rancher not found (manifest not applied yet)"
+    elif status["job_failed"]:
+        cause = f"HelmChart job {status['job']} failed: {status['job_failed']}"
+    elif not status["deployment"]:
+        cause = f"Deployment {NAMESPACE}/rancher not created yet (HelmChart job {status['job'] or 'not started'})"
+    elif any(status["pods"].values()):
+        cause = "; ".join(f"pod {name} {why}" for name, why in status["pods"].items() if why)
+    elif not status["available"]:
+        ready = ((deployment or {}).get("status") or {}).get("readyReplicas", 0)
+        wanted = ((deployment or {}).get("spec") or {}).get("replicas", "?")
+        cause = f"Deployment {NAMESPACE}/rancher not Available ({ready}/{wanted} ready)"
+    else:
+        cause = f"/ping via ClusterIP of {NAMESPACE}/{SERVICE} answered {status['ping'] or 'nothing'!r}"
+    context = [f"nodes: {', '.join(status['nodes'])}"] if status["nodes"] else []
+    context += [f"{name} {why}" for name, why in status["svclb"].items() if why]
+    return "; ".join([cause, *context])
+
+
+class RancherStatus(FactBase[dict[str, Any]]):
+    """
+    Returns Rancher's install and reachability as seen from a k3s control node: HelmChart and
+    its job, the ``cattle-system/rancher`` Deployment and pods, the svclb pods of the Service
+    HAProxy reaches (``rancher-lb``), node conditions/taints, and ``/ping`` through the ClusterIP.
+
+    Example:
+
+    .. code:: python
+
+        {
+            "ready": False,
+            "problem": "pod rancher-5d9c-x2 Pending: 0/3 nodes are available: 3 node(s) had "
+                       "untolerated taint {node.kubernetes.io/unreachable: }; "
+                       "nodes: k3s-worker-1 NotReady tainted node.kubernetes.io/unreachable:NoExecute",
+            "available": False, "ping": "", "pods": {"rancher-5d9c-x2": "Pending: ..."},
+            ...
+        }
+    """
+
+    def requires_command(self) -> str:
+        return "k3s"
+
+    def command(self) -> str:
+        return _COMMAND
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        return rancher_status(split_sections(output))

@@ -1,0 +1,209 @@
+"""
+HAProxy in front of Rancher: a config that is checked before it goes live, reloaded only
+on change, and a deploy that waits until the critical backends' servers are UP.
+
+Host data (defaults in ``DEFAULTS``):
+
+* ``rancher_hostname``: SNI name routed to ``backend_rancher`` and sent as Host/SNI by the
+  health check (required).
+* ``haproxy_backend_port``: port of Rancher on every k3s node: 443 (ServiceLB) or 30443
+  (NodePort). Not validated here on purpose: ``haproxy -c`` judges the rendered config and
+  its own message is what the run fails with.
+* ``haproxy_wait_seconds``: deadline for the critical servers to be UP after a change (60).
+* ``haproxy_critical_backends``: backends whose every server must be UP (``[backend_rancher]``);
+  ``[]`` when Rancher is not meant to be reachable yet.
+* ``haproxy_check_inter``, ``haproxy_check_fall``, ``haproxy_check_rise``: health check
+  pace (``2s``, 2, 2): a dead node leaves the rotation within inter x fall.
+* ``haproxy_stats_port``: local stats page on 127.0.0.1 (8404, path ``/stats``).
+
+Servers are every host of ``k3s_control`` and ``k3s_workers``, named by ``node_name`` and
+reached at ``node_ip``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pyinfra import host, inventory, logger
+from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
+from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.facts.files import Sha1File
+from pyinfra.facts.systemd import SystemdStatus
+from pyinfra.operations import apt, systemd
+
+from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
+
+CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
+RANCHER_BACKEND = "backend_rancher"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+DEFAULTS = {
+    "haproxy_backend_port": 443,
+    "haproxy_wait_seconds": 60,
+    "haproxy_critical_backends": [RANCHER_BACKEND],
+    "haproxy_check_inter": "2s",
+    "haproxy_check_fall": 2,
+    "haproxy_check_rise": 2,
+    "haproxy_stats_port": 8404,
+}
+
+
+@dataclass(frozen=True)
+class BackendServer:
+    name: str
+    ip: str
+
+
+def render_haproxy_cfg(
+    hostname: str,
+    servers: list[BackendServer],
+    backend_port: object,
+    check_inter: object,
+    check_fall: object,
+    check_rise: object,
+    stats_port: object,
+    stats_socket: str = STATS_SOCKET,
+) -> str:
+    """Render ``templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return environment.get_template("haproxy.cfg.j2").render(
+        hostname=hostname,
+        servers=servers,
+        backend_port=backend_port,
+        check_inter=check_inter,
+        check_fall=check_fall,
+        check_rise=check_rise,
+        stats_port=stats_port,
+        stats_socket=stats_socket,
+    )
+
+
+def k3s_node_servers() -> list[BackendServer]:
+    """Every k3s node of the inventory, control plane first."""
+    nodes = inventory.get_group("k3s_control", []) + inventory.get_group("k3s_workers", [])
+    return [BackendServer(node.data.node_name, node.data.node_ip) for node in nodes]
+
+
+def _setting(key: str) -> object:
+    return host.data.get(key, DEFAULTS.get(key))
+
+
+@operation()
+def checked_config(content: str, path: str = CONFIG_PATH):
+    """
+    Put ``content`` live at ``path`` only if ``haproxy -c`` accepts it, then reload.
+
+    The file is uploaded beside the live one and moved over it in the same command that
+    checks it, so a config HAProxy rejects never goes live and the run fails with HAProxy's
+    own message. A running HAProxy is reloaded (``systemctl reload``: the master starts new
+    workers and hands over the listeners, no connection is dropped).
+
+    Example:
+
+    .. code:: python
+
+        checked_config(name="HAProxy config", content=render_haproxy_cfg(...))
+    """
+    if host.get_fact(Sha1File, path=path) == hashlib.sha1(content.encode()).hexdigest():
+        host.noop(f"{path} is up to date")
+        return
+
+    candidate = f"{path}.new"
+    yield FileUploadCommand(
+        StringIO(content), candidate, remote_temp_filename=host.get_temp_filename(candidate)
+    )
+    yield StringCommand(
+        "haproxy", "-c", "-f", QuoteString(candidate),
+        "&&", "chmod", "0644", QuoteString(candidate),
+        "&&", "mv", "-f", QuoteString(candidate), QuoteString(path),
+    )
+    if host.get_fact(SystemdStatus, services=["haproxy.service"]).get("haproxy.service"):
+        yield "systemctl reload haproxy"
+
+
+def _wait_until_up(
+    state, host, expected: dict[str, dict[str, str]], timeout: float, interval: float
+) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = servers_not_up(host.get_fact(HaproxyServerStats), expected)
+        if not problems:
+            return True
+        if time.monotonic() >= deadline:
+            host.log_styled(
+                f"haproxy: servers not UP after {timeout:g}s: {'; '.join(problems)}",
+                fg="red",
+                log_func=logger.error,
+            )
+            return False
+        time.sleep(interval)
+
+
+@operation()
+def servers_up(expected: dict[str, dict[str, str]], timeout: float, interval: float = 1.0):
+    """
+    Wait until every server of the given backends is UP in ``show stat``, else fail naming
+    each server that is not with its ``check_status``/``last_chk``.
+
+    + expected: backend -> {server: "ip:port"}; an empty mapping accepts any servers
+    + timeout: seconds before giving up (a deadline, polled every ``interval`` seconds)
+
+    Example:
+
+    .. code:: python
+
+        servers_up(
+            name="Rancher servers UP",
+            expected={"backend_rancher": {"k3s-control": "10.0.0.1:443"}},
+            timeout=60,
+        )
+    """
+    if not servers_not_up(host.get_fact(HaproxyServerStats), expected):
+        host.noop(f"all servers UP in {', '.join(expected)}")
+        return
+    yield FunctionCommand(_wait_until_up, (expected, timeout, interval), {})
+
+
+@deploy("HAProxy in front of Rancher")
+def haproxy() -> None:
+    """Ensure HAProxy routes Rancher's hostname to every k3s node and the servers are UP."""
+    if "haproxy" not in host.groups:
+        return
+
+    servers = k3s_node_servers()
+    backend_port = _setting("haproxy_backend_port")
+    content = render_haproxy_cfg(
+        hostname=host.data.rancher_hostname,
+        servers=servers,
+        backend_port=backend_port,
+        check_inter=_setting("haproxy_check_inter"),
+        check_fall=_setting("haproxy_check_fall"),
+        check_rise=_setting("haproxy_check_rise"),
+        stats_port=_setting("haproxy_stats_port"),
+    )
+
+    # python3 talks to the stats socket for the server status fact
+    apt.packages(name="HAProxy installed", packages=["haproxy", "python3"])
+    checked_config(name="HAProxy config checked and live", content=content)
+    systemd.service(
+        name="HAProxy running and enabled", service="haproxy.service", running=True, enabled=True
+    )
+
+    rendered_servers = {server.name: f"{server.ip}:{backend_port}" for server in servers}
+    servers_up(
+        name="HAProxy critical servers UP",
+        expected={
+            backend: rendered_servers if backend == RANCHER_BACKEND else {}
+            for backend in _setting("haproxy_critical_backends")
+        },
+        timeout=float(_setting("haproxy_wait_seconds")),
+    )

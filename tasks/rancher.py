@@ -1,0 +1,139 @@
+"""
+Rancher installed the k3s way: a HelmChart manifest in k3s's auto-deploy directory on the
+control nodes, applied by k3s itself, then a wait until Rancher answers ``/ping``.
+
+Opt-in: with host data ``rancher`` (a mapping, fields in ``tasks/rancher_values.py``) the
+manifest is written; without it a manifest left from before is removed with its objects.
+Values are validated before anything is written: a bad one fails the run with
+``rancher: host <host>: field <field>: <reason>`` and the live manifest stays.
+The manifest holds the bootstrap password: it is written 0600 and never shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from io import StringIO
+
+from pyinfra import host, inventory, logger
+from pyinfra.api import FunctionCommand, PyinfraError, StringCommand, deploy, operation
+from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.facts.files import File, Sha1File
+
+from facts.rancher import RancherStatus
+from tasks.rancher_values import InvalidValue, rancher_values, render_manifest
+
+MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
+
+
+@operation()
+def secret_file(content: str, path: str):
+    """
+    Write ``content`` to ``path`` with mode 0600, never readable by others on the way.
+
+    The new content lands in ``<path>.new`` (created 0600 first, a name k3s does not apply)
+    and is renamed over ``path``; it is never printed, not even with ``--diff``.
+    Name the operation: unnamed operations print their arguments.
+
+    Example:
+
+    .. code:: python
+
+        secret_file(name="Rancher manifest", content=manifest, path=MANIFEST_PATH)
+    """
+    current = host.get_fact(File, path=path)
+    if (
+        current
+        and current.get("mode") == 600
+        and host.get_fact(Sha1File, path=path) == hashlib.sha1(content.encode()).hexdigest()
+    ):
+        host.noop(f"{path} is up to date")
+        return
+
+    staged = f"{path}.new"
+    yield StringCommand("install", "-m", "0600", "/dev/null", QuoteString(staged))
+    yield FileUploadCommand(
+        StringIO(content), staged, remote_temp_filename=host.get_temp_filename(staged)
+    )
+    yield StringCommand(
+        "chmod", "0600", QuoteString(staged), "&&", "mv", "-f", QuoteString(staged), QuoteString(path)
+    )
+
+
+@operation()
+def manifest_absent(path: str):
+    """
+    Remove a k3s manifest and the objects it created.
+
+    k3s's deploy controller does not promise to delete what a removed file applied, so the
+    objects are deleted from the file first (no wait: the helm-controller uninstalls the chart).
+
+    Example:
+
+    .. code:: python
+
+        manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+    """
+    if not host.get_fact(File, path=path):
+        host.noop(f"{path} is absent")
+        return
+    yield StringCommand(
+        "k3s", "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", QuoteString(path),
+        "&&", "rm", "-f", QuoteString(path),
+    )
+
+
+def _wait_until_ready(state, host, timeout: float, interval: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = host.get_fact(RancherStatus)
+        if status["ready"]:
+            return True
+        if time.monotonic() >= deadline:
+            host.log_styled(
+                f"rancher: not reachable after {timeout:g}s: {status['problem']}",
+                fg="red",
+                log_func=logger.error,
+            )
+            return False
+        time.sleep(interval)
+
+
+@operation()
+def rancher_ready(timeout: float, interval: float = 2.0):
+    """
+    Wait until ``cattle-system/rancher`` is Available and ``/ping`` through its ClusterIP
+    answers ``pong``, polling one command at a time; on timeout fail with one line saying why
+    (HelmChart job failed, pod Pending with the scheduler's message, image pull, svclb
+    Pending, tainted nodes).
+
+    Example:
+
+    .. code:: python
+
+        rancher_ready(name="Rancher answers /ping", timeout=600)
+    """
+    if host.get_fact(RancherStatus)["ready"]:
+        host.noop("Rancher answers /ping")
+        return
+    yield FunctionCommand(_wait_until_ready, (timeout, interval), {})
+
+
+@deploy("Rancher from a HelmChart manifest")
+def rancher() -> None:
+    """Ensure Rancher is installed (or removed) as host data ``rancher`` says."""
+    if "k3s_control" not in host.groups:
+        return
+    if host.data.get("rancher") is None:
+        manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+        return
+
+    try:
+        values = rancher_values(host.data)
+    except InvalidValue as error:
+        raise PyinfraError(f"rancher: host {host.name}: {error}") from None
+
+    secret_file(name="Rancher HelmChart manifest", content=render_manifest(values), path=MANIFEST_PATH)
+    # Every server applies the same manifest to one cluster: one of them waits for it.
+    if host.name == inventory.get_group("k3s_control")[0].name:
+        rancher_ready(name="Rancher answers /ping", timeout=values.wait_seconds)
