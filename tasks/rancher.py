@@ -16,8 +16,9 @@ import time
 from io import StringIO
 
 from pyinfra import host, inventory, logger
-from pyinfra.api import FunctionCommand, PyinfraError, StringCommand, deploy, operation
+from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import File, Sha1File
 
 from facts.rancher import RancherStatus
