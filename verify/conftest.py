@@ -15,6 +15,7 @@ import pytest
 import testinfra.backend
 import urllib3
 
+from inventory_schema import InventoryError
 from verify.kube import KUBECONFIG, write_kubeconfig
 from verify.targets import AGENT, HAPROXY, SERVER, Cluster, Target, cluster_from_hostspecs, cluster_from_inventory
 
@@ -48,22 +49,30 @@ def load_cluster(config: pytest.Config) -> Cluster:
     cached = config.stash.get(CLUSTER_KEY, None)
     if cached is not None:
         return cached
-    if config.option.hosts:
-        cluster = cluster_from_hostspecs(
-            config.option.hosts.split(","),
-            config.option.rancher_hostname,
-            ssh_config=config.option.ssh_config,
-            ssh_identity_file=config.option.ssh_identity_file,
-        )
-    elif config.option.inventory:
-        cluster = cluster_from_inventory(config.option.inventory)
-    else:
-        raise pytest.UsageError("verify: pass --inventory <yaml> (or env K3S_INVENTORY) or --hosts=<specs>")
+    try:
+        if config.option.hosts:
+            cluster = cluster_from_hostspecs(
+                config.option.hosts.split(","),
+                config.option.rancher_hostname,
+                ssh_config=config.option.ssh_config,
+                ssh_identity_file=config.option.ssh_identity_file,
+            )
+        elif config.option.inventory:
+            cluster = cluster_from_inventory(config.option.inventory)
+        else:
+            raise pytest.UsageError("verify: pass --inventory <yaml> (or env K3S_INVENTORY) or --hosts=<specs>")
+    except (RuntimeError, InventoryError) as error:
+        raise pytest.UsageError(str(error)) from None
     config.stash[CLUSTER_KEY] = cluster
     return cluster
 
 
 CLUSTER_KEY = pytest.StashKey[Cluster]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Bad hosts or inventory stop the run here with one line, before any test is collected.
+    load_cluster(config)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

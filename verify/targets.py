@@ -22,11 +22,14 @@ from inventory_schema import InventoryHost, load_inventory
 SERVER = "server"
 AGENT = "agent"
 HAPROXY = "haproxy"
-UNIT_ROLES = {"k3s": SERVER, "k3s-agent": AGENT, "haproxy": HAPROXY}
+PROBE_ROLES = {"k3s": SERVER, "k3s-agent": AGENT, "haproxy": HAPROXY}
+# HAProxy may be installed anywhere; the Rancher HAProxy host is the one whose config has the backend.
 ROLE_PROBE = (
     "hostname; "
-    + "; ".join(f"systemctl cat {unit}.service >/dev/null 2>&1 && echo role={unit}" for unit in UNIT_ROLES)
-    + "; hostname -I"
+    "systemctl cat k3s.service >/dev/null 2>&1 && echo role=k3s; "
+    "systemctl cat k3s-agent.service >/dev/null 2>&1 && echo role=k3s-agent; "
+    "grep -qs '^backend backend_rancher' /etc/haproxy/haproxy.cfg && echo role=haproxy; "
+    "hostname -I"
 )
 
 
@@ -117,7 +120,11 @@ def cluster_from_hostspecs(specs: list[str], rancher_hostname: str | None, **opt
     targets = []
     for spec in specs:
         present = tuple(sorted((key, value) for key, value in options.items() if value is not None))
-        result = testinfra.get_host(spec, **dict(present)).run(ROLE_PROBE)
+        try:
+            result = testinfra.get_host(spec, **dict(present)).run(ROLE_PROBE)
+        except RuntimeError as error:
+            stderr = getattr(error.args[0], "stderr", str(error)).strip()
+            raise RuntimeError(f"verify: host {spec}: cannot connect ({stderr})") from None
         name, roles, address = parse_role_probe(result.stdout)
         targets.append(Target(name=name, spec=spec, roles=roles, address=address, backend_options=present))
     return Cluster(targets=tuple(targets), rancher_hostname=rancher_hostname)
@@ -126,6 +133,6 @@ def cluster_from_hostspecs(specs: list[str], rancher_hostname: str | None, **opt
 def parse_role_probe(output: str) -> tuple[str, frozenset[str], str]:
     """Hostname, roles and first address from the output of :data:`ROLE_PROBE`."""
     lines = [line.strip() for line in output.strip().splitlines()]
-    roles = frozenset(UNIT_ROLES[line[len("role=") :]] for line in lines if line.startswith("role="))
+    roles = frozenset(PROBE_ROLES[line[len("role=") :]] for line in lines if line.startswith("role="))
     addresses = lines[-1].split() if len(lines) > 1 else []
     return lines[0], roles, addresses[0] if addresses else ""
