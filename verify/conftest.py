@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import kubernetes
 import pytest
@@ -114,10 +115,38 @@ def core_api(kubeconfig_path: str) -> kubernetes.client.CoreV1Api:
     return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=kubeconfig_path))
 
 
+@contextmanager
+def api_answering(control: Target) -> Iterator[None]:
+    """Turn an unreachable or refusing Kubernetes API into one line naming the control node."""
+    try:
+        yield
+    except (urllib3.exceptions.HTTPError, kubernetes.client.ApiException) as error:
+        pytest.fail(
+            f"Kubernetes API of {control.name} ({control.address}) failed ({type(error).__name__}): "
+            f"check {control.k3s_unit} there (journalctl -u {control.k3s_unit})",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
-def cluster_nodes(core_api: kubernetes.client.CoreV1Api) -> dict[str, kubernetes.client.V1Node]:
+def cluster_nodes(core_api: kubernetes.client.CoreV1Api, control: Target) -> dict[str, kubernetes.client.V1Node]:
     """The registered nodes by name, listed once per run."""
-    return {node.metadata.name: node for node in core_api.list_node().items}
+    with api_answering(control):
+        return {node.metadata.name: node for node in core_api.list_node().items}
+
+
+@pytest.fixture(scope="session")
+def all_pods(core_api: kubernetes.client.CoreV1Api, control: Target) -> list[kubernetes.client.V1Pod]:
+    """Every pod of the cluster, listed once per run."""
+    with api_answering(control):
+        return core_api.list_pod_for_all_namespaces().items
+
+
+@pytest.fixture(scope="session")
+def rancher_service(core_api: kubernetes.client.CoreV1Api, control: Target) -> kubernetes.client.V1Service:
+    """The ``cattle-system/rancher`` Service."""
+    with api_answering(control):
+        return core_api.read_namespaced_service("rancher", "cattle-system")
 
 
 @pytest.fixture(scope="session")

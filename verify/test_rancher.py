@@ -1,27 +1,18 @@
 """Rancher answers /ping in the cluster and through HAProxy, and nothing it needs is Pending."""
 
-import pytest
-
 from verify.kube import pending_svclb_pods
 from verify.rancher import ping_through
 
 RANCHER_NAMESPACE = "cattle-system"
-RANCHER_SERVICE = "rancher"
 
 
-@pytest.fixture(scope="module")
-def rancher_cluster_ip(core_api):
-    service = core_api.read_namespaced_service(RANCHER_SERVICE, RANCHER_NAMESPACE)
-    return service.spec.cluster_ip, service.spec.ports[0].port
-
-
-def test_no_svclb_pod_is_pending(core_api):
-    pending = pending_svclb_pods(core_api.list_pod_for_all_namespaces().items)
+def test_no_svclb_pod_is_pending(all_pods):
+    pending = pending_svclb_pods(all_pods)
     assert pending == {}, f"ServiceLB pods Pending: {pending}; the nodes they need are tainted or NotReady"
 
 
-def test_rancher_pings_via_cluster_ip(control, rancher_cluster_ip):
-    address, port = rancher_cluster_ip
+def test_rancher_pings_via_cluster_ip(control, rancher_service):
+    address, port = rancher_service.spec.cluster_ip, rancher_service.spec.ports[0].port
     # -k: Rancher's self-signed certificate; this checks reachability, not trust.
     answer = control.host.run("curl -sk --max-time 10 https://%s:%s/ping", address, str(port))
     assert answer.stdout == "pong", (

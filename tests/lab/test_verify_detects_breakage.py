@@ -1,0 +1,96 @@
+"""Each verify/ check fails, with its one-line message, when the thing it checks is broken on the lab,
+and passes again once it is repaired."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.lab.conftest import pct
+from tests.lab.test_verify_suites import run_verify
+
+CONTROL, WORKER_2, HAPROXY = "101", "112", "121"
+
+
+def in_container(vmid: str, command: str) -> None:
+    result = pct("exec", vmid, "--", "sh", "-c", command)
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def summary_line(output: str, test: str, node: str) -> str:
+    """The verify summary row for one test on one host."""
+    rows = [line for line in output.splitlines() if line.split()[1:3] == [test, node]]
+    return rows[0] if rows else ""
+
+
+def wait_for(vmid: str, command: str, timeout: int = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while pct("exec", vmid, "--", "sh", "-c", command).returncode != 0:
+        assert time.monotonic() < deadline, f"timed out waiting for: {command}"
+        time.sleep(2)
+
+
+BREAKAGES = [
+    pytest.param(
+        CONTROL, "test_unit_recreates_dev_kmsg_before_start", "k3s-control",
+        "mkdir -p /etc/systemd/system/k3s.service.d && printf '[Service]\\nExecStartPre=\\n' "
+        "> /etc/systemd/system/k3s.service.d/99-verify-break.conf && systemctl daemon-reload",
+        "rm -f /etc/systemd/system/k3s.service.d/99-verify-break.conf && systemctl daemon-reload",
+        "has no effective kmsg ExecStartPre",
+        id="kmsg-fix-removed",
+    ),
+    pytest.param(
+        WORKER_2, "test_dev_kmsg_exists", "k3s-worker-2",
+        "rm -f /dev/kmsg", "ln -sf /dev/console /dev/kmsg",
+        "/dev/kmsg is missing on k3s-worker-2",
+        id="dev-kmsg-removed",
+    ),
+    pytest.param(
+        CONTROL, "test_watcher_timer_is_active", "k3s-control",
+        "systemctl stop k3s-node-watcher.timer", "systemctl start k3s-node-watcher.timer",
+        "k3s-node-watcher.timer is inactive on k3s-control",
+        id="watcher-timer-stopped",
+    ),
+    pytest.param(
+        HAPROXY, "test_haproxy_is_active", "haproxy",
+        "systemctl stop haproxy", "systemctl start haproxy",
+        "haproxy is inactive on haproxy",
+        id="haproxy-stopped",
+    ),
+    pytest.param(
+        HAPROXY, "test_rancher_pings_via_haproxy", "haproxy",
+        "systemctl stop haproxy", "systemctl start haproxy",
+        "Rancher /ping via HAProxy haproxy",
+        id="rancher-unreachable-through-haproxy",
+    ),
+]
+
+
+@pytest.mark.parametrize(("vmid", "test", "node", "break_it", "repair", "message"), BREAKAGES)
+def test_check_fails_when_broken_and_passes_when_repaired(
+    deployed_ssh, lab_inventory_ssh, vmid, test, node, break_it, repair, message
+):
+    in_container(vmid, break_it)
+    try:
+        broken = run_verify(lab_inventory_ssh, "-k", test)
+    finally:
+        in_container(vmid, repair)
+    repaired = run_verify(lab_inventory_ssh, "-k", test)
+    assert (message in summary_line(broken.stdout, test, node), repaired.returncode) == (True, 0), broken.stdout[-3000:]
+
+
+def test_not_ready_worker_fails_ready_and_taint_checks(deployed_ssh, lab_inventory_ssh):
+    in_container(WORKER_2, "systemctl stop k3s-agent")
+    try:
+        wait_for(CONTROL, "k3s kubectl get node k3s-worker-2 -o jsonpath='{.spec.taints}' | grep -q unreachable")
+        broken = run_verify(lab_inventory_ssh, "-k", "test_cluster_nodes")
+    finally:
+        in_container(WORKER_2, "systemctl start k3s-agent")
+        wait_for(CONTROL, "k3s kubectl get node k3s-worker-2 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True")
+    assert [
+        "is not Ready" in summary_line(broken.stdout, "test_node_is_ready", "k3s-worker-2"),
+        "node.kubernetes.io/unreachable" in summary_line(
+            broken.stdout, "test_node_has_no_unreachable_or_not_ready_taints", "k3s-worker-2"
+        ),
+    ] == [True, True], broken.stdout[-3000:]
