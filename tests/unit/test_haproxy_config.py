@@ -59,6 +59,11 @@ def test_http_frontend_redirects_to_https():
     assert "http-request redirect scheme https code 301" in render()
 
 
+def test_failed_connections_are_redispatched_to_another_node():
+    assert ("retries 2", "option redispatch") == tuple(
+        line.strip() for line in render().splitlines() if line.strip() in ("retries 2", "option redispatch"))
+
+
 def test_stats_socket_has_admin_level():
     assert "stats socket /run/haproxy/admin.sock mode 660 level admin" in render()
 

@@ -1,0 +1,131 @@
+"""Reboot one k3s worker container while requests go through HAProxy to Rancher's /ping.
+
+Measures what a user sees: requests sent and failed during the reboot, and when HAProxy marked
+the worker's server DOWN and UP again (from `show stat`). Bounded: one request every
+``--interval`` seconds, stopped when the server is UP again after having been DOWN, or at
+``--deadline`` seconds. Needs the lab deployed with Rancher (`make lab-up`, then the deploy).
+
+    .venv/bin/python bench/haproxy_worker_reboot.py --vmid 111
+
+Prints one JSON line; also written to bench/results/haproxy_worker_reboot.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from facts.haproxy import HaproxyServerStats, server_is_up  # noqa: E402
+
+LAB = REPO / "lab"
+HAPROXY_IP = "10.213.0.121"
+
+
+def ping(hostname: str, timeout: float) -> bool:
+    """One HTTPS /ping to HAProxy with Rancher's SNI and Host; True when the answer is pong."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((HAPROXY_IP, 443), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=hostname) as tls:
+                tls.sendall(f"GET /ping HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n".encode())
+                answer = b"".join(iter(lambda: tls.recv(4096), b""))
+    except OSError:
+        return False
+    status_line = answer.split(b"\r\n", 1)[0].split()
+    return status_line[1:2] == [b"200"] and answer.endswith(b"pong")
+
+
+def ssh(ip: str, command: str) -> str:
+    return subprocess.run(
+        ["ssh", "-i", str(LAB / "ssh/id_ed25519"), "-o", f"UserKnownHostsFile={LAB / 'ssh/known_hosts'}",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{ip}", command],
+        capture_output=True, text=True, timeout=30,
+    ).stdout
+
+
+def server_state(server: str) -> str:
+    stats = HaproxyServerStats().process(ssh(HAPROXY_IP, HaproxyServerStats().command()).splitlines())
+    fields = stats.get("backend_rancher", {}).get(server, {})
+    return "UP" if server_is_up(fields) else fields.get("status") or "absent"
+
+
+def worker_name(vmid: int, inventory: dict) -> str:
+    for worker in inventory["k3s_workers"]:
+        if worker["node_ip"].endswith(f".{vmid}"):
+            return worker["name"]
+    raise SystemExit(f"bench: vmid {vmid}: not a worker of lab/inventory-ssh.yml")
+
+
+def request_loop(hostname: str, interval: float, stop: threading.Event, results: list[tuple[float, bool]]) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        results.append((started, ping(hostname, timeout=5)))
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vmid", type=int, default=111)
+    parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--deadline", type=float, default=300)
+    args = parser.parse_args()
+
+    inventory = yaml.safe_load((LAB / "inventory-ssh.yml").read_text())
+    hostname = inventory["data"]["rancher_hostname"]
+    server = worker_name(args.vmid, inventory)
+    if server_state(server) != "UP":
+        raise SystemExit(f"bench: backend_rancher/{server} is not UP before the reboot")
+    rancher_node = ssh("10.213.0.101", "k3s kubectl -n cattle-system get pods -l app=rancher "
+                                       "-o jsonpath='{.items[*].spec.nodeName}'").split()
+
+    results: list[tuple[float, bool]] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=request_loop, args=(hostname, args.interval, stop, results))
+    start = time.monotonic()
+    loop.start()
+    down_at = up_at = None
+    try:
+        subprocess.run([str(LAB / "bin/pct"), "reboot", str(args.vmid)], check=True, timeout=120)
+        while time.monotonic() - start < args.deadline:
+            state = server_state(server)
+            now = time.monotonic() - start
+            if down_at is None and state != "UP":
+                down_at = now
+            elif down_at is not None and state == "UP":
+                up_at = now
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        loop.join()
+
+    failures = [round(at - start, 1) for at, ok in results if not ok]
+    report = {
+        "worker": server, "vmid": args.vmid, "rancher_pod_nodes": rancher_node,
+        "requests": len(results), "failed": len(failures), "failed_at_s": failures,
+        "server_down_after_s": down_at and round(down_at, 1), "server_up_after_s": up_at and round(up_at, 1),
+        "interval_s": args.interval,
+    }
+    (REPO / "bench/results").mkdir(exist_ok=True)
+    (REPO / "bench/results/haproxy_worker_reboot.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report))
+    if up_at is None:
+        raise SystemExit(f"bench: backend_rancher/{server} not back UP within {args.deadline:g}s")
+
+
+if __name__ == "__main__":
+    main()
