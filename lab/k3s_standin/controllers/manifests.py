@@ -1,0 +1,149 @@
+"""Deploy controller (k3s AddOns): applies every `*.yaml`/`*.yml`/`*.json` in
+`<data-dir>/server/manifests` on start and whenever a file changes, like `kubectl apply`; objects
+of a file that disappears are deleted (the brief's behaviour: k3s's docs say real k3s keeps them).
+Applied objects carry the objectset owner annotations k3s puts on them, naming the AddOn (the file's
+base name), which is how removed files are traced to their objects even across restarts.
+
+Example:
+    Manifests(api, "/var/lib/rancher/k3s/server/manifests").reconcile()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import yaml
+
+from k3s_standin.client import ApiError, Client, path
+from k3s_standin.controllers import log
+from k3s_standin.controllers.discovery import Resources, UnknownKind
+
+Obj = dict[str, Any]
+
+OWNER_NAME = "objectset.rio.cattle.io/owner-name"
+OWNER_NAMESPACE = "objectset.rio.cattle.io/owner-namespace"
+OWNER_GVK = "objectset.rio.cattle.io/owner-gvk"
+APPLIED_HASH = "objectset.rio.cattle.io/hash"
+ADDON_GVK = "k3s.cattle.io/v1, Kind=Addon"
+ADDON_NAMESPACE = "kube-system"
+SUFFIXES = (".yaml", ".yml", ".json")
+# Kinds searched for objects of removed files: what the manifests of this lab hold.
+TRACKED = [("helm.cattle.io/v1", "HelmChart"), ("v1", "Service"), ("v1", "Namespace"), ("v1", "ConfigMap"),
+           ("v1", "Secret"), ("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")]
+
+
+def addon_name(file_name: str) -> str:
+    base = os.path.basename(file_name)
+    for suffix in SUFFIXES:
+        base = base.removesuffix(suffix)
+    return base
+
+
+def documents(text: str) -> list[Obj]:
+    """Objects of a manifest file; `List` kinds are flattened like kubectl does."""
+    objs: list[Obj] = []
+    for doc in yaml.safe_load_all(text):
+        if not doc:
+            continue
+        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+            raise ValueError("object without apiVersion/kind")
+        objs.extend(doc.get("items") or [] if doc["kind"].endswith("List") else [doc])
+    return objs
+
+
+def stamped(obj: Obj, addon: str) -> Obj:
+    """The object as applied: owner annotations plus the hash of what the file says."""
+    body = json.loads(json.dumps(obj))
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:40]
+    annotations = body.setdefault("metadata", {}).setdefault("annotations", {}) or {}
+    body["metadata"]["annotations"] = annotations
+    annotations.update({OWNER_NAME: addon, OWNER_NAMESPACE: ADDON_NAMESPACE, OWNER_GVK: ADDON_GVK,
+                        APPLIED_HASH: digest})
+    return body
+
+
+class Manifests:
+    def __init__(self, api: Client, directory: str) -> None:
+        self.api = api
+        self.directory = directory
+        self.resources = Resources(api)
+        self.applied: dict[str, str] = {}
+
+    def files(self) -> dict[str, str]:
+        try:
+            names = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return {}
+        return {name: os.path.join(self.directory, name) for name in names
+                if name.endswith(SUFFIXES) and not name.startswith(".")}
+
+    def reconcile(self) -> None:
+        files = self.files()
+        for name, file_path in files.items():
+            with open(file_path, "rb") as handle:
+                content = handle.read()
+            digest = hashlib.sha256(content).hexdigest()
+            if self.applied.get(name) == digest:
+                continue
+            self.applied[name] = digest
+            self.apply_file(name, content.decode())
+        present = {addon_name(name) for name in files}
+        for name in set(self.applied) - set(files):
+            del self.applied[name]
+        self.prune(present)
+
+    def apply_file(self, name: str, text: str) -> None:
+        addon = addon_name(name)
+        try:
+            objs = documents(text)
+        except (yaml.YAMLError, ValueError) as error:
+            log.error(f"Failed to process config: failed to process {os.path.join(self.directory, name)}: {error}")
+            return
+        for obj in objs:
+            try:
+                self.apply(stamped(obj, addon))
+            except (UnknownKind, ApiError) as error:
+                log.error(f"Failed to apply {obj.get('kind')} {obj.get('metadata', {}).get('name')} "
+                          f"from {name}: {error}")
+        log.info(f"Applied manifest {name} ({len(objs)} objects) as AddOn {ADDON_NAMESPACE}/{addon}")
+
+    def url_of(self, obj: Obj) -> tuple[str, str]:
+        """(collection URL, object URL)."""
+        resource, namespaced = self.resources.locate(obj["apiVersion"], obj["kind"])
+        namespace = (obj["metadata"].get("namespace") or ADDON_NAMESPACE) if namespaced else None
+        if namespaced:
+            obj["metadata"]["namespace"] = namespace
+        collection = path(obj["apiVersion"], resource, namespace)
+        return collection, f"{collection}/{obj['metadata']['name']}"
+
+    def apply(self, obj: Obj) -> None:
+        collection, url = self.url_of(obj)
+        current = self.api.find(url)
+        if current is None:
+            self.api.create(collection, obj)
+            return
+        if (current["metadata"].get("annotations") or {}).get(APPLIED_HASH) == \
+                obj["metadata"]["annotations"][APPLIED_HASH]:
+            return
+        merged = dict(current, **{key: value for key, value in obj.items() if key != "metadata"})
+        merged["metadata"] = dict(current["metadata"], labels=obj["metadata"].get("labels") or {},
+                                  annotations=obj["metadata"]["annotations"])
+        self.api.update(url, merged)
+
+    def prune(self, present: set[str]) -> None:
+        """Delete objects applied from files that no longer exist."""
+        for api_version, kind in TRACKED:
+            try:
+                resource, _ = self.resources.locate(api_version, kind)
+            except UnknownKind:
+                continue
+            for obj in self.api.list(path(api_version, resource)):
+                meta = obj["metadata"]
+                owner = (meta.get("annotations") or {}).get(OWNER_NAME)
+                if owner and owner not in present and \
+                        (meta.get("annotations") or {}).get(OWNER_GVK) == ADDON_GVK:
+                    self.api.delete(path(api_version, resource, meta.get("namespace"), meta["name"]))
+                    log.info(f"Deleted {kind} {meta['name']}: manifest of AddOn {owner} was removed")

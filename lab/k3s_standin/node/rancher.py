@@ -1,0 +1,82 @@
+"""Rancher "container": HTTPS on the pod IP at its https containerPort (and HTTP on its http port),
+answering `/ping` with `pong` and `/healthz` with `ok`, like Rancher's own health endpoints, with a
+self-signed certificate made once by the openssl CLI (Rancher generates its own CA the same way).
+
+Example:
+    server = RancherContainer(pod_ip, container, tls_dir); server.start(); server.stop()
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import ssl
+import subprocess
+from typing import Any
+
+from k3s_standin.node.listeners import Server, listen
+
+Obj = dict[str, Any]
+ANSWERS = {"/ping": "pong", "/healthz": "ok"}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "rancher"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = ANSWERS.get(self.path.split("?")[0])
+        code = 200 if body is not None else 404
+        data = (body if body is not None else "404 page not found\n").encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        return
+
+
+def certificate(tls_dir: str, hostname: str) -> tuple[str, str]:
+    """(cert, key) paths, created once: self-signed for the Rancher hostname."""
+    cert, key = os.path.join(tls_dir, "tls.crt"), os.path.join(tls_dir, "tls.key")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        os.makedirs(tls_dir, mode=0o700, exist_ok=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "3650", "-subj", f"/O=dynamiclistener-org/CN={hostname}",
+                        "-addext", f"subjectAltName=DNS:{hostname},DNS:rancher.cattle-system",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        os.chmod(key, 0o600)
+    return cert, key
+
+
+def hostname_of(container: Obj) -> str:
+    env = {item["name"]: item.get("value", "") for item in container.get("env") or []}
+    return (env.get("CATTLE_SERVER_URL") or "https://rancher").split("://", 1)[-1].split("/")[0] or "rancher"
+
+
+class RancherContainer:
+    def __init__(self, pod_ip: str, container: Obj, tls_dir: str) -> None:
+        self.pod_ip = pod_ip
+        self.ports = {port.get("name", ""): int(port["containerPort"]) for port in container.get("ports") or []}
+        self.hostname = hostname_of(container)
+        self.tls_dir = tls_dir
+        self.servers: list[Server] = []
+
+    def start(self) -> None:
+        https_port = self.ports.get("https", 443)
+        cert, key = certificate(self.tls_dir, self.hostname)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.servers.append(listen(self.pod_ip, https_port, Handler, context))
+        if "http" in self.ports:
+            self.servers.append(listen(self.pod_ip, self.ports["http"], Handler))
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.servers = []
