@@ -32,6 +32,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.files import Sha1File
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
@@ -179,10 +180,13 @@ def haproxy() -> None:
     if "haproxy" not in host.groups:
         return
 
+    hostname = host.data.get("rancher_hostname")
+    if not hostname:
+        raise PyinfraError(f"haproxy: host {host.name}: field rancher_hostname: missing")
     servers = k3s_node_servers()
     backend_port = _setting("haproxy_backend_port")
     content = render_haproxy_cfg(
-        hostname=host.data.rancher_hostname,
+        hostname=hostname,
         servers=servers,
         backend_port=backend_port,
         check_inter=_setting("haproxy_check_inter"),
