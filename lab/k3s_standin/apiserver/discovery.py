@@ -15,6 +15,7 @@ from k3s_standin.apiserver.resources import ALL_VERBS, REGISTRY, STATUS_VERBS, R
 Obj = dict[str, Any]
 SUBRESOURCE_KINDS = {"binding": ("", "v1", "Binding", ("create",)),
                      "eviction": ("policy", "v1", "Eviction", ("create",)),
+                     "scale": ("autoscaling", "v1", "Scale", STATUS_VERBS),
                      "status": (None, None, None, STATUS_VERBS)}
 
 

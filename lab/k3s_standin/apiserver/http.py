@@ -219,6 +219,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise errors.method_not_allowed()
             action = ops.bind if subresource == "binding" else ops.evict
             return self._send_json(201, action(namespace, name, body))
+        if subresource == "scale":
+            return self._scale(method, resource, namespace, name, body)
         if method == "GET":
             obj = ops.get(resource, namespace, name)
             if self._wants_table() and not subresource:
@@ -228,10 +230,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if method == "PUT":
             return self._send_json(200, ops.update(resource, namespace, name, body, subresource))
         if method == "PATCH":
-            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-            if content_type not in PATCH_TYPES:
-                raise errors.unsupported_media_type(list(PATCH_TYPES))
-            return self._send_json(200, ops.patch(resource, namespace, name, body, content_type,
+            return self._send_json(200, ops.patch(resource, namespace, name, body, self._patch_type(),
                                                   subresource))
         if method == "DELETE" and not subresource:
             result = ops.delete(resource, namespace, name, {**_delete_options(query), **(body or {})})
@@ -239,6 +238,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 and ops.store.get(resource.key, namespace, name) is not None
             return self._send_json(202 if pending else 200, result)
         raise errors.method_not_allowed()
+
+    def _scale(self, method: str, resource: Resource, namespace: str, name: str, body: Any) -> None:
+        ops = self.server.operations
+        if method == "GET":
+            return self._send_json(200, ops.scale(resource, namespace, name))
+        if method == "PUT":
+            return self._send_json(200, ops.update_scale(resource, namespace, name, body))
+        if method == "PATCH":
+            return self._send_json(200, ops.update_scale(resource, namespace, name, body,
+                                                         self._patch_type()))
+        raise errors.method_not_allowed()
+
+    def _patch_type(self) -> str:
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(list(PATCH_TYPES))
+        return content_type
 
     def _send_list(self, resource: Resource, items: list[Obj], revision: int,
                    query: dict[str, str]) -> None:

@@ -29,7 +29,7 @@ def _item_path(resource: Resource) -> str:
     return f"/{_prefix(resource)}{scope}/{resource.plural}/{{name}}"
 
 
-def _document(prefix: str) -> Obj | None:
+def document(prefix: str) -> Obj | None:
     resources = [r for r in REGISTRY.resources if _prefix(r) == prefix and r.kind != "Binding"]
     if not resources:
         return None
@@ -46,14 +46,10 @@ def _document(prefix: str) -> Obj | None:
             "paths": paths, "components": {"schemas": {}}}
 
 
-def document(prefix: str) -> Obj | None:
-    return _document(prefix.strip("/"))
-
-
 def index() -> Obj:
     prefixes = dict.fromkeys(_prefix(r) for r in REGISTRY.resources)
     paths = {}
     for prefix in prefixes:
-        digest = hashlib.sha512(json.dumps(_document(prefix), sort_keys=True).encode()).hexdigest().upper()
+        digest = hashlib.sha512(json.dumps(document(prefix), sort_keys=True).encode()).hexdigest().upper()
         paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={digest}"}
     return {"paths": paths}

@@ -104,6 +104,7 @@ class Operations:
             if resource.has_status and resource.kind != "Node":
                 obj.pop("status", None)
             self.admission.on_create(resource, obj, self._services())
+            _fill_struct_fields(resource, obj)
             return self.store.put(resource.key, obj, "ADDED")
 
     def update(self, resource: Resource, namespace: str, name: str, body: Any,
@@ -156,6 +157,7 @@ class Operations:
             if resource.generation and _spec_of(new) != _spec_of(old):
                 meta["generation"] = int(old_meta.get("generation", 1)) + 1
             self.admission.on_update(resource, old, new, self._services())
+        _fill_struct_fields(resource, new)
         meta = new["metadata"]
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if new == old:
@@ -287,6 +289,28 @@ class Operations:
         self.delete(PODS, namespace, name, options)
         return success(PODS, {"metadata": {"name": name}}, 201)
 
+    # scale subresource (autoscaling/v1 Scale over spec.replicas)
+
+    def scale(self, resource: Resource, namespace: str, name: str) -> Obj:
+        return _scale_of(self.get(resource, namespace, name))
+
+    def update_scale(self, resource: Resource, namespace: str, name: str, body: Any,
+                     content_type: str = "") -> Obj:
+        """PUT (body is a Scale) or PATCH (content_type set) of `<workload>/scale`."""
+        with self.store.lock:
+            obj = self.get(resource, namespace, name)
+            scale = apply_patch(_scale_of(obj), body, content_type, "Scale") if content_type else body
+            replicas = ((scale or {}).get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise errors.invalid("Scale", "autoscaling", name, [
+                    ("spec.replicas", "FieldValueInvalid", f"Invalid value: {replicas!r}: must be "
+                     "greater than or equal to 0")])
+            version = ((scale or {}).get("metadata") or {}).get("resourceVersion")
+            updated = copy.deepcopy(obj)
+            updated["spec"]["replicas"] = replicas
+            updated["metadata"]["resourceVersion"] = version or obj["metadata"]["resourceVersion"]
+            return _scale_of(self._replace(resource, obj, updated, ""))
+
     # helpers
 
     def _checked_body(self, resource: Resource, namespace: str, body: Any) -> Obj:
@@ -330,6 +354,23 @@ class Operations:
 
     def _services(self) -> list[Obj]:
         return self.store.items(SERVICES.key)[0]
+
+
+def _fill_struct_fields(resource: Resource, obj: Obj) -> None:
+    for field in resource.always:
+        if not isinstance(obj.get(field), dict):
+            obj[field] = {}
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = obj.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                               "creationTimestamp") if k in meta},
+            "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+            "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}}
 
 
 def _key(obj: Obj) -> tuple[str, str]:

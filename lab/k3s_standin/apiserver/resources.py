@@ -31,6 +31,8 @@ class Resource:
     allow_create_on_update: bool = False
     # fields usable in fieldSelector besides metadata.name / metadata.namespace
     fields: tuple[str, ...] = ()
+    # struct-typed top-level fields that Go always serializes, even when empty
+    always: tuple[str, ...] = ("spec", "status")
 
     @property
     def api_version(self) -> str:
@@ -64,27 +66,27 @@ RESOURCES = (
              fields=("spec.unschedulable",)),
     Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
              ("binding", "eviction", "status"), fields=POD_FIELDS),
-    Resource("", "v1", "Binding", "bindings", True),
+    Resource("", "v1", "Binding", "bindings", True, always=()),
     Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",)),
-    Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), allow_create_on_update=True),
-    Resource("", "v1", "Event", "events", True, ("ev",), fields=EVENT_FIELDS),
-    Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
-    Resource("", "v1", "Secret", "secrets", True, fields=("type",)),
-    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
-    Resource("coordination.k8s.io", "v1", "Lease", "leases", True),
-    Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("all",), ("status",),
+    Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), allow_create_on_update=True, always=()),
+    Resource("", "v1", "Event", "events", True, ("ev",), fields=EVENT_FIELDS, always=()),
+    Resource("", "v1", "ConfigMap", "configmaps", True, ("cm",), always=()),
+    Resource("", "v1", "Secret", "secrets", True, fields=("type",), always=()),
+    Resource("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), always=()),
+    Resource("coordination.k8s.io", "v1", "Lease", "leases", True, always=("spec",)),
+    Resource("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("all",), ("scale", "status"),
              generation=True),
-    Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",), ("status",),
+    Resource("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("all",), ("scale", "status"),
              generation=True, fields=("status.replicas",)),
     Resource("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ("all",), ("status",),
              generation=True),
     Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",), generation=True,
              fields=("status.successful",)),
-    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, always=()),
     Resource("helm.cattle.io", "v1", "HelmChart", "helmcharts", True, (), (), ("status",),
-             builtin=False, generation=True),
+             builtin=False, generation=True, always=()),
     Resource("helm.cattle.io", "v1", "HelmChartConfig", "helmchartconfigs", True, (), (), (),
-             builtin=False, generation=True),
+             builtin=False, generation=True, always=()),
 )
 
 # groups in the order /apis lists them; preferred version is the only version

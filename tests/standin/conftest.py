@@ -1,0 +1,171 @@
+"""A local `k3s server` (the stand-in) for conformance tests: a subprocess on a free loopback port
+with its own data dir and kubeconfig, node networking off with the real k3s flags. No LXC needed.
+
+The node lifecycle grace period is an hour so the nodes the tests create through the API keep the
+status the tests give them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KUBECTL = str(Path(sys.executable).parent / "kubectl")
+START_SECONDS = 30
+
+
+@dataclasses.dataclass
+class Server:
+    """A running stand-in server and where its files are."""
+
+    process: subprocess.Popen
+    url: str
+    data_dir: Path
+    kubeconfig: Path
+    log: Path
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.data_dir / "server" / "tls" / "server-ca.crt")
+
+    @property
+    def node_token(self) -> str:
+        return (self.data_dir / "server" / "node-token").read_text().strip()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _ready(server: Server) -> bool:
+    if not server.kubeconfig.exists():
+        return False
+    context = ssl.create_default_context(cafile=server.ca_file)
+    try:
+        with urllib.request.urlopen(f"{server.url}/readyz", context=context, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def start_server(directory: Path, port: int) -> Server:
+    """Start `k3s server` and wait until it serves; fails with the server's log otherwise."""
+    log = directory / "k3s.log"
+    command = [sys.executable, "-m", "k3s_standin", "server",
+               "--config", str(directory / "config.yaml"),
+               "--data-dir", str(directory / "data"),
+               "--write-kubeconfig", str(directory / "k3s.yaml"),
+               "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
+               "--node-ip", "127.0.0.1", "--node-name", "standin-conformance",
+               "--disable-kube-proxy", "--flannel-backend=none", "--disable=servicelb",
+               "--kube-controller-manager-arg=node-monitor-grace-period=1h"]
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "lab")}
+    with open(log, "ab") as output:
+        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    server = Server(process, f"https://127.0.0.1:{port}", directory / "data", directory / "k3s.yaml", log)
+    deadline = time.monotonic() + START_SECONDS
+    while not _ready(server):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            pytest.fail(f"k3s server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return server
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def k3s_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = start_server(tmp_path_factory.mktemp("k3s"), free_port())
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(k3s_server: Server) -> str:
+    return str(k3s_server.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig: str) -> kubernetes.client.ApiClient:
+    return kubernetes.config.new_client_from_config(config_file=kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def core_v1(api_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
+    return kubernetes.client.CoreV1Api(api_client)
+
+
+@pytest.fixture
+def kubectl(kubeconfig: str) -> Callable[..., subprocess.CompletedProcess]:
+    """Run the real kubectl against the stand-in; returns the completed process (never raises)."""
+    def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run([KUBECTL, *args], env={**os.environ, "KUBECONFIG": kubeconfig},
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    return run
+
+
+def node_body(name: str, ready: bool, address: str = "10.213.0.250") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": name}],
+            "conditions": [ready_condition(ready)],
+            "nodeInfo": {"kubeletVersion": "v1.31.4+k3s1", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                         "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7.23-k3s2",
+                         "architecture": "amd64", "operatingSystem": "linux", "bootID": "", "machineID": "",
+                         "kubeProxyVersion": "", "systemUUID": ""}}}
+
+
+def ready_condition(ready: bool) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"type": "Ready", "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "message": "kubelet is posting ready status" if ready else "container runtime is down",
+            "lastHeartbeatTime": now, "lastTransitionTime": now}
+
+
+@pytest.fixture
+def make_node(core_v1: kubernetes.client.CoreV1Api) -> Iterator[Callable[..., str]]:
+    """Create a Node through the API (no kubelet needed); deleted after the test."""
+    created = []
+
+    def make(ready: bool = True, address: str = "10.213.0.250") -> str:
+        name = f"node-{uuid.uuid4().hex[:8]}"
+        core_v1.create_node(node_body(name, ready, address))
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            core_v1.delete_node(name)
+        except kubernetes.client.exceptions.ApiException as error:
+            if error.status != 404:
+                raise
