@@ -33,10 +33,10 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.files import Sha1File
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
 
+from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 
 CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
@@ -114,7 +114,8 @@ def checked_config(content: str, path: str = CONFIG_PATH):
 
         checked_config(name="HAProxy config", content=render_haproxy_cfg(...))
     """
-    if host.get_fact(Sha1File, path=path) == hashlib.sha1(content.encode()).hexdigest():
+    wanted = {"mode": "644", "sha256": hashlib.sha256(content.encode()).hexdigest()}
+    if host.get_fact(FileDigests, paths=[path]).get(path) == wanted:
         host.noop(f"{path} is up to date")
         return
 

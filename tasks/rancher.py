@@ -19,8 +19,8 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.files import File, Sha1File
 
+from facts.file_digests import FileDigests
 from facts.rancher import RancherStatus
 from tasks.rancher_values import InvalidValue, rancher_values, render_manifest
 
@@ -42,12 +42,8 @@ def secret_file(content: str, path: str):
 
         secret_file(name="Rancher manifest", content=manifest, path=MANIFEST_PATH)
     """
-    current = host.get_fact(File, path=path)
-    if (
-        current
-        and current.get("mode") == 600
-        and host.get_fact(Sha1File, path=path) == hashlib.sha1(content.encode()).hexdigest()
-    ):
+    wanted = {"mode": "600", "sha256": hashlib.sha256(content.encode()).hexdigest()}
+    if host.get_fact(FileDigests, paths=[path]).get(path) == wanted:
         host.noop(f"{path} is up to date")
         return
 
@@ -75,7 +71,7 @@ def manifest_absent(path: str):
 
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
     """
-    if not host.get_fact(File, path=path):
+    if not host.get_fact(FileDigests, paths=[path]).get(path):
         host.noop(f"{path} is absent")
         return
     yield StringCommand(
