@@ -1,0 +1,52 @@
+"""Exit status, attempt bookkeeping and the final table."""
+
+from repair_plan import (EXIT_API_UNREACHABLE, EXIT_HEALTHY, EXIT_NOT_REPAIRED, EXIT_REPAIRED, Row,
+                         exit_status, record_attempts, render_table)
+from tests.unit.repair_fixtures import cluster, node
+
+HEALED = Row("k3s-worker-1", "NotReady (Unknown)", "container stopped", "pct start", "Ready", 31.0, repaired=True)
+REPORTED = Row("k3s-worker-2", "NotReady (Unknown)", "container stopped", "report only", "reported: limit")
+
+
+def test_nothing_to_do_is_healthy():
+    assert exit_status([]) == EXIT_HEALTHY
+
+
+def test_all_rows_repaired_is_repaired():
+    assert exit_status([HEALED]) == EXIT_REPAIRED
+
+
+def test_one_row_not_repaired_is_not_repaired():
+    assert exit_status([HEALED, REPORTED]) == EXIT_NOT_REPAIRED
+
+
+def test_api_down_is_its_own_status():
+    assert exit_status([], api_up=False) == EXIT_API_UNREACHABLE
+
+
+def test_failed_attempt_is_counted():
+    nodes = cluster(node("k3s-worker-1", "Unknown"))
+    failed = Row("k3s-worker-1", "", "", "pct start", "still NotReady")
+    assert record_attempts({"k3s-worker-1": 1}, nodes, [failed], {"k3s-worker-1"}) == {"k3s-worker-1": 2}
+
+
+def test_repaired_node_forgets_its_attempts():
+    nodes = cluster(node("k3s-worker-1", "Unknown"))
+    assert record_attempts({"k3s-worker-1": 2}, nodes, [HEALED], {"k3s-worker-1"}) == {}
+
+
+def test_node_seen_ready_forgets_its_attempts():
+    assert record_attempts({"k3s-worker-1": 3}, cluster(node("k3s-worker-1")), [], set()) == {}
+
+
+def test_node_not_acted_on_keeps_its_attempts():
+    nodes = cluster(node("k3s-worker-2", "Unknown"))
+    assert record_attempts({"k3s-worker-2": 3}, nodes, [REPORTED], set()) == {"k3s-worker-2": 3}
+
+
+def test_table_has_the_six_columns():
+    assert render_table([HEALED]).splitlines()[0].split() == ["node", "symptom", "cause", "action", "result", "seconds"]
+
+
+def test_table_row_carries_node_result_and_seconds():
+    assert render_table([HEALED]).splitlines()[1].split()[-2:] == ["Ready", "31.0"]
