@@ -73,7 +73,7 @@ def worker_name(vmid: int, inventory: dict) -> str:
 def request_loop(hostname: str, interval: float, stop: threading.Event, results: list[tuple[float, bool]]) -> None:
     while not stop.is_set():
         started = time.monotonic()
-        results.append((started, ping(hostname, timeout=5)))
+        results.append((started, ping(hostname, timeout=10)))
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 

@@ -60,8 +60,8 @@ def test_http_frontend_redirects_to_https():
 
 
 def test_failed_connections_are_redispatched_to_another_node():
-    assert ("retries 2", "option redispatch") == tuple(
-        line.strip() for line in render().splitlines() if line.strip() in ("retries 2", "option redispatch"))
+    assert ("retries 2", "option redispatch 1") == tuple(
+        line.strip() for line in render().splitlines() if line.strip() in ("retries 2", "option redispatch 1"))
 
 
 def test_stats_socket_has_admin_level():

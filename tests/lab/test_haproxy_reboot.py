@@ -1,0 +1,40 @@
+"""A worker container rebooted under a request loop through HAProxy: its backend_rancher server
+goes DOWN and comes back UP by itself, and Rancher stays reachable through the other nodes.
+The worker rebooted is one that does not run the Rancher pod (with one replica, rebooting that
+node takes Rancher itself away, which no load balancer hides)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import REPO, ssh
+
+CONTROL_IP = "10.213.0.101"
+WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
+
+
+@pytest.fixture(scope="module")
+def reboot_report(deployed_ssh) -> dict:
+    rancher_nodes = ssh(CONTROL_IP, "k3s kubectl -n cattle-system get pods -l app=rancher "
+                                    "-o jsonpath='{.items[*].spec.nodeName}'").stdout.split()
+    vmid = next(vmid for name, vmid in WORKERS.items() if name not in rancher_nodes)
+    result = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "bench/haproxy_worker_reboot.py"),
+                             "--vmid", vmid, "--deadline", "300"],
+                            capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_rebooted_workers_server_goes_down(reboot_report):
+    assert reboot_report["server_down_after_s"] is not None
+
+
+def test_rebooted_workers_server_comes_back_up(reboot_report):
+    assert reboot_report["server_up_after_s"] > reboot_report["server_down_after_s"]
+
+
+def test_rancher_stays_reachable_through_the_other_nodes(reboot_report):
+    assert (reboot_report["requests"] > 0, reboot_report["failed_at_s"]) == (True, [])
