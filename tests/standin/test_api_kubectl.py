@@ -113,3 +113,31 @@ def test_apply_twice_reports_unchanged(kubectl, tmp_path):
                         "data: {a: '1'}\n")
     kubectl("apply", "-f", str(manifest))
     assert kubectl("apply", "-f", str(manifest)).stdout.strip() == "configmap/applied unchanged"
+
+
+def test_get_helmcharts_all_namespaces_prints_the_chart(kubectl, tmp_path):
+    manifest = tmp_path / "chart.yaml"
+    manifest.write_text("apiVersion: helm.cattle.io/v1\nkind: HelmChart\n"
+                        "metadata: {name: listed, namespace: kube-system}\n"
+                        "spec: {chart: example, targetNamespace: example}\n")
+    kubectl("apply", "-f", str(manifest))
+    rows = [line.split() for line in kubectl("get", "helmcharts", "-A").stdout.splitlines()]
+    assert ["kube-system", "listed"] in [row[:2] for row in rows]
+
+
+def test_get_pods_wide_prints_status_node_and_ip(kubectl, core_v1, make_node):
+    node = make_node()
+    name = f"table-{node}"
+    core_v1.create_namespaced_pod("default", {"metadata": {"name": name}, "spec": {
+        "schedulerName": "conformance-test", "nodeName": node,
+        "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    row = kubectl("get", "pod", name, "-o", "wide", "--no-headers").stdout.split()
+    assert (row[0], row[1], row[2], row[3], row[6]) == (name, "0/1", "Pending", "0", node)
+
+
+def test_get_services_prints_type_cluster_ip_and_ports(kubectl, core_v1):
+    service = core_v1.create_namespaced_service("default", {
+        "metadata": {"name": "table-svc"},
+        "spec": {"type": "NodePort", "ports": [{"port": 443, "nodePort": 31555}]}})
+    row = kubectl("get", "service", "table-svc", "--no-headers").stdout.split()
+    assert row[:5] == ["table-svc", "NodePort", service.spec.cluster_ip, "<none>", "443:31555/TCP"]
