@@ -23,6 +23,7 @@ from k3s_standin.controllers.helm_controller import HelmController
 from k3s_standin.controllers.manifests import Manifests
 from k3s_standin.controllers.node_ipam import NodeIpam
 from k3s_standin.controllers.node_lifecycle import NodeLifecycle, faults_path
+from k3s_standin.controllers.pod_gc import PodGC
 from k3s_standin.controllers.replicaset import ReplicaSets
 from k3s_standin.controllers.scheduler import Scheduler
 from k3s_standin.controllers.servicelb import ServiceLB
@@ -40,6 +41,7 @@ def run_all(options: Any) -> None:
     loop.every("node-lifecycle", period, NodeLifecycle(api, grace, faults_path(options.data_dir)).reconcile)
     loop.every("scheduler", RESYNC, Scheduler(api).reconcile)
     loop.every("taint-eviction", RESYNC, TaintEviction(api).reconcile)
+    loop.every("pod-gc", 5 * RESYNC, PodGC(api).reconcile)
     loop.every("deployment", RESYNC, Deployments(api).reconcile)
     loop.every("replicaset", RESYNC, ReplicaSets(api).reconcile)
     loop.every("daemonset", RESYNC, DaemonSets(api).reconcile)

@@ -71,6 +71,7 @@ class Manifests:
         self.directory = directory
         self.resources = Resources(api)
         self.applied: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
 
     def files(self) -> dict[str, str]:
         try:
@@ -88,27 +89,42 @@ class Manifests:
             digest = hashlib.sha256(content).hexdigest()
             if self.applied.get(name) == digest:
                 continue
-            self.applied[name] = digest
-            self.apply_file(name, content.decode())
+            # A file is done once every object applied; failures (e.g. a namespace that a chart
+            # creates later) are retried on the next pass, as the AddOn controller requeues.
+            if self.apply_file(name, content.decode()):
+                self.applied[name] = digest
         present = {addon_name(name) for name in files}
         for name in set(self.applied) - set(files):
             del self.applied[name]
         self.prune(present)
 
-    def apply_file(self, name: str, text: str) -> None:
+    def apply_file(self, name: str, text: str) -> bool:
+        """Apply every object of one file; True when all of them went in."""
         addon = addon_name(name)
         try:
             objs = documents(text)
         except (yaml.YAMLError, ValueError) as error:
-            log.error(f"Failed to process config: failed to process {os.path.join(self.directory, name)}: {error}")
-            return
+            self.report(name, f"Failed to process config: failed to process "
+                              f"{os.path.join(self.directory, name)}: {error}")
+            return False
+        failures = []
         for obj in objs:
             try:
                 self.apply(stamped(obj, addon))
             except (UnknownKind, ApiError) as error:
-                log.error(f"Failed to apply {obj.get('kind')} {obj.get('metadata', {}).get('name')} "
-                          f"from {name}: {error}")
+                failures.append(f"{obj.get('kind')} {obj.get('metadata', {}).get('name')}: {error}")
+        if failures:
+            self.report(name, f"Failed to apply {name} (will retry): {'; '.join(failures)}")
+            return False
+        self.errors.pop(name, None)
         log.info(f"Applied manifest {name} ({len(objs)} objects) as AddOn {ADDON_NAMESPACE}/{addon}")
+        return True
+
+    def report(self, name: str, message: str) -> None:
+        """Log an apply error once, not on every retry."""
+        if self.errors.get(name) != message:
+            log.error(message)
+        self.errors[name] = message
 
     def url_of(self, obj: Obj) -> tuple[str, str]:
         """(collection URL, object URL)."""

@@ -70,9 +70,7 @@ class TaintEviction:
             return
         for pod in self.api.list(path("v1", "pods")):
             node_name = (pod.get("spec") or {}).get("nodeName")
-            if node_name not in tainted or pod["metadata"].get("deletionTimestamp"):
-                continue
-            if not scheduling.active(pod):
+            if node_name not in tainted or not scheduling.active(pod):
                 continue
             due = eviction_time(pod, tainted[node_name], self.first_seen[node_name], now)
             if due is not None and due <= now:
