@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from k3s_standin import K3S_VERSION
 
@@ -54,7 +55,11 @@ def server(argv: Sequence[str]) -> int:
     token = certs.ensure_token(options, pki)
     certs.write_kubeconfig(options, pki)
     _info(f"Wrote kubeconfig {options.write_kubeconfig}")
-    api = apiserver.start(options, pki, token)
+    try:
+        api = apiserver.start(options, pki, token)
+    except OSError as error:
+        return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
+                      f"{options.https_listen_port}: {error.strerror}")
     _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
     _exit_on_sigterm()
     try:
@@ -112,7 +117,12 @@ def scale_nodes(argv: Sequence[str]) -> int:
 COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point; exits with the command's status (the zipapp launcher ignores return values)."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
     from k3s_standin.options import OptionsError
 
     args = list(sys.argv[1:] if argv is None else argv)
@@ -134,4 +144,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -14,6 +14,8 @@ import select
 import socket
 import socketserver
 import ssl
+import sys
+import traceback
 import urllib.parse
 from typing import Any
 
@@ -110,6 +112,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(error.code, error.status())
         except (ConnectionError, ssl.SSLError, socket.timeout):
             self.close_connection = True
+        except Exception as error:  # a bug must answer 500 like kube-apiserver, not drop the connection
+            traceback.print_exc(file=sys.stderr)
+            self._send_json(500, ApiError(500, "InternalError",
+                                          f"Internal error occurred: {error}").status())
 
     def _read_body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
