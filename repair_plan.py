@@ -208,6 +208,12 @@ def symptom(node: Mapping[str, Any]) -> str:
     return f"NotReady ({node['ready']}{reason}){since}"
 
 
+def api_down_nodes(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Stand-ins for the control nodes while the API does not answer: they are what to diagnose."""
+    return {name: {"name": name, "ready": "Unknown", "reason": "API unreachable", "since": "", "taints": []}
+            for name in names}
+
+
 def unhealthy_percent(nodes: Mapping[str, Mapping[str, Any]]) -> float:
     if not nodes:
         return 0.0
@@ -281,13 +287,14 @@ def pending_row(step: Step) -> Row:
 
 
 def exit_status(rows: list[Row], api_up: bool = True) -> int:
-    """0 healthy (nothing to do), 10 everything acted on is healthy again, 20 API unreachable,
-    30 at least one node not repaired (reported, failed, over a limit, or a dry run)."""
+    """0 healthy (nothing to do), 10 everything acted on is healthy again (the API included),
+    20 API unreachable and not brought back, 30 at least one node not repaired (reported, failed,
+    over a limit, or a dry run)."""
+    if rows and all(row.repaired for row in rows):
+        return EXIT_REPAIRED
     if not api_up:
         return EXIT_API_UNREACHABLE
-    if not rows:
-        return EXIT_HEALTHY
-    return EXIT_REPAIRED if all(row.repaired for row in rows) else EXIT_NOT_REPAIRED
+    return EXIT_NOT_REPAIRED if rows else EXIT_HEALTHY
 
 
 def record_attempts(
@@ -295,8 +302,9 @@ def record_attempts(
 ) -> dict[str, int]:
     """Attempts after this run: +1 for a node acted on and still NotReady, cleared once it is Ready."""
     repaired = {row.node for row in rows if row.repaired}
+    # A node this run did not see (the API was down) keeps its count.
     updated = {name: count for name, count in attempts.items()
-               if name in nodes and nodes[name]["ready"] != "True" and name not in repaired}
+               if nodes.get(name, {}).get("ready") != "True" and name not in repaired}
     for name in acted - repaired:
         updated[name] = updated.get(name, 0) + 1
     return dict(sorted(updated.items()))

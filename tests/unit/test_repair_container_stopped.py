@@ -1,6 +1,6 @@
 """Diagnosis: a NotReady node whose container is stopped is started first."""
 
-from repair_plan import Action, Cause, Limits, Observation, diagnose, plan
+from repair_plan import Action, Cause, Limits, Observation, api_down_nodes, diagnose, plan
 from tests.unit.repair_fixtures import cluster, node
 
 STOPPED = Observation(location="@pct/lab/111", container="stopped")
@@ -24,3 +24,9 @@ def test_stopped_container_is_planned_for_action():
     nodes = cluster(node("k3s-control"), node("k3s-worker-1", "Unknown"), node("k3s-worker-2"))
     [step] = plan(nodes, {"k3s-worker-1": STOPPED}, {}, Limits())
     assert (step.node, step.act, step.action) == ("k3s-worker-1", True, Action.START_CONTAINER)
+
+
+def test_stopped_control_container_is_planned_while_the_api_is_down():
+    [step] = plan(api_down_nodes(["k3s-control"]), {"k3s-control": STOPPED}, {}, Limits())
+    assert (step.node, step.symptom, step.action) == ("k3s-control", "NotReady (Unknown, API unreachable)",
+                                                      Action.START_CONTAINER)

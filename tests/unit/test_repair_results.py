@@ -24,6 +24,14 @@ def test_api_down_is_its_own_status():
     assert exit_status([], api_up=False) == EXIT_API_UNREACHABLE
 
 
+def test_api_down_but_control_node_repaired_is_repaired():
+    assert exit_status([HEALED], api_up=False) == EXIT_REPAIRED
+
+
+def test_api_down_and_control_node_not_repaired_is_api_unreachable():
+    assert exit_status([REPORTED], api_up=False) == EXIT_API_UNREACHABLE
+
+
 def test_failed_attempt_is_counted():
     nodes = cluster(node("k3s-worker-1", "Unknown"))
     failed = Row("k3s-worker-1", "", "", "pct start", "still NotReady")
@@ -50,3 +58,8 @@ def test_table_has_the_six_columns():
 
 def test_table_row_carries_node_result_and_seconds():
     assert render_table([HEALED]).splitlines()[1].split()[-2:] == ["Ready", "31.0"]
+
+
+def test_node_unseen_while_the_api_was_down_keeps_its_attempts():
+    assert record_attempts({"k3s-worker-2": 2}, cluster(node("k3s-control", "Unknown")), [], set()) == {
+        "k3s-worker-2": 2}
