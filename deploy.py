@@ -2,7 +2,7 @@
 
     K3S_INVENTORY=cluster.yml pyinfra -y inventory.py deploy.py
 
-Order: the k3s binary, config and token everywhere; the control node's unit, wait until it is
+Order: on Proxmox nodes, the LXC settings of k3s containers that opted in; the k3s binary, config and token everywhere; the control node's unit, wait until it is
 Ready; the workers' units (they join), wait until they are Ready; the node watcher on the control
 node; Rancher; HAProxy; then restart and verify when this run changed anything on a k3s host (or
 inventory data ``restart_after_deploy: true`` asks for it). A second run changes nothing.
@@ -13,14 +13,14 @@ from pyinfra import host, inventory, state
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
-from tasks.k3s_ready import nodes_ready
+from tasks.k3s_ready import nodes_ready, ready_timeout
 from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
+from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import rancher
 from tasks.restart import restart_and_verify
 
 K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
-READY_TIMEOUT = 300
 
 
 def node_names(group: str) -> list[str]:
@@ -38,6 +38,9 @@ def k3s_changed_anywhere() -> bool:
     )
 
 
+if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
+    k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
+
 role = host.data.get("k3s_role")
 if role:
     binary_sha256 = desired_sha256()
@@ -48,12 +51,12 @@ if role:
     k3s_config(name="k3s config and token", files=config)
     if role == "server":
         k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp)
-        nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), timeout=READY_TIMEOUT)
+        nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), timeout=ready_timeout())
     else:
         k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp)
     if role == "server":
         nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
-                    timeout=READY_TIMEOUT)
+                    timeout=ready_timeout())
         node_watcher(name="Node watcher", files=watcher_files())
         rancher()
 

@@ -45,3 +45,53 @@ class PctList(FactBase[dict[str, PctContainer]]):
             )
             containers[container["name"]] = container
         return containers
+
+
+CONF_MARKER = "--- conf"
+BOOT_CONFIG_MARKER = "--- boot config"
+
+
+class PctLxcState(TypedDict):
+    """Per vmid: the conf's lines and whether the container has the host's kernel config."""
+
+    release: str
+    host_has_boot_config: bool
+    confs: dict[int, list[str]]
+    boot_config_in_container: dict[int, bool]
+
+
+class PctLxc(FactBase[PctLxcState]):
+    """
+    What k3s in LXC needs from the Proxmox node, for ``vmids``: each ``/etc/pve/lxc/<vmid>.conf``
+    and whether ``/boot/config-$(uname -r)`` exists on the node and inside each running container.
+
+    .. code:: python
+
+        host.get_fact(PctLxc, vmids=[111], pct_command="pct")
+        {"release": "6.8.12-4-pve", "host_has_boot_config": True,
+         "confs": {111: ["arch: amd64", "hostname: k3s-worker-1", ...]},
+         "boot_config_in_container": {111: False}}
+    """
+
+    def command(self, vmids: list[int], pct_command: str = "pct") -> str:
+        pct = shlex.quote(pct_command)
+        loops = " ".join(str(int(vmid)) for vmid in vmids)
+        return (
+            'rel=$(uname -r); echo "$rel"; if [ -f "/boot/config-$rel" ]; then echo yes; else echo no; fi; '
+            f"for v in {loops}; do echo \"{CONF_MARKER} $v\"; cat /etc/pve/lxc/$v.conf; "
+            f"echo \"{BOOT_CONFIG_MARKER} $v $({pct} exec $v -- test -f /boot/config-$rel && echo yes || echo no)\"; done"
+        )
+
+    def process(self, output: list[str]) -> PctLxcState:
+        state = PctLxcState(release=output[0], host_has_boot_config=output[1] == "yes", confs={},
+                            boot_config_in_container={})
+        vmid = 0
+        for line in output[2:]:
+            if line.startswith(CONF_MARKER):
+                vmid = int(line.split()[-1])
+                state["confs"][vmid] = []
+            elif line.startswith(BOOT_CONFIG_MARKER):
+                state["boot_config_in_container"][vmid] = line.split()[-1] == "yes"
+            else:
+                state["confs"][vmid].append(line)
+        return state

@@ -10,8 +10,17 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from facts.cluster_nodes import ClusterNodes
+from tasks import data_error
 
 READY_JSONPATH = "{.status.conditions[?(@.type==\"Ready\")].status}"
+
+
+def ready_timeout() -> int:
+    """Seconds to wait for nodes to be Ready, from ``k3s_ready_timeout`` (default 300)."""
+    value = host.data.get("k3s_ready_timeout", 300)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise data_error("k3s_ready_timeout", "must be a positive number of seconds")
+    return value
 
 
 def wait_command(names: list[str], timeout: int, interval: int) -> str:
@@ -22,7 +31,8 @@ def wait_command(names: list[str], timeout: int, interval: int) -> str:
         f"for node in {' '.join(shlex.quote(name) for name in names)}; do "
         f"until [ \"$(k3s kubectl get node \"$node\" -o {jsonpath} --request-timeout=5s 2>/dev/null)\" = True ]; do "
         f"if [ $(date +%s) -ge $deadline ]; then "
-        f"echo \"node $node is not Ready after {int(timeout)}s\" >&2; exit 1; fi; "
+        f"echo \"node $node is not Ready after {int(timeout)}s\" >&2; "
+        f"k3s kubectl get nodes -o wide --request-timeout=5s >&2; exit 1; fi; "
         f"sleep {int(interval)}; done; done"
     )
 

@@ -3,8 +3,11 @@
 ``k3s_unit_source: deploy`` writes the whole unit from a template; ``installer`` keeps the upstream
 installer's unit and adds a drop-in, which survives the installer rewriting the unit on upgrade.
 The unit is restarted only when one of its inputs (binary, config, token, unit files) changed since
-the last successful restart, which a stamp file records, so a deploy that failed half-way still
-restarts on its next run and a no-op run restarts nothing.
+the last restart, which a stamp file records, so a deploy that failed half-way still restarts on
+its next run and a no-op run restarts nothing.
+
+The restart does not block: a k3s server's start can wait indefinitely (``TimeoutStartSec=0``, e.g.
+for etcd peers), so readiness is the job of ``tasks.k3s_ready``, which polls with a deadline.
 """
 
 from __future__ import annotations
@@ -71,10 +74,10 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Iterato
         yield from changes
         yield StringCommand(
             "systemctl", "daemon-reload", "&&", "systemctl", "enable", unit,
-            "&&", "systemctl", "restart", unit,
+            "&&", "systemctl", "restart", "--no-block", unit,
         )
         yield from file_commands([stamp], {})
     elif state["unit_file_state"] != "enabled" or state["active_state"] != "active":
-        yield StringCommand("systemctl", "enable", "--now", unit)
+        yield StringCommand("systemctl", "enable", unit, "&&", "systemctl", "start", "--no-block", unit)
     else:
         host.noop(f"{unit} is enabled, running and current")

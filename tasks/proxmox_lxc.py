@@ -1,0 +1,96 @@
+"""Opt-in, on ``proxmox_hosts``: the container settings k3s needs in LXC.
+
+Enabled per k3s container with its inventory data ``proxmox_lxc_manage: true`` (cluster-wide under
+``data:``). For every such container on the node it ensures the conf lines below in ``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and
+pushes the node's ``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf
+changes apply on the container's next start; it is restarted here only with
+``proxmox_lxc_restart: true``. ``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from dataclasses import dataclass
+from collections.abc import Iterator
+from typing import Any
+
+from pyinfra import host, inventory
+from pyinfra.api import FileUploadCommand, StringCommand, operation
+
+from facts.pct import PctLxc
+
+K3S_LXC_LINES = (
+    ("lxc.apparmor.profile", "unconfined"),
+    ("lxc.cgroup2.devices.allow", "a"),
+    ("lxc.cap.drop", ""),
+    ("lxc.mount.auto", '"proc:rw sys:rw"'),
+)
+KMSG_BIND = ("lxc.mount.entry", "/dev/kmsg dev/kmsg none defaults,bind,create=file")
+
+
+@dataclass(frozen=True)
+class ManagedContainer:
+    vmid: int
+    wanted: tuple[tuple[str, str], ...]
+    restart: bool
+
+
+def managed_containers() -> list[ManagedContainer]:
+    """The inventory's k3s containers on this Proxmox node that opted in, with what each wants."""
+    members = inventory.get_group("k3s_control", []) + inventory.get_group("k3s_workers", [])
+    return [
+        ManagedContainer(
+            vmid=member.data.pct_vmid,
+            wanted=K3S_LXC_LINES + ((KMSG_BIND,) if member.data.get("proxmox_lxc_bind_kmsg") is True else ()),
+            restart=member.data.get("proxmox_lxc_restart") is True,
+        )
+        for member in members
+        if member.data.get("pct_node") == host.data.node_name and member.data.get("proxmox_lxc_manage") is True
+    ]
+
+
+def conf_with(lines: list[str], wanted: tuple[tuple[str, str], ...]) -> list[str]:
+    """The conf with each wanted key set once, in the main section (before any ``[snapshot]``)."""
+    section_start = next((index for index, line in enumerate(lines) if line.startswith("[")), len(lines))
+    main, snapshots = lines[:section_start], lines[section_start:]
+    keys = {key for key, _ in wanted if key != KMSG_BIND[0]}
+    kept = [line for line in main if line.partition(":")[0].strip() not in keys]
+    missing = [f"{key}: {value}".rstrip() for key, value in wanted if f"{key}: {value}".rstrip() not in kept]
+    return kept + missing + snapshots
+
+
+@operation()
+def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
+    """
+    Ensure each container's conf has its wanted lines and its ``/boot/config-<release>``; a
+    container whose conf changed is rebooted only if it asked for it (``restart``).
+
+    + containers: from ``managed_containers()``
+
+    **Example:**
+
+    .. code:: python
+
+        k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
+    """
+    pct = host.data.get("pct_command", "pct")
+    state = host.get_fact(PctLxc, vmids=[container.vmid for container in containers], pct_command=pct)
+    boot_config = f"/boot/config-{state['release']}"
+    for container in containers:
+        vmid = container.vmid
+        current = state["confs"][vmid]
+        desired = conf_with(current, container.wanted)
+        if desired != current:
+            path = f"/etc/pve/lxc/{vmid}.conf"
+            for line in difflib.unified_diff(current, desired, path, path, lineterm=""):
+                host.log(line)
+            yield FileUploadCommand(io.BytesIO(("\n".join(desired) + "\n").encode()), path,
+                                    remote_temp_filename=host.get_temp_filename(path))
+            if container.restart:
+                yield StringCommand(pct, "reboot", str(vmid))
+        if not state["boot_config_in_container"][vmid]:
+            if state["host_has_boot_config"]:
+                yield StringCommand(pct, "push", str(vmid), boot_config, boot_config)
+            else:
+                host.log(f"{boot_config} is missing on this node; containers cannot get it (kubelet warns)")
