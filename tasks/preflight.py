@@ -1,0 +1,93 @@
+"""Preflight: find what would break k3s in each LXC container before the deploy touches it.
+
+Runs while the deploy is prepared, so the table is printed before any change and the report is
+there for ``k3s_config_fixes()``. A k3s host with a blocking failure is stopped by the first
+operation of the deploy (the other hosts go on), unless its data says ``preflight_continue: true``.
+On ``proxmox_hosts`` it prints the conf lines and kernel modules the k3s containers need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pyinfra import host, inventory, logger
+from pyinfra.api import FunctionCommand, deploy, operation
+
+from facts.preflight import Preflight, PreflightReport
+from facts.proxmox_lxc import ProxmoxLxc
+from tasks import data_error
+from tasks.preflight_checks import Check, blocking, evaluate, format_table, node_module_checks, proxmox_checks
+
+
+def log_table(checks: list[Check]) -> None:
+    failed = bool(blocking(checks))
+    for line in format_table(checks):
+        host.log_styled(line, fg="red" if failed else None, log_func=logger.warning if failed else logger.info)
+
+
+def _refuse(state: Any, host: Any, reasons: list[str]) -> bool:
+    """Log why and report failure, which removes this host from the run (pyinfra's own rule)."""
+    for reason in reasons:
+        host.log_styled(f"preflight: {reason}", fg="red", log_func=logger.error)
+    return False
+
+
+@operation(is_idempotent=False)
+def stop_host(reasons: list[str]) -> Iterator[Any]:
+    """
+    Fail this host, with ``reasons`` in the log, so no later operation touches it.
+
+    + reasons: one line each
+
+    **Example:**
+
+    .. code:: python
+
+        stop_host(name="Preflight: stop", reasons=["cgroup controllers: missing cpu cpuacct"])
+    """
+    yield FunctionCommand(_refuse, (reasons,), {})
+
+
+def continue_despite_failures() -> bool:
+    value = host.data.get("preflight_continue", False)
+    if not isinstance(value, bool):
+        raise data_error("preflight_continue", f"must be true or false, got {value!r}")
+    return value
+
+
+def k3s_containers_on_this_node() -> list[int]:
+    members = inventory.get_group("k3s_control", []) + inventory.get_group("k3s_workers", [])
+    return [member.data.pct_vmid for member in members if member.data.get("pct_node") == host.data.node_name]
+
+
+@deploy("Preflight")
+def preflight() -> PreflightReport | None:
+    """
+    Print the preflight table of this host; stop a k3s host that would fail. Returns the k3s
+    host's report (``None`` elsewhere) for ``k3s_config_fixes``.
+
+    **Example:**
+
+    .. code:: python
+
+        report = preflight()
+        config = config_files(extra=k3s_config_fixes(report))
+    """
+    if host.data.get("k3s_role"):
+        report = host.get_fact(Preflight)
+        checks = evaluate(report)
+        log_table(checks)
+        failures = blocking(checks)
+        if failures and not continue_despite_failures():
+            stop_host(
+                name="Preflight: stop before k3s would fail",
+                reasons=[f"{check.name}: {check.detail}; fix: {check.fix}" for check in failures],
+            )
+        return report
+    if host in inventory.get_group("proxmox_hosts", []):
+        vmids = k3s_containers_on_this_node()
+        node = host.get_fact(ProxmoxLxc, vmids=vmids)
+        containers = [proxmox_checks(vmid, node["confs"].get(vmid)) for vmid in vmids]
+        log_table(node_module_checks(node["modules"]) + containers)
+    return None
