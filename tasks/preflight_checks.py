@@ -91,7 +91,7 @@ def check_kmsg(report: PreflightReport) -> Check:
 
 def check_conntrack(report: PreflightReport) -> Check:
     name, value = "nf_conntrack_max", report["conntrack_max"]
-    breaks = f'kube-proxy: "Error running ProxyServer" err="open {CONNTRACK_MAX}: permission denied"'
+    breaks = f'k3s: level=fatal msg="kube-proxy exited: open {CONNTRACK_MAX}: permission denied"'
     fix = "config.yaml (deploy): kube-proxy-arg: [conntrack-max-per-core=0]"
     if report["conntrack"] == "writable":
         return Check(name, OK, f"writable ({value})")
