@@ -24,11 +24,14 @@ _MARK = "### "
 
 # Sections run in one shell; kubectl's stderr is kept in its section, that is the diagnosis
 # when the API itself does not answer. svclb pods live in kube-system (k3s >= 1.26) or in
-# the Service's namespace (older), both lists are read.
+# the Service's namespace (older), both lists are read. Only the HelmChart's name and status
+# are read: its spec holds the bootstrap password.
 _COMMAND = f"""\
 k() {{ k3s kubectl "$@" 2>&1; }}
 echo '{_MARK}cattle'; k -n {NAMESPACE} get deployments,pods,services -o json
-echo '{_MARK}system'; k -n kube-system get helmcharts.helm.cattle.io,jobs,pods -o json
+echo '{_MARK}helmchart'
+k -n kube-system get helmcharts.helm.cattle.io rancher --ignore-not-found -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
+echo '{_MARK}system'; k -n kube-system get jobs,pods -o json
 echo '{_MARK}nodes'; k get nodes -o json
 echo '{_MARK}ping'
 ip=$(k3s kubectl -n {NAMESPACE} get service {SERVICE} -o 'jsonpath={{.spec.clusterIP}}' 2>/dev/null)
@@ -54,6 +57,19 @@ def _items(text: str) -> tuple[list[Obj], str | None]:
         return json.loads(text).get("items") or [], None
     except ValueError:
         return [], ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+
+
+def _helmchart(text: str) -> tuple[Obj | None, str | None]:
+    """(HelmChart with its status, error) from the ``name`` + status JSON lines."""
+    name, _, status = text.partition("\n")
+    if not name:
+        return None, None
+    if name != "rancher":
+        return None, ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+    try:
+        return {"metadata": {"name": name}, "status": json.loads(status) if status.strip() else {}}, None
+    except ValueError:
+        return None, status.splitlines()[-1]
 
 
 def _condition(obj: Obj, kind: str) -> Obj:
@@ -109,12 +125,12 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
     """Status of the Rancher install from the sections; ``problem`` is one line or None."""
     cattle, cattle_error = _items(sections.get("cattle", ""))
     system, system_error = _items(sections.get("system", ""))
+    chart, chart_error = _helmchart(sections.get("helmchart", ""))
     nodes, nodes_error = _items(sections.get("nodes", ""))
     by_kind: dict[str, list[Obj]] = {}
     for obj in cattle + system:
         by_kind.setdefault(obj.get("kind", ""), []).append(obj)
 
-    chart = next((c for c in by_kind.get("HelmChart", []) if c["metadata"]["name"] == "rancher"), None)
     job_name = ((chart or {}).get("status") or {}).get("jobName")
     job = next((j for j in by_kind.get("Job", []) if j["metadata"]["name"] == job_name), None)
     deployment = next(
@@ -135,7 +151,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
         "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb_pods},
         "nodes": [problem for problem in map(node_problem, nodes) if problem],
         "ping": ping,
-        "error": cattle_error or system_error or nodes_error,
+        "error": cattle_error or chart_error or system_error or nodes_error,
     }
     status["ready"] = status["available"] and ping == "pong"
     status["problem"] = None if status["ready"] else diagnose(status, deployment)

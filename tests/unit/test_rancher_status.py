@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from facts.rancher import RancherStatus, split_sections
 
+FIXTURES = Path(__file__).parent / "fixtures"
 SCHEDULER_MESSAGE = ("0/3 nodes are available: 3 node(s) had untolerated taint "
                      "{node.kubernetes.io/unreachable: }. preemption: 0/3 nodes are available.")
 
@@ -43,6 +46,12 @@ def helmchart() -> dict:
     return {"kind": "HelmChart", "metadata": {"name": "rancher"}, "status": {"jobName": "helm-install-rancher"}}
 
 
+def helmchart_section(objects: list) -> str:
+    """What the fact's jsonpath prints: the HelmChart's name, then its status as JSON."""
+    charts = [obj for obj in objects if obj["kind"] == "HelmChart"]
+    return "\n".join(f"{c['metadata']['name']}\n{json.dumps(c['status'])}" for c in charts)
+
+
 def job(failed: str | None = None) -> dict:
     return {"kind": "Job", "metadata": {"name": "helm-install-rancher"},
             "status": {"conditions": [condition("Failed", "True", failed)] if failed else []}}
@@ -56,7 +65,10 @@ def node(name: str, ready: bool = True, taints: list | None = None) -> dict:
 def output(cattle: list | str, system: list | str, nodes: list | str, ping: str) -> list[str]:
     def section(value):
         return value if isinstance(value, str) else json.dumps({"kind": "List", "items": value}, indent=1)
-    text = f"### cattle\n{section(cattle)}\n### system\n{section(system)}\n### nodes\n{section(nodes)}\n### ping\n{ping}\n"
+    charts = system if isinstance(system, str) else helmchart_section(system)
+    others = system if isinstance(system, str) else [obj for obj in system if obj["kind"] != "HelmChart"]
+    text = (f"### cattle\n{section(cattle)}\n### helmchart\n{charts}\n### system\n{section(others)}\n"
+            f"### nodes\n{section(nodes)}\n### ping\n{ping}\n")
     return text.splitlines()
 
 
@@ -126,3 +138,24 @@ def test_ping_failure_shows_curls_answer():
 def test_deployment_not_created_names_the_job():
     assert status([], [helmchart(), job()], HEALTHY_NODES, "")["problem"] == (
         "Deployment cattle-system/rancher not created yet (HelmChart job helm-install-rancher)")
+
+
+def recorded(name: str) -> dict:
+    """Output of the fact's command recorded from the k3s stand-in (curl replaced: no route there)."""
+    return RancherStatus().process((FIXTURES / f"rancher_status_{name}.txt").read_text().splitlines())
+
+
+def test_recorded_pending_pod_names_the_untolerated_taint():
+    assert re.fullmatch(
+        r"pod rancher-\w+-\w+ Pending: 0/1 nodes are available: 1 node\(s\) had untolerated taint "
+        r"\{example.com/maintenance: true\}\. .*; nodes: standin-local Ready tainted example.com/maintenance:NoSchedule",
+        recorded("pending")["problem"]) is not None
+
+
+def test_recorded_status_holds_no_bootstrap_password():
+    assert "recorded-bootstrap-pw" not in (FIXTURES / "rancher_status_pending.txt").read_text()
+
+
+def test_recorded_failed_install_job_gives_the_job_message():
+    assert recorded("job_failed")["problem"].startswith(
+        'HelmChart job helm-install-rancher failed: chart "rancher-typo" not available in the air-gapped lab')
