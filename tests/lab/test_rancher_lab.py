@@ -55,6 +55,10 @@ def test_bootstrap_password_never_in_deploy_output(deployed_ssh):
     assert bootstrap_password() not in deployed_ssh.stdout
 
 
+def test_status_fact_output_holds_no_bootstrap_password(deployed_ssh):
+    assert bootstrap_password() not in ssh(CONTROL_IP, RancherStatus().command()).stdout
+
+
 def test_second_deploy_changes_nothing_for_rancher(deployed_ssh, lab_inventory_ssh: Path):
     result = run_pyinfra(lab_inventory_ssh, "deploy.py", "--limit", "k3s_control")
     changed = [line for line in result.stdout.splitlines() if "Rancher" in line and re.search(r"\s[1-9]\d*\s+-\s+", line)]

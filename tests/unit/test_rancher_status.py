@@ -152,10 +152,6 @@ def test_recorded_pending_pod_names_the_untolerated_taint():
         recorded("pending")["problem"]) is not None
 
 
-def test_recorded_status_holds_no_bootstrap_password():
-    assert "recorded-bootstrap-pw" not in (FIXTURES / "rancher_status_pending.txt").read_text()
-
-
 def test_recorded_failed_install_job_gives_the_job_message():
     assert recorded("job_failed")["problem"].startswith(
         'HelmChart job helm-install-rancher failed: chart "rancher-typo" not available in the air-gapped lab')
