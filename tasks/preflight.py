@@ -21,13 +21,19 @@ from tasks.preflight_checks import Check, blocking, evaluate, format_table, node
 
 
 def log_table(checks: list[Check]) -> None:
-    failed = bool(blocking(checks))
-    for line in format_table(checks):
-        host.log_styled(line, fg="red" if failed else None, log_func=logger.warning if failed else logger.info)
+    """The table under the host's prefix; its summary line is red when the host would fail."""
+    summary, *rows = format_table(checks)
+    if blocking(checks):
+        host.log_styled(summary, fg="red", log_func=logger.error)
+    else:
+        host.log_styled(summary, fg="yellow" if any(check.state == "warn" for check in checks) else "green")
+    for row in rows:
+        host.log(row)
 
 
 def _refuse(state: Any, host: Any, reasons: list[str]) -> bool:
-    """Log why and report failure, which removes this host from the run (pyinfra's own rule)."""
+    """Log why and report failure, which removes this host from the run (pyinfra's own rule).
+    pyinfra passes ``state`` and ``host`` to a callback whose parameters carry those names."""
     for reason in reasons:
         host.log_styled(f"preflight: {reason}", fg="red", log_func=logger.error)
     return False
@@ -75,11 +81,12 @@ def preflight() -> PreflightReport | None:
         config = config_files(extra=k3s_config_fixes(report))
     """
     if host.data.get("k3s_role"):
+        go_on = continue_despite_failures()
         report = host.get_fact(Preflight)
         checks = evaluate(report)
         log_table(checks)
         failures = blocking(checks)
-        if failures and not continue_despite_failures():
+        if failures and not go_on:
             stop_host(
                 name="Preflight: stop before k3s would fail",
                 reasons=[f"{check.name}: {check.detail}; fix: {check.fix}" for check in failures],
