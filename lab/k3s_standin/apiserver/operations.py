@@ -29,6 +29,7 @@ Obj = dict[str, Any]
 NAMESPACES = REGISTRY.lookup("", "v1", "namespaces")
 SERVICES = REGISTRY.lookup("", "v1", "services")
 PODS = REGISTRY.lookup("", "v1", "pods")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SERVER_MANAGED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "generation", "selfLink")
@@ -129,7 +130,8 @@ class Operations:
                                                  "application/apply-patch+yaml"])
         with self.store.lock:
             old = self.get(resource, namespace, name)
-            patched = apply_patch(old, patch, content_type, resource.kind)
+            # the patch result shares untouched parts with the stored object, which must stay as it is
+            patched = copy.deepcopy(apply_patch(old, patch, content_type, resource.kind))
             if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
                 raise errors.bad_request("the patch removed the object's metadata")
             patched["metadata"]["name"] = name
@@ -169,6 +171,9 @@ class Operations:
 
     def delete(self, resource: Resource, namespace: str, name: str, options: Obj) -> Obj:
         """Delete or start deleting; returns the object (pods, or when still terminating) or a Status."""
+        if resource is NAMESPACES and name in PROTECTED_NAMESPACES:
+            raise errors.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace '
+                                  "may not be deleted", {"name": name, "kind": "namespaces"})
         with self.store.lock:
             old = self.get(resource, namespace, name)
             preconditions = options.get("preconditions") or {}

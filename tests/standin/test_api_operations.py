@@ -1,0 +1,59 @@
+"""The API verbs over an in-memory store (no HTTP): immutability of stored versions, no-op updates."""
+
+from __future__ import annotations
+
+import pytest
+
+from k3s_standin.apiserver.admission import Admission
+from k3s_standin.apiserver.bootstrap import SYSTEM_NAMESPACES
+from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.operations import Operations
+from k3s_standin.apiserver.patch import MERGE, STRATEGIC
+from k3s_standin.apiserver.resources import REGISTRY
+from k3s_standin.apiserver.store import Store
+
+NODES = REGISTRY.lookup("", "v1", "nodes")
+NAMESPACES = REGISTRY.lookup("", "v1", "namespaces")
+
+
+@pytest.fixture
+def operations() -> Operations:
+    return Operations(Store(None), Admission("10.43.0.0/16", {}))
+
+
+def test_patch_leaves_the_stored_previous_version_untouched(operations):
+    first = operations.create(NODES, "", {"metadata": {"name": "n1"}})
+    operations.patch(NODES, "", "n1", {"spec": {"unschedulable": True}}, STRATEGIC)
+    assert (first["metadata"]["resourceVersion"], "unschedulable" in first["spec"]) == ("2", False)
+
+
+def test_a_patch_that_changes_nothing_keeps_the_resource_version(operations):
+    created = operations.create(NODES, "", {"metadata": {"name": "n1", "labels": {"a": "1"}}})
+    patched = operations.patch(NODES, "", "n1", {"metadata": {"labels": {"a": "1"}}}, MERGE)
+    assert patched["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_a_patch_carrying_a_stale_resource_version_is_a_conflict(operations):
+    operations.create(NODES, "", {"metadata": {"name": "n1"}})
+    operations.patch(NODES, "", "n1", {"metadata": {"labels": {"a": "1"}}}, MERGE)
+    with pytest.raises(ApiError) as error:
+        operations.patch(NODES, "", "n1", {"metadata": {"resourceVersion": "2", "labels": {"a": "2"}}}, MERGE)
+    assert error.value.code == 409
+
+
+def test_generate_name_gets_a_random_suffix(operations):
+    created = operations.create(NAMESPACES, "", {"metadata": {"generateName": "job-"}})
+    assert created["metadata"]["name"].startswith("job-") and len(created["metadata"]["name"]) == 9
+
+
+def test_invalid_name_is_422(operations):
+    with pytest.raises(ApiError) as error:
+        operations.create(NODES, "", {"metadata": {"name": "Not_Valid"}})
+    assert error.value.code == 422
+
+
+def test_system_namespaces_cannot_be_deleted(operations):
+    operations.create(NAMESPACES, "", {"metadata": {"name": SYSTEM_NAMESPACES[0]}})
+    with pytest.raises(ApiError) as error:
+        operations.delete(NAMESPACES, "", SYSTEM_NAMESPACES[0], {})
+    assert error.value.code == 403
