@@ -1,4 +1,9 @@
-"""Ensures named nodes are Ready, polling the API on a control node until a deadline."""
+"""Ensures named nodes are Ready, polling the API on a control node until a deadline.
+
+A node whose k3s unit this run (re)started must also show a Ready heartbeat from after that
+restart: right after a restart the Node object still carries the old process's ``Ready=True``
+until the node monitor grace period runs out, which would otherwise pass for readiness.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from pyinfra.api import operation
 
 from facts.cluster_nodes import ClusterNodes
 from tasks import data_error
+from tasks.k3s_units import RESTARTED_AT
 
-READY_JSONPATH = "{.status.conditions[?(@.type==\"Ready\")].status}"
+READY_JSONPATH = '{range .status.conditions[?(@.type=="Ready")]}{.status} {.lastHeartbeatTime}{end}'
 
 
 def ready_timeout() -> int:
@@ -23,13 +29,16 @@ def ready_timeout() -> int:
     return value
 
 
-def wait_command(names: list[str], timeout: int, interval: int) -> str:
-    """One shell command that polls each node's Ready condition until all are True or time runs out."""
+def wait_command(nodes: dict[str, str], timeout: int, interval: int) -> str:
+    """One shell command polling each node until Ready with a heartbeat at or after its bound
+    (RFC 3339 UTC, compared as strings; ``""`` accepts any), or failing at the deadline."""
     jsonpath = shlex.quote(f"jsonpath={READY_JSONPATH}")
+    pairs = " ".join(f"{shlex.quote(name)}={shlex.quote(bound)}" for name, bound in nodes.items())
     return (
         f"deadline=$(( $(date +%s) + {int(timeout)} )); "
-        f"for node in {' '.join(shlex.quote(name) for name in names)}; do "
-        f"until [ \"$(k3s kubectl get node \"$node\" -o {jsonpath} --request-timeout=5s 2>/dev/null)\" = True ]; do "
+        f"for pair in {pairs}; do node=${{pair%%=*}}; bound=${{pair#*=}}; "
+        f"while :; do set -- $(k3s kubectl get node \"$node\" -o {jsonpath} --request-timeout=5s 2>/dev/null); "
+        f"if [ \"$1\" = True ] && {{ [ -z \"$bound\" ] || [ ! \"$2\" \\< \"$bound\" ]; }}; then break; fi; "
         f"if [ $(date +%s) -ge $deadline ]; then "
         f"echo \"node $node is not Ready after {int(timeout)}s\" >&2; "
         f"k3s kubectl get nodes -o wide --request-timeout=5s >&2; exit 1; fi; "
@@ -52,8 +61,10 @@ def nodes_ready(names: list[str], timeout: int = 300, interval: int = 2) -> Iter
 
         nodes_ready(name="Workers Ready", names=["k3s-worker-1", "k3s-worker-2"], timeout=300)
     """
-    nodes = host.get_fact(ClusterNodes) or {}
-    if all(nodes.get(name, {}).get("ready") == "True" for name in names):
-        host.noop(f"nodes {', '.join(names)} are Ready")
-        return
-    yield wait_command(names, timeout, interval)
+    restarted = {name: RESTARTED_AT[name] for name in names if name in RESTARTED_AT}
+    if not restarted:
+        nodes = host.get_fact(ClusterNodes) or {}
+        if all(nodes.get(name, {}).get("ready") == "True" for name in names):
+            host.noop(f"nodes {', '.join(names)} are Ready")
+            return
+    yield wait_command({name: restarted.get(name, "") for name in names}, timeout, interval)
