@@ -310,6 +310,48 @@ def record_attempts(
     return dict(sorted(updated.items()))
 
 
+def next_state(previous: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], rows: list[Row],
+               acted: set[str]) -> dict[str, Any]:
+    """The state kept between runs for one cluster: attempt counts and the counters for metrics."""
+    return {
+        "attempts": record_attempts(previous.get("attempts", {}), nodes, rows, acted),
+        "runs_total": previous.get("runs_total", 0) + 1,
+        "repaired_total": previous.get("repaired_total", 0) + sum(row.repaired for row in rows),
+        "actions_total": previous.get("actions_total", 0) + len(acted),
+    }
+
+
+def log_lines(rows: list[Row], status: int, stamp: str) -> list[str]:
+    """One ``key=value`` line per row and a summary, in the node watcher's log format."""
+    def line(**fields: Any) -> str:
+        return stamp + " " + " ".join(f"{key}={json.dumps(str(value)) if ' ' in str(value) else value or '-'}"
+                                      for key, value in fields.items())
+
+    lines = [line(node=row.node, symptom=row.symptom, cause=row.cause, action=row.action, result=row.result,
+                  seconds=f"{row.seconds:.1f}") for row in rows]
+    repaired = sum(row.repaired for row in rows)
+    return lines + [line(node="-", reason="repair-summary", rows=len(rows), repaired=repaired,
+                         not_repaired=len(rows) - repaired, outcome=f"exit-{status}")]
+
+
+def metrics_text(state: Mapping[str, Any], rows: list[Row], status: int, now: float) -> str:
+    """Prometheus textfile (node_exporter's textfile collector) for the last run and the totals."""
+    metrics = [
+        ("runs_total", "counter", "Repair runs.", state["runs_total"]),
+        ("nodes_repaired_total", "counter", "Nodes healed or cleared of stale taints.", state["repaired_total"]),
+        ("node_actions_total", "counter", "NotReady nodes acted on.", state["actions_total"]),
+        ("nodes_not_repaired", "gauge", "Nodes the last run left broken or only reported.",
+         sum(not row.repaired for row in rows)),
+        ("last_exit_code", "gauge", "Exit status of the last run (0, 10, 20, 30).", status),
+        ("last_run_timestamp_seconds", "gauge", "When the last run finished.", round(now, 3)),
+    ]
+    lines = []
+    for name, kind, help_text, value in metrics:
+        lines += [f"# HELP k3s_node_repair_{name} {help_text}", f"# TYPE k3s_node_repair_{name} {kind}",
+                  f"k3s_node_repair_{name} {value}"]
+    return "\n".join(lines) + "\n"
+
+
 def taint_patch(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON patch removing the watched taints only if the taint list is still the one read."""
     remaining = [taint for taint in taints if not is_watched(taint)]

@@ -16,8 +16,10 @@ Host data (inventory ``data:`` or ``--data key=value``):
 ``repair_max_unhealthy_percent``  above this share of NotReady nodes only report (default 50)
 ``repair_max_attempts``           runs that may act on a node that stays NotReady (default 3)
 ``repair_ready_timeout``          seconds to wait for a repaired node to be Ready (default 240)
-``repair_state_file``             attempt counts on the machine running repair
+``repair_state_file``             attempt counts and totals, on the machine running repair
                                   (default ``$XDG_CACHE_HOME/k3s-lxc-resilience/repair-state.json``)
+``repair_log_file``               append one line per node and a summary per run (default: none)
+``repair_textfile``               Prometheus textfile for node_exporter (default: none)
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ from repair_plan import (
     exit_status,
     is_watched,
     next_finding,
+    log_lines,
+    metrics_text,
+    next_state,
     pending_row,
     plan,
-    record_attempts,
     render_table,
     taint_patch_json,
 )
@@ -96,25 +100,29 @@ def state_file() -> Path:
     return Path(str(host.data.get("repair_state_file") or default)).expanduser()
 
 
-def load_attempts(path: Path, cluster: str) -> dict[str, int]:
-    try:
-        return dict(json.loads(path.read_text()).get(cluster, {}))
-    except FileNotFoundError:
-        return {}
-    except (ValueError, AttributeError):
-        raise data_error("repair_state_file", f"{path} is not a repair state file (JSON object)") from None
+def optional_path(key: str) -> Path | None:
+    value = host.data.get(key)
+    return Path(str(value)).expanduser() if value else None
 
 
-def save_attempts(path: Path, cluster: str, attempts: dict[str, int]) -> None:
-    """Attempt counts per cluster (its API URL), written beside the file and renamed into place."""
+def load_state(path: Path) -> dict[str, Any]:
+    """Every cluster's kept state (keyed by its API URL); an unreadable file is a data error."""
     try:
         everything = json.loads(path.read_text())
     except FileNotFoundError:
-        everything = {}
-    everything[cluster] = attempts
+        return {}
+    except ValueError:
+        everything = None
+    if not isinstance(everything, dict):
+        raise data_error("repair_state_file", f"{path} is not a repair state file (a JSON object)")
+    return everything
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write beside the target and rename, so a reader (node_exporter) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(everything, indent=1, sort_keys=True) + "\n")
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(content)
     temporary.replace(path)
 
 
@@ -191,6 +199,12 @@ def resolve(node: str, containers: dict[Host, dict[str, PctContainer]]) -> NodeA
     return NodeAccess(node, member)
 
 
+def listed_status(access: NodeAccess, containers: dict[Host, dict[str, PctContainer]]) -> str:
+    """The container's status in its Proxmox host's ``pct list``; empty when not listed."""
+    listed = containers.get(access.proxmox, {}) if access.proxmox is not None else {}
+    return next((item["status"] for item in listed.values() if item["vmid"] == access.vmid), "")
+
+
 def observe(access: NodeAccess, container: str) -> Observation:
     """What the diagnosis needs: the container state and, when it runs, ``NodeDiagnosis``."""
     if access.host is None and access.proxmox is None:
@@ -215,7 +229,7 @@ class RepairRun:
     steps: list[Step]
     access: dict[str, NodeAccess]
     observations: dict[str, Observation]
-    attempts: dict[str, int]
+    kept: dict[str, Any]
     state_path: Path
     rows: dict[str, Row] = field(default_factory=dict)
     acted: set[str] = field(default_factory=set)
@@ -246,13 +260,12 @@ def survey(runner: Host) -> RepairRun:
         if node["ready"] == "True":
             continue
         access[node["name"]] = resolve(node["name"], containers)
-        listed = {item["vmid"]: item["status"] for by_name in containers.values() for item in by_name.values()}
-        observations[node["name"]] = observe(access[node["name"]], listed.get(access[node["name"]].vmid, ""))
+        observations[node["name"]] = observe(access[node["name"]], listed_status(access[node["name"]], containers))
     cluster = str(runner.data.get("k3s_server_url") or "cluster")
     path = state_file()
-    attempts = load_attempts(path, cluster)
-    steps = plan(broken, observations, attempts, limits())
-    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, attempts, path)
+    kept = load_state(path).get(cluster, {})
+    steps = plan(broken, observations, kept.get("attempts", {}), limits())
+    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, path)
 
 
 def log_rows(title: str, rows: list[Row]) -> None:
@@ -368,8 +381,26 @@ def report(state: State, host: Host, run: RepairRun) -> bool:
         logger.info(f"{host.print_prefix}healthy: all {len(run.nodes)} nodes Ready, no stale taints; nothing changed")
     else:
         log_rows("Repair results", rows)
-        save_attempts(run.state_path, run.cluster, record_attempts(run.attempts, run.nodes, rows, run.acted))
+    keep(run, rows)
     return run.outcome in (0, 10)
+
+
+def keep(run: RepairRun, rows: list[Row]) -> None:
+    """Update the state file, and the log file and textfile when host data names them."""
+    kept = next_state(run.kept, run.nodes, rows, run.acted)
+    everything = load_state(run.state_path)
+    everything[run.cluster] = kept
+    write_atomically(run.state_path, json.dumps(everything, indent=1, sort_keys=True) + "\n")
+    now = time.time()
+    log_file = optional_path("repair_log_file")
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a", encoding="utf-8") as log:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+            log.writelines(f"{line}\n" for line in log_lines(rows, run.outcome, stamp))
+    textfile = optional_path("repair_textfile")
+    if textfile is not None:
+        write_atomically(textfile, metrics_text(kept, rows, run.outcome, now))
 
 
 # --- operations -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Exit status, attempt bookkeeping and the final table."""
 
-from repair_plan import (EXIT_API_UNREACHABLE, EXIT_HEALTHY, EXIT_NOT_REPAIRED, EXIT_REPAIRED, Row,
-                         exit_status, record_attempts, render_table)
+from repair_plan import (EXIT_API_UNREACHABLE, EXIT_HEALTHY, EXIT_NOT_REPAIRED, EXIT_REPAIRED, Row, log_lines,
+                         exit_status, metrics_text, next_state, record_attempts, render_table)
 from tests.unit.repair_fixtures import cluster, node
 
 HEALED = Row("k3s-worker-1", "NotReady (Unknown)", "container stopped", "pct start", "Ready", 31.0, repaired=True)
@@ -63,3 +63,25 @@ def test_table_row_carries_node_result_and_seconds():
 def test_node_unseen_while_the_api_was_down_keeps_its_attempts():
     assert record_attempts({"k3s-worker-2": 2}, cluster(node("k3s-control", "Unknown")), [], set()) == {
         "k3s-worker-2": 2}
+
+
+def test_state_counts_runs_repairs_and_actions():
+    nodes = cluster(node("k3s-worker-1"))
+    kept = next_state({"runs_total": 4, "repaired_total": 2, "actions_total": 3}, nodes, [HEALED], {"k3s-worker-1"})
+    assert kept == {"attempts": {}, "runs_total": 5, "repaired_total": 3, "actions_total": 4}
+
+
+def test_log_has_a_line_per_row_and_a_summary():
+    lines = log_lines([HEALED, REPORTED], 30, "2024-11-25T10:05:00Z")
+    assert lines[-1] == ("2024-11-25T10:05:00Z node=- reason=repair-summary rows=2 repaired=1 not_repaired=1 "
+                         "outcome=exit-30")
+
+
+def test_log_line_quotes_values_with_spaces():
+    assert 'action="pct start"' in log_lines([HEALED], 10, "2024-11-25T10:05:00Z")[0]
+
+
+def test_metrics_carry_the_totals_and_the_exit_code():
+    text = metrics_text({"runs_total": 5, "repaired_total": 3, "actions_total": 4}, [HEALED, REPORTED], 30, 1.0)
+    assert {"k3s_node_repair_runs_total 5", "k3s_node_repair_nodes_not_repaired 1",
+            "k3s_node_repair_last_exit_code 30"} <= set(text.splitlines())

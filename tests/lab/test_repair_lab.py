@@ -1,0 +1,144 @@
+"""repair.py on the lab, over SSH and over pct: each scenario breaks a green cluster, repairs it and
+leaves it green (all nodes Ready, the verify/ node suite passing)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.lab.conftest import LAB, REPO, pct
+
+CONTROL = "101"
+WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
+NOT_READY_DEADLINE = 120
+AGENT_UNIT = "/etc/systemd/system/k3s-agent.service"
+
+
+def kubectl(*args: str) -> str:
+    result = pct("exec", CONTROL, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
+    return result.stdout.decode().strip()
+
+
+def ready(node: str) -> str:
+    return kubectl("get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+
+
+def wait_ready_state(node: str, wanted_ready: bool, deadline: int = NOT_READY_DEADLINE) -> None:
+    end = time.monotonic() + deadline
+    while (ready(node) == "True") != wanted_ready:
+        assert time.monotonic() < end, f"{node} did not become {'Ready' if wanted_ready else 'NotReady'} in {deadline}s"
+        time.sleep(2)
+
+
+def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:
+    result = pct("exec", vmid, "--", "sh", "-c", command)
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+@pytest.fixture(scope="module", params=["ssh", "pct"])
+def inventory(request, deployed_ssh, tmp_path_factory) -> Path:
+    """The lab inventory over SSH (with the lab as a Proxmox host, so containers can be started)
+    or over pct."""
+    if request.param == "pct":
+        return LAB / "inventory-pct.yml"
+    raw = yaml.safe_load((LAB / "inventory-ssh.yml").read_text())
+    raw["secrets_file"] = str(LAB / raw["secrets_file"])
+    raw["proxmox_hosts"] = [{"name": "lab", "local": True, "pct_command": str(LAB / "bin" / "pct")}]
+    path = tmp_path_factory.mktemp("inventory") / "inventory-ssh-proxmox.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def repair(inventory, tmp_path):
+    """Run ``python repair.py`` with a fresh attempt-state file; returns (exit status, output)."""
+
+    def run(*options: str) -> tuple[int, str]:
+        result = subprocess.run(
+            [str(REPO / ".venv/bin/python"), "repair.py", "-y", "--data", f"repair_state_file={tmp_path}/state.json",
+             *options],
+            cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                           "HOME": str(tmp_path)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+        )
+        return result.returncode, result.stdout
+
+    return run
+
+
+@pytest.fixture
+def green(repair):
+    """Every node Ready before the scenario; after it, back to Ready with the agent units restored."""
+    for node in ("k3s-control", *WORKERS):
+        wait_ready_state(node, True, deadline=180)
+    yield
+    for vmid in WORKERS.values():
+        if "running" not in pct("status", vmid).stdout.decode():
+            pct("start", vmid)
+        in_container(vmid, f"if [ -f {AGENT_UNIT}.repair-test ]; then mv {AGENT_UNIT}.repair-test {AGENT_UNIT}; "
+                           "systemctl daemon-reload; fi")
+    status, output = repair("--data", "repair_max_nodes=2", "--data", "repair_max_unhealthy_percent=100")
+    for node in ("k3s-control", *WORKERS):
+        wait_ready_state(node, True, deadline=180)
+
+
+def test_healthy_cluster_changes_nothing(green, repair):
+    status, output = repair()
+    assert (status, "healthy: all 3 nodes Ready" in output) == (0, True), output[-2000:]
+
+
+def test_stopped_agent_and_removed_kmsg_are_repaired(green, repair):
+    in_container(WORKERS["k3s-worker-1"], "systemctl stop k3s-agent && rm -f /dev/kmsg")
+    wait_ready_state("k3s-worker-1", False)
+    status, output = repair()
+    assert (status, ready("k3s-worker-1")) == (10, "True"), output[-3000:]
+
+
+def test_stopped_container_is_started(green, repair):
+    pct("stop", WORKERS["k3s-worker-2"])
+    wait_ready_state("k3s-worker-2", False)
+    status, output = repair()
+    assert (status, ready("k3s-worker-2")) == (10, "True"), output[-3000:]
+
+
+def test_unit_without_fix_is_repaired_after_reboot_and_points_to_deploy(green, repair):
+    vmid = WORKERS["k3s-worker-1"]
+    in_container(vmid, f"cp {AGENT_UNIT} {AGENT_UNIT}.repair-test && sed -i '/dev\\/kmsg/d' {AGENT_UNIT} "
+                       "&& systemctl daemon-reload")
+    pct("reboot", vmid)
+    wait_ready_state("k3s-worker-1", False)
+    status, output = repair()
+    assert (status, ready("k3s-worker-1"), "run deploy.py to make the kmsg fix last" in output) == (10, "True", True), \
+        output[-3000:]
+
+
+def test_two_broken_workers_with_one_per_run_heal_one_and_report_the_other(green, repair):
+    for vmid in WORKERS.values():
+        in_container(vmid, "systemctl stop k3s-agent")
+    for node in WORKERS:
+        wait_ready_state(node, False)
+    status, output = repair("--data", "repair_max_unhealthy_percent=100")
+    assert (status, sorted(ready(node) for node in WORKERS)) == (30, ["True", "Unknown"]), output[-3000:]
+
+
+def test_above_the_unhealthy_share_nothing_is_touched(green, repair):
+    for vmid in WORKERS.values():
+        in_container(vmid, "systemctl stop k3s-agent")
+    for node in WORKERS:
+        wait_ready_state(node, False)
+    status, output = repair()
+    assert (status, [ready(node) for node in WORKERS]) == (30, ["Unknown", "Unknown"]), output[-3000:]
+
+
+def test_dry_run_on_a_broken_worker_changes_nothing(green, repair):
+    vmid = WORKERS["k3s-worker-2"]
+    in_container(vmid, "systemctl stop k3s-agent")
+    wait_ready_state("k3s-worker-2", False)
+    status, output = repair("--dry")
+    state = pct("exec", vmid, "--", "systemctl", "is-active", "k3s-agent").stdout.decode().strip()
+    assert (status, state, ready("k3s-worker-2")) == (30, "inactive", "Unknown"), output[-3000:]
