@@ -24,7 +24,7 @@ from k3s_standin.apiserver.errors import gone
 
 Obj = dict[str, Any]
 SAVE_DELAY = 0.5
-LOG_LIMIT = 20000
+LOG_LIMIT = 5000
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,7 +53,7 @@ def human_duration(seconds: int) -> str:
 def age(timestamp: str | None) -> str:
     if not timestamp:
         return "<unknown>"
-    moment = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     return human_duration(int((datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()))
 
 
@@ -208,6 +208,23 @@ def _helmchart(obj: Obj) -> list[Any]:
             age(obj["metadata"].get("creationTimestamp"))]
 
 
+def _event(obj: Obj) -> list[Any]:
+    first = age(obj.get("firstTimestamp") or obj.get("eventTime"))
+    last = age(obj["lastTimestamp"]) if obj.get("lastTimestamp") else first
+    count = obj.get("count") or 1
+    if obj.get("series"):
+        last, count = age(obj["series"].get("lastObservedTime")), obj["series"].get("count", count)
+    involved = obj.get("involvedObject") or {}
+    kind = str(involved.get("kind", "")).lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = obj.get("source") or {}
+    origin = source.get("component") or obj.get("reportingComponent", "")
+    if source.get("host"):
+        origin = f"{origin}, {source['host']}"
+    return [last, obj.get("type", ""), obj.get("reason", ""), target, involved.get("fieldPath", ""), origin,
+            str(obj.get("message", "")).strip(), first, count, obj["metadata"]["name"]]
+
+
 def _generic(obj: Obj) -> list[Any]:
     return [obj["metadata"]["name"], age(obj["metadata"].get("creationTimestamp"))]
 
@@ -245,6 +262,10 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
     "Job": ([NAME_COLUMN, *_columns(("Status", "string", 0), ("Completions", "string", 0),
                                     ("Duration", "string", 0)), AGE_COLUMN,
              *_columns(*WORKLOAD_WIDE)], _job),
+    "Event": (_columns(("Last Seen", "string", 0), ("Type", "string", 0), ("Reason", "string", 0),
+                       ("Object", "string", 0), ("Subobject", "string", 1), ("Source", "string", 1),
+                       ("Message", "string", 0), ("First Seen", "string", 1), ("Count", "string", 1),
+                       ("Name", "string", 1)), _event),
     "HelmChart": ([NAME_COLUMN, *_columns(("Job", "string", 0), ("Chart", "string", 0),
                                           ("TargetNamespace", "string", 0), ("Version", "string", 0),
                                           ("Repo", "string", 0), ("HelmVersion", "string", 0),
