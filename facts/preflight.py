@@ -43,12 +43,17 @@ awk '/^CapBnd:/ {{print "CAPBND=" $2}}' /proc/1/status
 awk 'NR > 1 {{n++; kb += $3}} END {{print "SWAP_DEVICES=" n + 0; print "SWAP_KB=" kb + 0}}' /proc/swaps
 echo "FUSE_OVERLAYFS=$(command -v fuse-overlayfs)"
 if [ -c /dev/fuse ]; then echo DEV_FUSE=yes; else echo DEV_FUSE=no; fi
+d=/sys/fs/cgroup/devices/devices.list
+if [ ! -r $d ]; then echo DEVICES=unknown
+elif grep -qxF 'a *:* rwm' $d; then echo DEVICES=all
+else echo DEVICES=limited; fi
 echo '{MOUNTINFO_MARKER}'
 cat /proc/self/mountinfo"""
 
 
 class PreflightReport(TypedDict):
-    """What one host offers k3s; ``cgroup_version`` is ``v2``, ``hybrid`` or ``v1``."""
+    """What one host offers k3s; ``cgroup_version`` is ``v2``, ``hybrid`` or ``v1``; ``devices``
+    is ``all`` or ``limited`` from the v1 devices controller, ``unknown`` on v2 (a BPF filter)."""
 
     kmsg: str
     kmsg_target: str
@@ -69,6 +74,7 @@ class PreflightReport(TypedDict):
     swap_kb: int
     fuse_overlayfs: str
     dev_fuse: bool
+    devices: str
 
 
 class Mount(TypedDict):
@@ -147,7 +153,7 @@ class Preflight(FactBase[PreflightReport]):
          "root_fstype": "zfs", "root_propagation": "shared", "containerd_fstype": "zfs",
          "cgroup_version": "v2", "cgroup_controllers": ["cpuset", "cpu", "io", "memory", "pids"],
          "cap_bounding": 0x1ffffffffff, "swap_devices": 0, "swap_kb": 0,
-         "fuse_overlayfs": "", "dev_fuse": False}
+         "fuse_overlayfs": "", "dev_fuse": False, "devices": "unknown"}
     """
 
     def command(self) -> str:
@@ -181,4 +187,5 @@ class Preflight(FactBase[PreflightReport]):
             swap_kb=int(values.get("SWAP_KB") or 0),
             fuse_overlayfs=values.get("FUSE_OVERLAYFS", ""),
             dev_fuse=values.get("DEV_FUSE") == "yes",
+            devices=values.get("DEVICES", "unknown"),
         )

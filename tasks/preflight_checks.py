@@ -229,6 +229,19 @@ def check_capabilities(report: PreflightReport) -> Check:
     return Check("capabilities", OK, f"CapBnd {bounding:#x}")
 
 
+def check_devices(report: PreflightReport) -> Check:
+    if report["devices"] == "all":
+        return Check("device access", OK, "every device allowed")
+    if report["devices"] == "unknown":
+        return Check("device access", OK, "not readable on cgroup v2; see the Proxmox conf row")
+    return Check(
+        "device access", WARN, "the container's devices cgroup allows a short list",
+        breaks='privileged pods: runc create failed: ... failed to write "a *:* rwm": '
+        "write /sys/fs/cgroup/devices/.../devices.allow: operation not permitted",
+        fix=f"{PVE_CONF}: lxc.cgroup.devices.allow: a (cgroup v1; lxc.cgroup2.devices.allow: a on v2)",
+    )
+
+
 def check_swap(report: PreflightReport) -> Check:
     if not report["swap_devices"]:
         return Check("swap", OK, "off")
@@ -241,7 +254,8 @@ def check_swap(report: PreflightReport) -> Check:
 
 CHECKS = (
     check_kmsg, check_conntrack, check_snapshotter, check_propagation, check_kernel_config,
-    check_apparmor, check_cgroup_version, check_cgroup_controllers, check_capabilities, check_swap,
+    check_apparmor, check_cgroup_version, check_cgroup_controllers, check_devices, check_capabilities,
+    check_swap,
 )
 
 

@@ -5,7 +5,7 @@ failure stopped while the others go on, and nothing changed on any host."""
 from __future__ import annotations
 
 import re
-import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,52 +30,60 @@ def host_state(ips: dict[str, str]) -> dict[str, str]:
     return {ip: ssh(ip, UNCHANGED_STATE).stdout for ip in ips.values()}
 
 
+@dataclass(frozen=True)
+class PreflightRun:
+    output: str
+    returncode: int
+    before: dict[str, str]
+    after: dict[str, str]
+
+
 @pytest.fixture(scope="module", params=["ssh", "pct"])
 def connector(request) -> str:
     return request.param
 
 
 @pytest.fixture(scope="module")
-def run(connector: str, lab_inventory_ssh: Path, lab_inventory_pct: Path) -> tuple[subprocess.CompletedProcess, dict, dict]:
+def run(connector: str, lab_inventory_ssh: Path, lab_inventory_pct: Path) -> PreflightRun:
     """One preflight run per connector, with the hosts' conntrack value and config digest around it."""
     before = host_state(K3S_HOSTS[connector])
     result = run_pyinfra(lab_inventory_ssh if connector == "ssh" else lab_inventory_pct, "preflight.py")
-    return result, before, host_state(K3S_HOSTS[connector])
+    return PreflightRun(result.stdout, result.returncode, before, host_state(K3S_HOSTS[connector]))
 
 
 def test_every_k3s_host_prints_its_table(run, connector):
-    assert {match["host"] for match in SUMMARY.finditer(run[0].stdout)} >= set(K3S_HOSTS[connector])
+    assert {match["host"] for match in SUMMARY.finditer(run.output)} >= set(K3S_HOSTS[connector])
 
 
 def test_read_only_conntrack_is_named_with_the_deploys_fix(run, connector):
     fixed = [host for host in K3S_HOSTS[connector]
-             if any(re.search(r"fixed\s+nf_conntrack_max", line) for line in host_lines(run[0].stdout, host))]
+             if any(re.search(r"fixed\s+nf_conntrack_max", line) for line in host_lines(run.output, host))]
     assert fixed == list(K3S_HOSTS[connector])
 
 
 def test_fix_line_is_the_config_entry(run):
-    assert "fix:    config.yaml (deploy): kube-proxy-arg: [conntrack-max-per-core=0]" in run[0].stdout
+    assert "fix:    config.yaml (deploy): kube-proxy-arg: [conntrack-max-per-core=0]" in run.output
 
 
 def test_overlay_root_gets_the_native_snapshotter(run):
-    assert "fix:    config.yaml (deploy): snapshotter: native" in run[0].stdout
+    assert "fix:    config.yaml (deploy): snapshotter: native" in run.output
 
 
 def test_haproxy_host_gets_no_k3s_table(run):
-    assert not [line for line in run[0].stdout.splitlines() if re.search(r"\[(haproxy|@pct/lab/121)\]\s+preflight:", line)]
+    assert not re.search(r"\[(haproxy|@pct/lab/121)\]\s+preflight:", run.output)
 
 
 def test_stopped_hosts_are_exactly_those_with_a_failing_check(run):
-    failing = {match["host"] for match in SUMMARY.finditer(run[0].stdout) if match["fail"] != "0"}
-    assert {match["host"] for match in STOPPED.finditer(run[0].stdout)} == failing
+    failing = {match["host"] for match in SUMMARY.finditer(run.output) if match["fail"] != "0"}
+    assert {match["host"] for match in STOPPED.finditer(run.output)} == failing
 
 
 def test_exit_status_tells_whether_a_host_was_stopped(run):
-    assert (run[0].returncode != 0) == bool(STOPPED.search(run[0].stdout))
+    assert (run.returncode != 0) == bool(STOPPED.search(run.output))
 
 
 def test_preflight_changes_nothing(run):
-    assert run[2] == run[1]
+    assert run.after == run.before
 
 
 def test_proxmox_node_lists_each_k3s_containers_conf(lab_inventory_pct: Path):

@@ -14,6 +14,7 @@ from tasks.preflight_checks import (
     check_cgroup_controllers,
     check_cgroup_version,
     check_conntrack,
+    check_devices,
     check_kernel_config,
     check_kmsg,
     check_propagation,
@@ -186,6 +187,14 @@ def test_dropped_sys_admin_blocks():
     assert check_capabilities(no_sys_admin).detail.endswith("missing CAP_SYS_ADMIN")
 
 
+def test_v1_devices_cgroup_with_a_short_list_warns():
+    assert check_devices(report("lab-overlay-hybrid-ssh")).state == "warn"
+
+
+def test_v1_devices_cgroup_allowing_all_is_ok():
+    assert check_devices(report("pve6-ext4-v1-nomemory")).state == "ok"
+
+
 def test_swap_warns():
     assert check_swap(report("pve-btrfs-v2-unconfined")).state == "warn"
 
@@ -219,4 +228,4 @@ def test_missing_node_module_warns():
 
 def test_table_summary_counts_each_state():
     lines = format_table(evaluate(report("pve-zfs-v2-confined")))
-    assert lines[0] == "preflight: 10 checks, 1 fail, 1 warn, 4 fixed by the deploy"
+    assert lines[0] == "preflight: 11 checks, 1 fail, 1 warn, 4 fixed by the deploy"

@@ -88,7 +88,8 @@ def test_capability_bounding_set_is_read_as_hex():
     assert report("lab-overlay-hybrid-ssh")["cap_bounding"] == 0x1FCFCFCFFFF
 
 
-@pytest.mark.parametrize(("fixture", "state"), [("lab-overlay-hybrid-ssh", "readonly"), ("vm-ext4-v2-healthy", "writable")])
+@pytest.mark.parametrize(
+    ("fixture", "state"), [("lab-overlay-hybrid-ssh", "readonly"), ("vm-ext4-v2-healthy", "writable")])
 def test_conntrack_writability(fixture, state):
     assert report(fixture)["conntrack"] == state
 
@@ -114,6 +115,14 @@ def test_swap_devices_and_size():
 def test_fuse_overlayfs_and_dev_fuse():
     assert (report("pve-btrfs-v2-unconfined")["fuse_overlayfs"], report("pve-btrfs-v2-unconfined")["dev_fuse"]) == (
         "/usr/bin/fuse-overlayfs", True)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "devices"),
+    [("lab-overlay-hybrid-pct", "limited"), ("pve6-ext4-v1-nomemory", "all"), ("pve-zfs-v2-confined", "unknown")],
+)
+def test_devices_cgroup_state(fixture, devices):
+    assert report(fixture)["devices"] == devices
 
 
 def node_state():
