@@ -77,10 +77,6 @@ class Options:
     def server_dir(self) -> str:
         return os.path.join(self.data_dir, "server")
 
-    @property
-    def agent_dir(self) -> str:
-        return os.path.join(self.data_dir, "agent")
-
 
 def parse(role: str, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Options:
     """Merge defaults, config file(s), environment and `argv` into `Options`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 import urllib.error
 import urllib.request
@@ -190,3 +191,23 @@ def test_deleting_a_node_makes_it_unreadable(core_v1):
     with pytest.raises(ApiException) as error:
         core_v1.read_node(name)
     assert error.value.status == 404
+
+
+def test_cacerts_and_version_answer_without_credentials(k3s_server):
+    context = ssl.create_default_context(cafile=k3s_server.ca_file)
+    with urllib.request.urlopen(f"{k3s_server.url}/cacerts", context=context, timeout=5) as answer:
+        ca = answer.read().decode()
+    with urllib.request.urlopen(f"{k3s_server.url}/version", context=context, timeout=5) as answer:
+        version = answer.read().decode()
+    assert (ca, '"gitVersion":"v1.31.4+k3s1"' in version) == (open(k3s_server.ca_file).read(), True)
+
+
+def test_kubeconfig_and_node_token_are_private(k3s_server):
+    modes = [path.stat().st_mode & 0o777
+             for path in (k3s_server.kubeconfig, k3s_server.data_dir / "server" / "node-token")]
+    assert modes == [0o600, 0o600]
+
+
+def test_node_token_carries_the_ca_hash(k3s_server):
+    digest = hashlib.sha256(open(k3s_server.ca_file, "rb").read()).hexdigest()
+    assert k3s_server.node_token.startswith(f"K10{digest}::server:")

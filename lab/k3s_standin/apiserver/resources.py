@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-READ_VERBS = ("get", "list", "watch")
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
 
@@ -95,18 +94,14 @@ GROUP_ORDER = ("apps", "batch", "coordination.k8s.io", "discovery.k8s.io",
 
 
 class Registry:
-    """Lookup of resources by (group, version, plural) and by storage key."""
+    """Lookup of resources by (group, version, plural)."""
 
     def __init__(self, resources: tuple[Resource, ...]) -> None:
         self.resources = resources
         self._by_path = {(r.group, r.version, r.plural): r for r in resources}
-        self._by_kind = {(r.group, r.kind): r for r in resources}
 
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))
-
-    def by_kind(self, group: str, kind: str) -> Resource | None:
-        return self._by_kind.get((group, kind))
 
     def group_versions(self) -> dict[str, list[str]]:
         versions: dict[str, list[str]] = {}
