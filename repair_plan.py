@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -225,16 +225,19 @@ def plan(
     observations: Mapping[str, Observation],
     attempts: Mapping[str, int],
     limits: Limits,
+    only: Collection[str] | None = None,
 ) -> list[Step]:
     """Ordered steps: NotReady nodes (longest down first), then Ready nodes with stale taints.
 
     ``nodes`` is the ``ClusterNodes`` fact; ``observations`` holds every NotReady node;
-    ``attempts`` counts the earlier runs that acted on a node without making it Ready.
+    ``attempts`` counts the earlier runs that acted on a node without making it Ready;
+    ``only`` restricts the steps to these nodes (the unhealthy share still counts every node).
     """
-    broken = sorted((node for node in nodes.values() if node["ready"] != "True"),
+    all_broken = [node for node in nodes.values() if node["ready"] != "True"]
+    broken = sorted((node for node in all_broken if only is None or node["name"] in only),
                     key=lambda node: (node.get("since") or "", node["name"]))
     share = unhealthy_percent(nodes)
-    too_many = len(broken) > 1 and share > limits.max_unhealthy_percent
+    too_many = len(all_broken) > 1 and share > limits.max_unhealthy_percent
     steps: list[Step] = []
     acted = 0
     for node in broken:
@@ -244,7 +247,7 @@ def plan(
         if finding.cause is Cause.UNKNOWN:
             why = "unknown cause: not guessed at"
         elif too_many:
-            why = (f"{len(broken)} of {len(nodes)} nodes NotReady ({share:.0f}% > {limits.max_unhealthy_percent}%): "
+            why = (f"{len(all_broken)} of {len(nodes)} nodes NotReady ({share:.0f}% > {limits.max_unhealthy_percent}%): "
                    "only reporting, the network or the control plane is the likely cause")
         elif attempts.get(name, 0) >= limits.max_attempts:
             why = f"still NotReady after {attempts[name]} repair runs: not acting again until it has been Ready"
@@ -253,6 +256,8 @@ def plan(
         steps.append(Step(name, symptom(node), finding, act=not why, why=why))
         acted += not why
     for node in sorted(nodes.values(), key=lambda node: node["name"]):
+        if only is not None and node["name"] not in only:
+            continue
         if node["ready"] == "True" and any(is_watched(taint) for taint in node["taints"]):
             finding = Finding(Cause.STALE_TAINTS, checked=("Ready=True",))
             steps.append(Step(node["name"], symptom(node), finding, act=True))

@@ -15,6 +15,7 @@ Host data (inventory ``data:`` or ``--data key=value``):
 ``repair_max_nodes``              NotReady nodes acted on per run (default 1)
 ``repair_max_unhealthy_percent``  above this share of NotReady nodes only report (default 50)
 ``repair_max_attempts``           runs that may act on a node that stays NotReady (default 3)
+``repair_nodes``                  only these nodes (comma-separated); default every node
 ``repair_ready_timeout``          seconds to wait for a repaired node to be Ready (default 240)
 ``repair_state_file``             attempt counts and totals, on the machine running repair
                                   (default ``$XDG_CACHE_HOME/k3s-lxc-resilience/repair-state.json``)
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gevent
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.host import Host
@@ -70,7 +72,11 @@ from tasks.restart import control_clock, reconnect, wait_until_back
 
 COMMAND_TIMEOUT = 60
 BOOT_TIMEOUT = 120
-JOURNAL_SHOWN = 5
+# The node lifecycle controller lifts a node's taints on its next pass once the node is Ready.
+CONTROLLER_GRACE = 20
+POLL_SECONDS = 2
+JOURNAL_LOGGED = 8
+JOURNAL_NOTED = 3
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -92,6 +98,16 @@ def limits() -> Limits:
         max_unhealthy_percent=whole_number("repair_max_unhealthy_percent", 50, maximum=100),
         max_attempts=whole_number("repair_max_attempts", 3, minimum=1),
     )
+
+
+def selected_nodes() -> set[str] | None:
+    value = host.data.get("repair_nodes")
+    if value is None or value == "":
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise data_error("repair_nodes", "must be node names, comma-separated or a list")
+    return {name.strip() for name in names if name.strip()}
 
 
 def state_file() -> Path:
@@ -244,27 +260,38 @@ class RepairRun:
 RUNS: list[RepairRun] = []
 
 
+def read_nodes(control: Host) -> dict[str, ClusterNode] | None:
+    """``ClusterNodes``; an answer that is not a node list (an API going down mid-request) counts
+    as no answer, since repair must still diagnose the control node then."""
+    try:
+        return control.get_fact(ClusterNodes)
+    except ValueError as error:
+        logger.warning(f"{control.print_prefix}node list unreadable ({error}): treating the API as down")
+        return None
+
+
 def survey(runner: Host) -> RepairRun:
     """Read the cluster, the Proxmox hosts and every NotReady node, and plan."""
     active = set(inventory.iter_activated_hosts())
-    nodes = runner.get_fact(ClusterNodes) if runner in inventory.get_group("k3s_control", []) else None
+    nodes = read_nodes(runner) if runner in inventory.get_group("k3s_control", []) else None
     containers = {
         member: member.get_fact(PctList, pct_command=str(member.data.get("pct_command") or "pct"))
         for member in inventory.get_group("proxmox_hosts", []) if member in active
     }
     broken = nodes if nodes is not None else api_down_nodes(
         str(member.data.get("node_name")) for member in inventory.get_group("k3s_control", []))
+    only = selected_nodes()
     access: dict[str, NodeAccess] = {}
     observations: dict[str, Observation] = {}
     for node in broken.values():
-        if node["ready"] == "True":
+        if node["ready"] == "True" or (only is not None and node["name"] not in only):
             continue
         access[node["name"]] = resolve(node["name"], containers)
         observations[node["name"]] = observe(access[node["name"]], listed_status(access[node["name"]], containers))
     cluster = str(runner.data.get("k3s_server_url") or "cluster")
     path = state_file()
     kept = load_state(path).get(cluster, {})
-    steps = plan(broken, observations, kept.get("attempts", {}), limits())
+    steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)
     return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, path)
 
 
@@ -303,25 +330,43 @@ def perform(finding: Finding, access: NodeAccess, timeout: int) -> tuple[bool, s
 def show_journal(node: str, observation: Observation, unit: str) -> list[str]:
     """Log the unit's last journal lines (they say why it stopped) and return the last few."""
     lines = (observation.diagnosis or {}).get("journal", {}).get(unit, [])
-    for line in lines:
+    for line in lines[-JOURNAL_LOGGED:]:
         logger.info(f"    {node} journal: {line}")
-    return lines[-JOURNAL_SHOWN:]
+    return lines[-JOURNAL_NOTED:]
 
 
-def remove_stale_taints(runner: Host, node: str) -> tuple[bool, str]:
-    """JSON-patch the node's unreachable/not-ready taints away if the list is still the one read."""
-    name = shlex.quote(node)
+def node_taints(runner: Host, node: str) -> list[dict[str, Any]] | None:
+    """The node's taints as the API has them now; ``None`` when it cannot be read."""
     ok, output = runner.run_shell_command(
-        StringCommand(f"k3s kubectl get node {name} -o json --request-timeout=10s"), _timeout=COMMAND_TIMEOUT)
-    if not ok:
-        return False, f"cannot read node: {one_line(output)}"
-    taints = json.loads(output.stdout).get("spec", {}).get("taints") or []
-    if not any(is_watched(taint) for taint in taints):
-        return True, "no stale taints left"
+        StringCommand(f"k3s kubectl get node {shlex.quote(node)} -o json --request-timeout=10s"),
+        _timeout=COMMAND_TIMEOUT)
+    return (json.loads(output.stdout).get("spec", {}).get("taints") or []) if ok else None
+
+
+def remove_stale_taints(runner: Host, node: str, grace: int = 0) -> tuple[bool, str]:
+    """Give the node lifecycle controller ``grace`` seconds to lift the taints of a node that just
+    became Ready, then JSON-patch them away if the list is still the one read."""
+    deadline = time.monotonic() + grace
+    while True:
+        taints = node_taints(runner, node)
+        if taints is None:
+            return False, "cannot read the node's taints"
+        if not any(is_watched(taint) for taint in taints):
+            return True, "no stale taints left"
+        if time.monotonic() >= deadline:
+            break
+        gevent.sleep(POLL_SECONDS)
     ok, output = runner.run_shell_command(StringCommand(
-        f"k3s kubectl patch node {name} --type=json -p {shlex.quote(taint_patch_json(taints))} --request-timeout=10s"
+        f"k3s kubectl patch node {shlex.quote(node)} --type=json -p {shlex.quote(taint_patch_json(taints))} "
+        "--request-timeout=10s"
     ), _timeout=COMMAND_TIMEOUT)
-    return ok, "taints removed" if ok else f"patch refused (taints changed meanwhile?): {one_line(output)}"
+    if ok:
+        return True, "stale taints removed"
+    # The test op failed: someone (usually the controller) changed the taints since they were read.
+    left = node_taints(runner, node)
+    if left is not None and not any(is_watched(taint) for taint in left):
+        return True, "no stale taints left"
+    return False, f"taint patch refused: {one_line(output)}"
 
 
 def repair_node(state: State, host: Host, run: RepairRun, step: Step, timeout: int) -> bool:
@@ -355,7 +400,7 @@ def repair_node(state: State, host: Host, run: RepairRun, step: Step, timeout: i
     ready = ok and wait_until_back(poller, step.node, began, timeout)
     result = "Ready" if ready else (f"still NotReady after {timeout}s" if ok else "action failed")
     if ready:
-        cleared, message = remove_stale_taints(poller, step.node)
+        cleared, message = remove_stale_taints(poller, step.node, grace=CONTROLLER_GRACE)
         result = f"Ready, {message}"
         ready = cleared
     row.cause, row.action, row.result = " -> ".join(causes), "; ".join(actions), result
@@ -472,6 +517,8 @@ def repair() -> None:
         logger.warning(f"{host.print_prefix}the Kubernetes API does not answer: diagnosing the control nodes")
     if run.steps:
         log_rows("Repair plan", [pending_row(step) for step in run.steps])
+    else:
+        logger.info(f"--> Repair plan: none; all {len(run.nodes)} nodes Ready, no stale taints")
     for step in run.steps:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)

@@ -61,6 +61,7 @@ def repair(inventory, tmp_path):
     def run(*options: str) -> tuple[int, str]:
         result = subprocess.run(
             [str(REPO / ".venv/bin/python"), "repair.py", "-y", "--data", f"repair_state_file={tmp_path}/state.json",
+             "--data", f"repair_nodes={','.join(WORKERS)}",
              *options],
             cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                            "HOME": str(tmp_path)},

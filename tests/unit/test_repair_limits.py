@@ -57,3 +57,13 @@ def test_ready_nodes_services_are_never_acted_on():
     # A Ready node whose unit looks down still gets no service action: only stale taints are its business.
     nodes = cluster(node("k3s-worker-1"))
     assert plan(nodes, {"k3s-worker-1": running("unit_looping")}, {}, Limits()) == []
+
+
+def test_only_the_selected_nodes_get_steps():
+    steps = plan(TWO_BROKEN, BOTH_STOPPED, {}, Limits(max_unhealthy_percent=100), only={"k3s-worker-1"})
+    assert [step.node for step in steps] == ["k3s-worker-1"]
+
+
+def test_the_unhealthy_share_counts_nodes_outside_the_selection():
+    [step] = plan(TWO_BROKEN, BOTH_STOPPED, {}, Limits(max_unhealthy_percent=50), only={"k3s-worker-1"})
+    assert step.act is False
