@@ -51,12 +51,13 @@ def server(argv: Sequence[str]) -> int:
 
     options = parse("server", argv)
     _info(f"Starting k3s {K3S_VERSION} (standin)")
-    pki = certs.ensure_pki(options)
+    address = apiserver.advertised_address(options)
+    pki = certs.ensure_pki(options, address)
     token = certs.ensure_token(options, pki)
     certs.write_kubeconfig(options, pki)
     _info(f"Wrote kubeconfig {options.write_kubeconfig}")
     try:
-        api = apiserver.start(options, pki, token)
+        api = apiserver.start(options, pki, token, address)
     except OSError as error:
         return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
                       f"{options.https_listen_port}: {error.strerror}")

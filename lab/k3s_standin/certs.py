@@ -5,7 +5,7 @@ certificate, a client CA signs the admin client certificate. The node token has 
 `K10<sha256 of the server CA PEM>::server:<password>`.
 
 Example:
-    pki = ensure_pki(options)
+    pki = ensure_pki(options, "10.213.0.101")
     token = ensure_token(options, pki)
     write_kubeconfig(options, pki)
 """
@@ -61,8 +61,9 @@ class Pki:
         return self.path("client-admin.key")
 
 
-def ensure_pki(options: Options) -> Pki:
-    """Create missing CAs and leaf certificates; re-issue the serving certificate when its SANs change."""
+def ensure_pki(options: Options, advertised: str) -> Pki:
+    """Create missing CAs and leaf certificates; re-issue the serving certificate when its SANs change
+    (`advertised` is the address other nodes dial, see `apiserver.advertised_address`)."""
     pki = Pki(os.path.join(options.server_dir, "tls"))
     os.makedirs(pki.tls_dir, mode=0o700, exist_ok=True)
     for ca in ("server-ca", "client-ca"):
@@ -71,7 +72,7 @@ def ensure_pki(options: Options) -> Pki:
     if not os.path.exists(pki.admin_cert):
         _make_leaf(pki, "client-ca", "client-admin", "/O=system:masters/CN=system:admin",
                    ["extendedKeyUsage=clientAuth"])
-    sans = serving_sans(options)
+    sans = serving_sans(options, advertised)
     sans_file = pki.path("serving-kube-apiserver.sans")
     if not os.path.exists(pki.serving_cert) or _read(sans_file) != sans:
         _make_leaf(pki, "server-ca", "serving-kube-apiserver", "/O=k3s/CN=kube-apiserver",
@@ -80,17 +81,27 @@ def ensure_pki(options: Options) -> Pki:
     return pki
 
 
-def serving_sans(options: Options) -> str:
+def serving_sans(options: Options, advertised: str) -> str:
     """subjectAltName of the serving certificate: the names and addresses clients dial."""
     names = ["kubernetes", "kubernetes.default", "kubernetes.default.svc",
              "kubernetes.default.svc.cluster.local", "localhost", options.hostname, options.node_name]
     addresses = ["127.0.0.1", "::1", kubernetes_service_ip(options)]
-    for address in (options.node_ip, options.advertise_address, options.bind_address):
+    for address in (options.node_ip, options.advertise_address, options.bind_address, advertised):
         if address and address not in ("0.0.0.0", "::"):
             addresses.append(address)
+    for san in options.tls_san:
+        (addresses if _is_ip(san) else names).append(san)
     entries = [f"DNS:{name}" for name in dict.fromkeys(names) if name]
     entries += [f"IP:{address}" for address in dict.fromkeys(addresses)]
     return ",".join(entries)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def kubernetes_service_ip(options: Options) -> str:

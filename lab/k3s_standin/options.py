@@ -27,7 +27,7 @@ FLAGS: dict[str, str] = {
     "advertise-address": "str", "disable": "list", "disable-kube-proxy": "bool",
     "flannel-backend": "str", "kube-controller-manager-arg": "list", "kube-apiserver-arg": "list",
     "kube-proxy-arg": "list", "kubelet-arg": "list", "cluster-cidr": "str", "service-cidr": "str",
-    "snapshotter": "str",
+    "snapshotter": "str", "tls-san": "list",
 }
 SHORT_FLAGS = {"-s": "server", "-t": "token", "-o": "write-kubeconfig", "-d": "data-dir"}
 DEFAULTS: dict[str, Any] = {
@@ -72,6 +72,7 @@ class Options:
     cluster_cidr: str
     service_cidr: str
     snapshotter: str
+    tls_san: tuple[str, ...]
 
     @property
     def server_dir(self) -> str:
@@ -238,4 +239,6 @@ def _build(role: str, config_file: str, values: Mapping[str, Any]) -> Options:
         cluster_cidr=str(values["cluster-cidr"]),
         service_cidr=str(values["service-cidr"]),
         snapshotter=str(values["snapshotter"]),
+        tls_san=tuple(item.strip() for entry in values.get("tls-san", []) for item in entry.split(",")
+                      if item.strip()),
     )

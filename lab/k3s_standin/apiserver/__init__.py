@@ -1,7 +1,7 @@
 """The stand-in's kube-apiserver: HTTPS Kubernetes API over an in-memory, persisted object store.
 
 Example:
-    server = start(options, pki, token)   # serves in a daemon thread
+    server = start(options, pki, token, advertised_address(options))   # serves in a daemon thread
     ...
     server.operations.store.save()
 """
@@ -46,11 +46,11 @@ def _tls_context(pki: Pki) -> ssl.SSLContext:
     return context
 
 
-def start(options: Options, pki: Pki, token: str) -> ApiServer:
-    """Load the state, create the system objects and serve HTTPS on https-listen-port."""
+def start(options: Options, pki: Pki, token: str, address: str) -> ApiServer:
+    """Load the state, create the system objects and serve HTTPS on https-listen-port;
+    `address` is what the `default/kubernetes` endpoints and discovery advertise."""
     store = Store(os.path.join(options.server_dir, "db", "state.json"))
     operations = Operations(store, Admission(options.service_cidr, dict(options.kube_apiserver_args)))
-    address = advertised_address(options)
     ensure_system_objects(operations, options, address)
     with open(pki.server_ca, "rb") as handle:
         ca_pem = handle.read()
