@@ -124,6 +124,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return None
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type not in ("", "application/json", "*/*", *PATCH_TYPES):
+            raise errors.unsupported_media_type(["application/json", *PATCH_TYPES])
         try:
             return json.loads(raw)
         except ValueError as error:
