@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -82,7 +83,7 @@ def test_uncordon_makes_the_node_schedulable_again(kubectl, make_node, core_v1):
 def test_wait_for_ready_returns_once_the_node_becomes_ready(kubeconfig, make_node, core_v1):
     name = make_node(ready=False)
     waiting = subprocess.Popen([KUBECTL, "wait", "--for=condition=Ready", f"node/{name}", "--timeout=20s"],
-                               env={"KUBECONFIG": kubeconfig}, stdout=subprocess.PIPE, text=True)
+                               env={**os.environ, "KUBECONFIG": kubeconfig}, stdout=subprocess.PIPE, text=True)
     time.sleep(1)
     core_v1.patch_node_status(name, {"status": {"conditions": [ready_condition(True)]}})
     assert waiting.wait(timeout=25) == 0
