@@ -14,6 +14,7 @@ from k3s_standin.apiserver.store import Store
 
 NODES = REGISTRY.lookup("", "v1", "nodes")
 NAMESPACES = REGISTRY.lookup("", "v1", "namespaces")
+PODS = REGISTRY.lookup("", "v1", "pods")
 
 
 @pytest.fixture
@@ -57,3 +58,27 @@ def test_system_namespaces_cannot_be_deleted(operations):
     with pytest.raises(ApiError) as error:
         operations.delete(NAMESPACES, "", SYSTEM_NAMESPACES[0], {})
     assert error.value.code == 403
+
+
+def _running_pod(operations: Operations) -> None:
+    operations.create(NAMESPACES, "", {"metadata": {"name": "default"}})
+    operations.create(PODS, "default", {"metadata": {"name": "p"},
+                                        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}})
+
+
+def test_a_terminating_pod_stays_until_the_kubelet_deletes_it(operations):
+    _running_pod(operations)
+    operations.delete(PODS, "default", "p", {})
+    operations.patch(PODS, "default", "p", {"status": {"phase": "Succeeded"}}, MERGE, "status")
+    assert operations.get(PODS, "default", "p")["metadata"]["deletionGracePeriodSeconds"] == 30
+
+
+def test_removing_the_last_finalizer_of_a_terminated_object_deletes_it(operations):
+    operations.create(NAMESPACES, "", {"metadata": {"name": "default"}})
+    config_maps = REGISTRY.lookup("", "v1", "configmaps")
+    operations.create(config_maps, "default", {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    operations.delete(config_maps, "default", "held", {})
+    operations.patch(config_maps, "default", "held", {"metadata": {"finalizers": None}}, MERGE)
+    with pytest.raises(ApiError) as error:
+        operations.get(config_maps, "default", "held")
+    assert error.value.code == 404

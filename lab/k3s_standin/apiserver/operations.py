@@ -164,8 +164,9 @@ class Operations:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if new == old:
             return old
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _awaits_kubelet(
-                resource, new):
+        # the last finalizer of a terminating object is gone: the deletion completes now
+        if meta.get("deletionTimestamp") and old_meta.get("finalizers") and not meta.get("finalizers") \
+                and not _awaits_kubelet(resource, new):
             return self._remove(resource, new)
         return self.store.put(resource.key, new, "MODIFIED")
 
