@@ -8,6 +8,8 @@ import re
 import subprocess
 import time
 
+import kubernetes
+
 from conftest import KUBECTL, ready_condition
 
 
@@ -142,3 +144,25 @@ def test_get_services_prints_type_cluster_ip_and_ports(kubectl, core_v1):
         "spec": {"type": "NodePort", "ports": [{"port": 443, "nodePort": 31555}]}})
     row = kubectl("get", "service", "table-svc", "--no-headers").stdout.split()
     assert row[:5] == ["table-svc", "NodePort", service.spec.cluster_ip, "<none>", "443:31555/TCP"]
+
+
+def test_create_namespace_sent_as_protobuf_creates_it(kubectl, core_v1):
+    kubectl("create", "namespace", "made-by-kubectl")
+    assert core_v1.read_namespace("made-by-kubectl").status.phase == "Active"
+
+
+def test_create_deployment_sent_as_protobuf_gets_the_defaults(kubectl, api_client):
+    kubectl("create", "deployment", "made-by-kubectl", "--image=nginx:1.25", "--replicas=2", "--port=80")
+    deployment = kubernetes.client.AppsV1Api(api_client).read_namespaced_deployment("made-by-kubectl", "default")
+    assert (deployment.spec.replicas, deployment.spec.strategy.type,
+            deployment.spec.template.spec.containers[0].ports[0].container_port) == (2, "RollingUpdate", 80)
+
+
+def test_drain_evicts_the_pods_of_the_node_gracefully(kubectl, core_v1, make_node):
+    node = make_node()
+    core_v1.create_namespaced_pod("default", {"metadata": {"name": f"drained-{node}"}, "spec": {
+        "schedulerName": "conformance-test", "nodeName": node,
+        "containers": [{"name": "main", "image": "busybox:1.36"}]}})
+    kubectl("drain", node, "--force", "--grace-period=5", "--timeout=2s")
+    pod = core_v1.read_namespaced_pod(f"drained-{node}", "default")
+    assert (pod.metadata.deletion_grace_period_seconds, core_v1.read_node(node).spec.unschedulable) == (5, True)

@@ -151,8 +151,9 @@ class Admission:
     def _create_deployment(self, obj: Obj, services: list[Obj]) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
-        spec.setdefault("strategy", {"type": "RollingUpdate",
-                                     "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+        if not (spec.get("strategy") or {}).get("type"):
+            spec["strategy"] = {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         _default_workload(obj, "Deployment")
@@ -163,8 +164,9 @@ class Admission:
 
     def _create_daemonset(self, obj: Obj, services: list[Obj]) -> None:
         spec = obj.setdefault("spec", {})
-        spec.setdefault("updateStrategy", {"type": "RollingUpdate",
-                                           "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+        if not (spec.get("updateStrategy") or {}).get("type"):
+            spec["updateStrategy"] = {"type": "RollingUpdate",
+                                      "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
         spec.setdefault("revisionHistoryLimit", 10)
         _default_workload(obj, "DaemonSet")
 

@@ -19,7 +19,7 @@ import traceback
 import urllib.parse
 from typing import Any
 
-from k3s_standin.apiserver import discovery, errors, openapi
+from k3s_standin.apiserver import discovery, errors, openapi, protobuf
 from k3s_standin.apiserver.auth import authenticate
 from k3s_standin.apiserver.errors import ApiError
 from k3s_standin.apiserver.operations import Operations
@@ -125,8 +125,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not raw:
             return None
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type == protobuf.CONTENT_TYPE:
+            return protobuf.decode(raw)
         if content_type not in ("", "application/json", "*/*", *PATCH_TYPES):
-            raise errors.unsupported_media_type(["application/json", *PATCH_TYPES])
+            raise errors.unsupported_media_type(["application/json", protobuf.CONTENT_TYPE, *PATCH_TYPES])
         try:
             return json.loads(raw)
         except ValueError as error:
