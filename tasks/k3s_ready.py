@@ -1,8 +1,9 @@
 """Ensures named nodes are Ready, polling the API on a control node until a deadline.
 
-A node whose k3s unit this run (re)started must also show a Ready heartbeat from after that
+A node whose k3s unit this run (re)started must also have renewed its node lease after that
 restart: right after a restart the Node object still carries the old process's ``Ready=True``
-until the node monitor grace period runs out, which would otherwise pass for readiness.
+until the node monitor grace period runs out, which would otherwise pass for readiness. (The lease
+is renewed every 10 s; the Ready condition's own heartbeat may be minutes old on a healthy node.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from facts.cluster_nodes import ClusterNodes
 from tasks import data_error
 from tasks.k3s_units import RESTARTED_AT
 
-READY_JSONPATH = '{range .status.conditions[?(@.type=="Ready")]}{.status} {.lastHeartbeatTime}{end}'
+READY_JSONPATH = '{.status.conditions[?(@.type=="Ready")].status}'
 
 
 def ready_timeout() -> int:
@@ -30,15 +31,19 @@ def ready_timeout() -> int:
 
 
 def wait_command(nodes: dict[str, str], timeout: int, interval: int) -> str:
-    """One shell command polling each node until Ready with a heartbeat at or after its bound
-    (RFC 3339 UTC, compared as strings; ``""`` accepts any), or failing at the deadline."""
-    jsonpath = shlex.quote(f"jsonpath={READY_JSONPATH}")
+    """One shell command polling each node until Ready and, when it has a bound, its lease renewed
+    at or after it (RFC 3339 UTC compared as strings; ``""`` accepts any), or failing at the deadline."""
+    ready = shlex.quote(f"jsonpath={READY_JSONPATH}")
+    renewed = shlex.quote("jsonpath={.spec.renewTime}")
     pairs = " ".join(f"{shlex.quote(name)}={shlex.quote(bound)}" for name, bound in nodes.items())
     return (
         f"deadline=$(( $(date +%s) + {int(timeout)} )); "
         f"for pair in {pairs}; do node=${{pair%%=*}}; bound=${{pair#*=}}; "
-        f"while :; do set -- $(k3s kubectl get node \"$node\" -o {jsonpath} --request-timeout=5s 2>/dev/null); "
-        f"if [ \"$1\" = True ] && {{ [ -z \"$bound\" ] || [ ! \"$2\" \\< \"$bound\" ]; }}; then break; fi; "
+        f"while :; do "
+        f"if [ \"$(k3s kubectl get node \"$node\" -o {ready} --request-timeout=5s 2>/dev/null)\" = True ]; then "
+        f"[ -z \"$bound\" ] && break; "
+        f"renew=$(k3s kubectl -n kube-node-lease get lease \"$node\" -o {renewed} --request-timeout=5s 2>/dev/null); "
+        f"[ -n \"$renew\" ] && [ ! \"$renew\" \\< \"$bound\" ] && break; fi; "
         f"if [ $(date +%s) -ge $deadline ]; then "
         f"echo \"node $node is not Ready after {int(timeout)}s\" >&2; "
         f"k3s kubectl get nodes -o wide --request-timeout=5s >&2; exit 1; fi; "
