@@ -1,6 +1,7 @@
 """Pod networking, host-gw style (what flannel's host-gw backend does, minus the bridge): pod IPs
-from the node's podCIDR live as /32 addresses on a dummy interface `cni0`, and every other node's
-podCIDR is routed via that node's InternalIP. Only lab subnets are ever routed: no default route,
+from the node's podCIDR live as /32 addresses on the loopback device (kernels built without
+the dummy link type have no other place for them), and every other node's podCIDR is routed via
+that node's InternalIP. Only lab subnets are ever routed: no default route,
 no NAT to the outside. With `flannel-backend: none` there is no pod network and pods use the node IP.
 
 Example:
@@ -17,7 +18,7 @@ from typing import Any
 from k3s_standin.controllers import log
 
 Obj = dict[str, Any]
-DEVICE = "cni0"
+DEVICE = "lo"
 
 
 def ip(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,13 +49,11 @@ class PodNetwork:
         self.lock = threading.Lock()
         self.assigned: dict[str, str] = {}
         self.routes: dict[str, str] = {}
+        self.unroutable: set[str] = set()
 
     def setup(self, pod_cidr: str) -> None:
         self.cidr = ipaddress.ip_network(pod_cidr)
-        if ip("link", "show", DEVICE).returncode != 0:
-            ip("link", "add", DEVICE, "type", "dummy")
-        ip("link", "set", DEVICE, "up")
-        log.info(f"Pod network: {DEVICE} for {pod_cidr}")
+        log.info(f"Pod network: pod addresses on {DEVICE} for {pod_cidr}")
 
     def allocate(self, uid: str, previous: str = "") -> str:
         """An address for the pod: its previous one if still ours, else the lowest free one (.1 is the gateway)."""
@@ -82,12 +81,14 @@ class PodNetwork:
         wanted = {cidr: gateway for cidr, gateway in wanted_routes(nodes, me).items()
                   if ipaddress.ip_network(cidr).subnet_of(self.cluster)}
         for cidr, gateway in wanted.items():
-            if self.routes.get(cidr) != gateway:
+            # A gateway the kernel refused once (not on this node's link) is not retried every pass.
+            if self.routes.get(cidr) != gateway and gateway not in self.unroutable:
                 result = ip("route", "replace", cidr, "via", gateway)
                 if result.returncode == 0:
                     self.routes[cidr] = gateway
                     log.info(f"Route {cidr} via {gateway}")
                 else:
+                    self.unroutable.add(gateway)
                     log.error(f"ip route replace {cidr} via {gateway}: {result.stderr.strip()}")
         for cidr in set(self.routes) - set(wanted):
             ip("route", "del", cidr)
