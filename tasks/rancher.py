@@ -12,6 +12,7 @@ The manifest holds the bootstrap password: it is written 0600 and never shown.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
 from io import StringIO
 
@@ -33,7 +34,8 @@ def secret_file(content: str, path: str):
     Write ``content`` to ``path`` with mode 0600, never readable by others on the way.
 
     The new content lands in ``<path>.new`` (created 0600 first, a name k3s does not apply)
-    and is renamed over ``path``; it is never printed, not even with ``--diff``.
+    and is renamed over ``path``; it is never printed, not even with ``--diff``. A missing
+    directory is created 0700.
     Name the operation: unnamed operations print their arguments.
 
     Example:
@@ -48,7 +50,11 @@ def secret_file(content: str, path: str):
         return
 
     staged = f"{path}.new"
-    yield StringCommand("install", "-m", "0600", "/dev/null", QuoteString(staged))
+    # k3s creates its manifests directory on first start; before that the deploy does
+    yield StringCommand(
+        "umask", "077", "&&", "mkdir", "-p", QuoteString(posixpath.dirname(path)),
+        "&&", "install", "-m", "0600", "/dev/null", QuoteString(staged),
+    )
     yield FileUploadCommand(
         StringIO(content), staged, remote_temp_filename=host.get_temp_filename(staged)
     )
