@@ -2,20 +2,25 @@
 
     K3S_INVENTORY=cluster.yml pyinfra -y inventory.py deploy.py
 
-Order: on Proxmox nodes, the LXC settings of k3s containers that opted in; the k3s binary, config and token everywhere; the control node's unit, wait until it is
-Ready; the workers' units (they join), wait until they are Ready; the node watcher on the control
-node; Rancher; HAProxy; then restart and verify when this run changed anything on a k3s host (or
-inventory data ``restart_after_deploy: true`` asks for it). A second run changes nothing.
+Order: preflight (stops a host k3s would fail on; its config fixes go into config.yaml); on
+Proxmox nodes, the LXC settings of the k3s containers that opted in; the k3s binary, config and
+token everywhere; the control node's unit, wait until it is Ready; the workers' units (they join),
+wait until they are Ready; the node watcher on the control node; Rancher; HAProxy; then restart
+and verify when this run changed anything on a k3s host (or inventory data
+``restart_after_deploy: true`` asks for it). A second run changes nothing.
 """
 
 from pyinfra import host, inventory, state
 
+from tasks import all_hosts_reach
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
 from tasks.k3s_ready import nodes_ready, ready_timeout
 from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
+from tasks.preflight import preflight
+from tasks.preflight_checks import k3s_config_fixes
 from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import rancher
 from tasks.restart import restart_and_verify
@@ -38,29 +43,32 @@ def k3s_changed_anywhere() -> bool:
     )
 
 
+preflight_report = preflight()
+
 if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
     k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
 
 role = host.data.get("k3s_role")
+waits_here = host == inventory.get_group("k3s_control")[0]
 if role:
     binary_sha256 = desired_sha256()
-    config = config_files()
+    config = config_files(k3s_config_fixes(preflight_report))
     units = unit_files()
     stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units)])
     k3s_binary(name="k3s binary", sha256=binary_sha256)
     k3s_config(name="k3s config and token", files=config)
     if role == "server":
         k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp)
-        nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), timeout=ready_timeout())
-    else:
+    nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), waits_here=waits_here,
+                timeout=ready_timeout())
+    if role == "agent":
         k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp)
-    if role == "server":
-        nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
-                    timeout=ready_timeout())
-        node_watcher(name="Node watcher", files=watcher_files())
-        rancher()
-
-if host in inventory.get_group("haproxy", []):
-    haproxy()
-
+nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
+            waits_here=waits_here, timeout=ready_timeout())
+if role == "server":
+    node_watcher(name="Node watcher", files=watcher_files())
+    rancher()
+all_hosts_reach(name="Cluster and Rancher up", point="cluster and Rancher up")
+haproxy()
+all_hosts_reach(name="HAProxy up", point="HAProxy up")
 restart_and_verify(_if=lambda: host.data.get("restart_after_deploy") is True or k3s_changed_anywhere())

@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand
+from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.exceptions import PyinfraError
 
 from facts.file_digests import FileDigest
@@ -53,6 +53,26 @@ def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
     if value not in allowed:
         raise data_error(key, f"{value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+@operation()
+def all_hosts_reach(point: str) -> Iterator[Any]:
+    """
+    An ordering point: call it on every host from the same line, and no host starts what follows
+    before every host has done what precedes. pyinfra orders operations as a graph of each host's
+    own sequence, so a host with nothing in common with the others would otherwise run ahead
+    (HAProxy waiting for Rancher before k3s is even installed).
+
+    + point: what has been reached, for the log
+
+    **Example:**
+
+    .. code:: python
+
+        all_hosts_reach(name="Cluster and Rancher up", point="cluster and Rancher up")
+    """
+    host.noop(f"reached: {point}")
+    yield from ()
 
 
 def render(template: str, **variables: Any) -> str:

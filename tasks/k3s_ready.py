@@ -52,11 +52,14 @@ def wait_command(nodes: dict[str, str], timeout: int, interval: int) -> str:
 
 
 @operation()
-def nodes_ready(names: list[str], timeout: int = 300, interval: int = 2) -> Iterator[Any]:
+def nodes_ready(names: list[str], waits_here: bool, timeout: int = 300, interval: int = 2) -> Iterator[Any]:
     """
-    Wait until every node in ``names`` reports Ready; run on a control node.
+    Wait until every node in ``names`` reports Ready. Call it on every host from one line: the host
+    with ``waits_here`` (a control node) polls the API; on the others it is an ordering point, so
+    nothing after it starts anywhere before the nodes are Ready.
 
     + names: Kubernetes node names
+    + waits_here: this host polls (it must be a control node)
     + timeout: seconds before the operation fails naming the first node still not Ready
     + interval: seconds between polls
 
@@ -64,8 +67,12 @@ def nodes_ready(names: list[str], timeout: int = 300, interval: int = 2) -> Iter
 
     .. code:: python
 
-        nodes_ready(name="Workers Ready", names=["k3s-worker-1", "k3s-worker-2"], timeout=300)
+        nodes_ready(name="Workers Ready", names=["k3s-worker-1", "k3s-worker-2"],
+                    waits_here=host.data.node_name == "k3s-control", timeout=300)
     """
+    if not waits_here:
+        host.noop(f"a control node waits for {', '.join(names)} to be Ready")
+        return
     restarted = {name: RESTARTED_AT[name] for name in names if name in RESTARTED_AT}
     if not restarted:
         nodes = host.get_fact(ClusterNodes) or {}
