@@ -170,6 +170,8 @@ class NodeAccess:
         """``pct status`` now, or empty when the node has no known container."""
         if self.proxmox is None or self.vmid is None:
             return ""
+        if not reachable(self.proxmox):
+            return f"unknown ({self.proxmox.name} does not answer)"
         ok, output = self.proxmox.run_shell_command(self.pct("status"), _timeout=COMMAND_TIMEOUT)
         return pct_status(output.stdout) if ok else f"unreadable ({one_line(output)})"
 
@@ -179,14 +181,25 @@ class NodeAccess:
         try:
             if self.host is not None and self.host.connected:
                 ok, output = self.host.run_shell_command(StringCommand(command), _timeout=timeout)
-            elif self.proxmox is not None and self.vmid is not None:
+            elif self.proxmox is not None and self.vmid is not None and reachable(self.proxmox):
                 ok, output = self.proxmox.run_shell_command(
                     container_command(self.pct("exec"), StringCommand(command)), _timeout=timeout)
+            elif self.host is not None:
+                if not reachable(self.host):
+                    return False, [], f"cannot connect to {self.host.name}"
+                ok, output = self.host.run_shell_command(StringCommand(command), _timeout=timeout)
             else:
                 return False, [], "no connection and no container to reach it through"
         except (OSError, TimeoutError) as error:
             return False, [], str(error)
         return ok, output.stdout_lines, "" if ok else one_line(output)
+
+
+def reachable(member: Host) -> bool:
+    """Connect a host outside ``--limit`` (or down when pyinfra connected) when it is needed."""
+    if not member.connected:
+        member.connect(show_errors=False)
+    return member.connected
 
 
 def inventory_host(node: str) -> Host | None:
@@ -272,11 +285,10 @@ def read_nodes(control: Host) -> dict[str, ClusterNode] | None:
 
 def survey(runner: Host) -> RepairRun:
     """Read the cluster, the Proxmox hosts and every NotReady node, and plan."""
-    active = set(inventory.iter_activated_hosts())
     nodes = read_nodes(runner) if runner in inventory.get_group("k3s_control", []) else None
     containers = {
         member: member.get_fact(PctList, pct_command=str(member.data.get("pct_command") or "pct"))
-        for member in inventory.get_group("proxmox_hosts", []) if member in active
+        for member in inventory.get_group("proxmox_hosts", []) if reachable(member)
     }
     broken = nodes if nodes is not None else api_down_nodes(
         str(member.data.get("node_name")) for member in inventory.get_group("k3s_control", []))

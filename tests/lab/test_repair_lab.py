@@ -1,5 +1,6 @@
 """repair.py on the lab, over SSH and over pct: each scenario breaks a green cluster, repairs it and
-leaves it green (all nodes Ready, the verify/ node suite passing)."""
+leaves it green (all nodes Ready). Needs a deployed cluster (`make deploy`); it does not deploy, so it
+can run beside other lab users, and it acts only on the workers (``repair_nodes``)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module", params=["ssh", "pct"])
-def inventory(request, deployed_ssh, tmp_path_factory) -> Path:
+def inventory(request, lab_inventory_ssh, tmp_path_factory) -> Path:
     """The lab inventory over SSH (with the lab as a Proxmox host, so containers can be started)
     or over pct."""
     if request.param == "pct":
