@@ -32,7 +32,8 @@ echo '{_MARK}cattle'; k -n {NAMESPACE} get deployments,pods,services -o json
 echo '{_MARK}helmchart'
 k -n kube-system get helmcharts.helm.cattle.io rancher --ignore-not-found -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
 echo '{_MARK}system'; k -n kube-system get jobs,pods -o json
-echo '{_MARK}nodes'; k get nodes -o json
+echo '{_MARK}nodes'
+k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
 echo '{_MARK}ping'
 ip=$(k3s kubectl -n {NAMESPACE} get service {SERVICE} -o 'jsonpath={{.spec.clusterIP}}' 2>/dev/null)
 if [ -n "$ip" ]; then curl -sSk -m 5 "https://$ip/ping" 2>&1; echo; fi
@@ -99,18 +100,35 @@ def pod_problem(pod: Obj) -> str | None:
     return None
 
 
-def node_problem(node: Obj) -> str | None:
+def _nodes(text: str) -> tuple[list[str], str | None]:
+    """(problems, error) from ``name<TAB>Ready status<TAB>taints JSON`` lines."""
+    problems = []
+    for line in filter(None, text.splitlines()):
+        fields = line.split("\t")
+        if len(fields) != 3:
+            return [], text.splitlines()[-1]
+        name, ready, taints = fields
+        problem = node_problem(name, ready == "True", json.loads(taints) if taints else [])
+        if problem:
+            problems.append(problem)
+    return problems, None
+
+
+def node_problem(name: str, ready: bool, taints: list[Obj]) -> str | None:
     """A node that keeps pods away: NotReady, or NoSchedule/NoExecute taints."""
-    taints = [
-        f"{taint['key']}:{taint['effect']}"
-        for taint in (node.get("spec") or {}).get("taints") or []
-        if taint.get("effect") in ("NoSchedule", "NoExecute")
+    keeping_away = [
+        f"{taint['key']}:{taint['effect']}" for taint in taints if taint.get("effect") in ("NoSchedule", "NoExecute")
     ]
-    ready = _condition(node, "Ready").get("status") == "True"
-    if ready and not taints:
+    if ready and not keeping_away:
         return None
     state = "Ready" if ready else "NotReady"
-    return f"{node['metadata']['name']} {state}" + (f" tainted {', '.join(taints)}" if taints else "")
+    return f"{name} {state}" + (f" tainted {', '.join(keeping_away)}" if keeping_away else "")
+
+
+def _first(items: list[str], shown: int = 3) -> str:
+    """The first ``shown`` items, and how many more: one line even with a thousand nodes."""
+    more = f", and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def _job_failure(job: Obj | None, chart: Obj) -> str | None:
@@ -126,7 +144,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
     cattle, cattle_error = _items(sections.get("cattle", ""))
     system, system_error = _items(sections.get("system", ""))
     chart, chart_error = _helmchart(sections.get("helmchart", ""))
-    nodes, nodes_error = _items(sections.get("nodes", ""))
+    nodes, nodes_error = _nodes(sections.get("nodes", ""))
     by_kind: dict[str, list[Obj]] = {}
     for obj in cattle + system:
         by_kind.setdefault(obj.get("kind", ""), []).append(obj)
@@ -149,7 +167,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
         "available": bool(deployment) and _condition(deployment, "Available").get("status") == "True",
         "pods": {p["metadata"]["name"]: pod_problem(p) for p in rancher_pods},
         "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb_pods},
-        "nodes": [problem for problem in map(node_problem, nodes) if problem],
+        "nodes": nodes,
         "ping": ping,
         "error": cattle_error or chart_error or system_error or nodes_error,
     }
@@ -176,8 +194,9 @@ def diagnose(status: dict[str, Any], deployment: Obj | None = None) -> str:
         cause = f"Deployment {NAMESPACE}/rancher not Available ({ready}/{wanted} ready)"
     else:
         cause = f"/ping via ClusterIP of {NAMESPACE}/{SERVICE} answered {status['ping'] or 'nothing'!r}"
-    context = [f"nodes: {', '.join(status['nodes'])}"] if status["nodes"] else []
-    context += [f"{name} {why}" for name, why in status["svclb"].items() if why]
+    context = [f"nodes: {_first(status['nodes'])}"] if status["nodes"] else []
+    svclb = [f"{name} {why}" for name, why in status["svclb"].items() if why]
+    context += [_first(svclb)] if svclb else []
     return "; ".join([cause, *context])
 
 

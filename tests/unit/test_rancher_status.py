@@ -67,8 +67,11 @@ def output(cattle: list | str, system: list | str, nodes: list | str, ping: str)
         return value if isinstance(value, str) else json.dumps({"kind": "List", "items": value}, indent=1)
     charts = system if isinstance(system, str) else helmchart_section(system)
     others = system if isinstance(system, str) else [obj for obj in system if obj["kind"] != "HelmChart"]
+    node_lines = nodes if isinstance(nodes, str) else "\n".join(
+        f"{n['metadata']['name']}\t{n['status']['conditions'][0]['status']}\t{json.dumps(n['spec']['taints'])}"
+        for n in nodes)
     text = (f"### cattle\n{section(cattle)}\n### helmchart\n{charts}\n### system\n{section(others)}\n"
-            f"### nodes\n{section(nodes)}\n### ping\n{ping}\n")
+            f"### nodes\n{node_lines}\n### ping\n{ping}\n")
     return text.splitlines()
 
 
@@ -112,6 +115,12 @@ def test_pending_pod_gives_the_schedulers_message_and_the_tainted_node():
     assert status([deployment(False), pending], [helmchart(), job()], nodes, "")["problem"] == (
         f"pod rancher-7d9f-abcde Pending: {SCHEDULER_MESSAGE}; nodes: k3s-worker-1 NotReady tainted "
         "node.kubernetes.io/unreachable:NoSchedule, node.kubernetes.io/unreachable:NoExecute")
+
+
+def test_many_tainted_nodes_stay_one_short_line():
+    nodes = [node(f"k3s-worker-{index}", ready=False, taints=UNREACHABLE[:1]) for index in range(1000)]
+    problem = status([], [], nodes, "")["problem"]
+    assert problem.endswith("k3s-worker-2 NotReady tainted node.kubernetes.io/unreachable:NoSchedule, and 997 more")
 
 
 def test_image_pull_failure_is_named():
