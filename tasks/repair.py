@@ -260,9 +260,14 @@ class RepairRun:
     observations: dict[str, Observation]
     kept: dict[str, Any]
     state_path: Path
+    only: set[str] | None = None
     rows: dict[str, Row] = field(default_factory=dict)
     acted: set[str] = field(default_factory=set)
     outcome: int | None = None
+
+    def scope(self) -> str:
+        """``all 3 nodes`` or the selected nodes' names."""
+        return ", ".join(sorted(self.only)) if self.only is not None else f"all {len(self.nodes)} nodes"
 
     @property
     def planned_status(self) -> int:
@@ -304,7 +309,7 @@ def survey(runner: Host) -> RepairRun:
     path = state_file()
     kept = load_state(path).get(cluster, {})
     steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)
-    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, path)
+    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, path, only)
 
 
 def log_rows(title: str, rows: list[Row]) -> None:
@@ -434,8 +439,10 @@ def report(state: State, host: Host, run: RepairRun) -> bool:
     """Print the table, keep the attempt counts, set the outcome; fail unless healthy or repaired."""
     rows = [run.rows.get(step.node, pending_row(step)) for step in run.steps]
     run.outcome = exit_status(rows, run.api_up)
-    if not rows:
-        logger.info(f"{host.print_prefix}healthy: all {len(run.nodes)} nodes Ready, no stale taints; nothing changed")
+    if not run.api_up and not rows:
+        logger.error(f"{host.print_prefix}the Kubernetes API does not answer and no control node is selected")
+    elif not rows:
+        logger.info(f"{host.print_prefix}healthy: {run.scope()} Ready, no stale taints; nothing changed")
     else:
         log_rows("Repair results", rows)
     keep(run, rows)
@@ -529,8 +536,8 @@ def repair() -> None:
         logger.warning(f"{host.print_prefix}the Kubernetes API does not answer: diagnosing the control nodes")
     if run.steps:
         log_rows("Repair plan", [pending_row(step) for step in run.steps])
-    else:
-        logger.info(f"--> Repair plan: none; all {len(run.nodes)} nodes Ready, no stale taints")
+    elif run.api_up:
+        logger.info(f"--> Repair plan: none; {run.scope()} Ready, no stale taints")
     for step in run.steps:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
