@@ -326,6 +326,9 @@ def test_helm_controller_installs_rancher_from_manifest(cluster: Cluster, core: 
         assert answer.read() == b"pong"
     (manifests / "rancher.yaml").unlink()
     (manifests / "other.yaml").unlink()
+    time.sleep(3)  # several deploy-controller passes: k3s keeps what a removed file applied
+    assert custom.get_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", "rancher")
+    custom.delete_namespaced_custom_object("helm.cattle.io", "v1", "kube-system", "helmcharts", "rancher")
 
     def uninstalled() -> bool:
         try:
@@ -334,4 +337,4 @@ def test_helm_controller_installs_rancher_from_manifest(cluster: Cluster, core: 
             return error.status == 404
         return False
 
-    wait_for("Rancher to be uninstalled once its manifest is gone", uninstalled, 15)
+    wait_for("Rancher to be uninstalled once its HelmChart is deleted", uninstalled, 15)

@@ -1,8 +1,8 @@
 """Deploy controller (k3s AddOns): applies every `*.yaml`/`*.yml`/`*.json` in
-`<data-dir>/server/manifests` on start and whenever a file changes, like `kubectl apply`; objects
-of a file that disappears are deleted (the brief's behaviour: k3s's docs say real k3s keeps them).
-Applied objects carry the objectset owner annotations k3s puts on them, naming the AddOn (the file's
-base name), which is how removed files are traced to their objects even across restarts.
+`<data-dir>/server/manifests` on start and whenever a file changes, like `kubectl apply`. As in k3s,
+removing a file does not delete what it applied (k3s-io/k3s#1971): whoever removes a manifest
+deletes its objects too. Applied objects carry the objectset owner annotations k3s puts on them,
+naming the AddOn (the file's base name).
 
 Example:
     Manifests(api, "/var/lib/rancher/k3s/server/manifests").reconcile()
@@ -30,11 +30,6 @@ APPLIED_HASH = "objectset.rio.cattle.io/hash"
 ADDON_GVK = "k3s.cattle.io/v1, Kind=Addon"
 ADDON_NAMESPACE = "kube-system"
 SUFFIXES = (".yaml", ".yml", ".json")
-# Kinds searched for objects of removed files: what the manifests of this lab hold.
-TRACKED = [("helm.cattle.io/v1", "HelmChart"), ("v1", "Service"), ("v1", "Namespace"), ("v1", "ConfigMap"),
-           ("v1", "Secret"), ("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")]
-
-
 def addon_name(file_name: str) -> str:
     base = os.path.basename(file_name)
     for suffix in SUFFIXES:
@@ -93,10 +88,8 @@ class Manifests:
             # creates later) are retried on the next pass, as the AddOn controller requeues.
             if self.apply_file(name, content.decode()):
                 self.applied[name] = digest
-        present = {addon_name(name) for name in files}
         for name in set(self.applied) - set(files):
             del self.applied[name]
-        self.prune(present)
 
     def apply_file(self, name: str, text: str) -> bool:
         """Apply every object of one file; True when all of them went in."""
@@ -148,18 +141,3 @@ class Manifests:
         merged["metadata"] = dict(current["metadata"], labels=obj["metadata"].get("labels") or {},
                                   annotations=obj["metadata"]["annotations"])
         self.api.update(url, merged)
-
-    def prune(self, present: set[str]) -> None:
-        """Delete objects applied from files that no longer exist."""
-        for api_version, kind in TRACKED:
-            try:
-                resource, _ = self.resources.locate(api_version, kind)
-            except UnknownKind:
-                continue
-            for obj in self.api.list(path(api_version, resource)):
-                meta = obj["metadata"]
-                owner = (meta.get("annotations") or {}).get(OWNER_NAME)
-                if owner and owner not in present and \
-                        (meta.get("annotations") or {}).get(OWNER_GVK) == ADDON_GVK:
-                    self.api.delete(path(api_version, resource, meta.get("namespace"), meta["name"]))
-                    log.info(f"Deleted {kind} {meta['name']}: manifest of AddOn {owner} was removed")
