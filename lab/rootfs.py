@@ -25,12 +25,36 @@ PACKAGES = (
     "iputils-ping", "curl", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
     "procps", "kmod", "less", "util-linux",
 )
+# This machine mounts the cgroup v1 `cpu` and `cpuacct` controllers as two hierarchies, which
+# systemd in a container does not expect: it leaves `cpu,cpuacct` empty, so kubelet would find
+# neither. A Proxmox host (cgroup v2, or v1 with `cpu,cpuacct` joined) has both; this unit gives the
+# lab's containers the same, before anything that runs k3s starts.
+CGROUP_UNIT = """[Unit]
+Description=Lab: mount the cgroup v1 cpu and cpuacct hierarchies as a Proxmox host has them
+DefaultDependencies=no
+After=sys-fs-cgroup.mount
+Before=multi-user.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'grep -q " /sys/fs/cgroup/cpu .* cgroup " /proc/self/mountinfo && exit 0; \
+  mount -o remount,rw /sys/fs/cgroup && for c in cpu cpuacct; do rm -f /sys/fs/cgroup/$c; \
+  mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c; done; \
+  rmdir /sys/fs/cgroup/cpu,cpuacct; mount -o remount,ro /sys/fs/cgroup'
+
+[Install]
+WantedBy=multi-user.target
+"""
 # Why each step: host keys are made per container; HAProxy is enabled by the deploy, not the image;
 # an empty machine-id makes every container generate its own.
-CHROOT_SETUP = """
+CHROOT_SETUP = f"""
 set -e
 rm -f /etc/ssh/ssh_host_*
 systemctl disable haproxy.service
+cat > /etc/systemd/system/lab-cgroup-v1.service <<'UNIT'
+{CGROUP_UNIT}UNIT
+systemctl enable lab-cgroup-v1.service
 truncate -s 0 /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 apt-get clean
