@@ -29,6 +29,7 @@ demo: lab-up
 test: lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
 
+## Tests that need no LXC: pure logic and the stand-in's conformance with real kubectl.
 test-unit: setup
 	$(RUN) $(BIN)/pytest tests/unit tests/standin $(PYTEST_ARGS)
 
@@ -48,8 +49,12 @@ lab-status: setup
 deploy: setup
 	$(RUN) $(BIN)/pyinfra -y inventory.py deploy.py
 
+## RESTART_DATA="--data restart_mode=container" reboots containers with pct (pct inventories).
 restart-test: setup
-	$(RUN) $(BIN)/pyinfra -y inventory.py restart.py
+	$(RUN) $(BIN)/pyinfra -y inventory.py restart.py $(RESTART_DATA)
+
+preflight: setup
+	$(RUN) $(BIN)/pyinfra -y inventory.py preflight.py
 
 verify: setup
 	$(RUN) $(BIN)/pytest verify/ --inventory "$(INVENTORY)" --junitxml=verify/junit.xml
