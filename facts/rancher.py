@@ -52,12 +52,17 @@ def split_sections(lines: list[str]) -> dict[str, str]:
     return {name: "\n".join(body).strip() for name, body in sections.items()}
 
 
+def _last_line(text: str) -> str:
+    """kubectl's summary of what went wrong is its last line (after klog's noise)."""
+    return ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+
+
 def _items(text: str) -> tuple[list[Obj], str | None]:
-    """(objects, error): kubectl's List, or its last line (the summary) when it printed no JSON."""
+    """(objects, error): kubectl's List, or its summary line when it printed no JSON."""
     try:
         return json.loads(text).get("items") or [], None
     except ValueError:
-        return [], ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+        return [], _last_line(text)
 
 
 def _helmchart(text: str) -> tuple[Obj | None, str | None]:
@@ -66,11 +71,11 @@ def _helmchart(text: str) -> tuple[Obj | None, str | None]:
     if not name:
         return None, None
     if name != "rancher":
-        return None, ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1]
+        return None, _last_line(text)
     try:
         return {"metadata": {"name": name}, "status": json.loads(status) if status.strip() else {}}, None
     except ValueError:
-        return None, status.splitlines()[-1]
+        return None, _last_line(status)
 
 
 def _condition(obj: Obj, kind: str) -> Obj:
@@ -106,7 +111,7 @@ def _nodes(text: str) -> tuple[list[str], str | None]:
     for line in filter(None, text.splitlines()):
         fields = line.split("\t")
         if len(fields) != 3:
-            return [], text.splitlines()[-1]
+            return [], _last_line(text)
         name, ready, taints = fields
         problem = node_problem(name, ready == "True", json.loads(taints) if taints else [])
         if problem:
