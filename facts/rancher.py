@@ -20,18 +20,20 @@ SERVICE = "rancher"
 # The Service the deploy adds so HAProxy reaches Rancher on every node (tasks/rancher.py).
 EXPOSURE_SERVICE = "rancher-lb"
 SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"
+CHART_LABEL = "helmcharts.helm.cattle.io/chart"
 _MARK = "### "
 
 # Sections run in one shell; kubectl's stderr is kept in its section, that is the diagnosis
 # when the API itself does not answer. svclb pods live in kube-system (k3s >= 1.26) or in
-# the Service's namespace (older), both lists are read. Only the HelmChart's name and status
-# are read: its spec holds the bootstrap password.
+# the Service's namespace (older), both are read; selectors keep the output small on big
+# clusters. Only the HelmChart's name and status are read: its spec holds the bootstrap password.
 _COMMAND = f"""\
 k() {{ k3s kubectl "$@" 2>&1; }}
 echo '{_MARK}cattle'; k -n {NAMESPACE} get deployments,pods,services -o json
 echo '{_MARK}helmchart'
 k -n kube-system get helmcharts.helm.cattle.io rancher --ignore-not-found -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
-echo '{_MARK}system'; k -n kube-system get jobs,pods -o json
+echo '{_MARK}job'; k -n kube-system get jobs -l {CHART_LABEL}=rancher -o json
+echo '{_MARK}svclb'; k -n kube-system get pods -l {SVCLB_LABEL}={EXPOSURE_SERVICE} -o json
 echo '{_MARK}nodes'
 k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
 echo '{_MARK}ping'
@@ -147,11 +149,12 @@ def _job_failure(job: Obj | None, chart: Obj) -> str | None:
 def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
     """Status of the Rancher install from the sections; ``problem`` is one line or None."""
     cattle, cattle_error = _items(sections.get("cattle", ""))
-    system, system_error = _items(sections.get("system", ""))
+    jobs, job_error = _items(sections.get("job", ""))
+    svclb, svclb_error = _items(sections.get("svclb", ""))
     chart, chart_error = _helmchart(sections.get("helmchart", ""))
     nodes, nodes_error = _nodes(sections.get("nodes", ""))
     by_kind: dict[str, list[Obj]] = {}
-    for obj in cattle + system:
+    for obj in cattle + jobs:
         by_kind.setdefault(obj.get("kind", ""), []).append(obj)
 
     job_name = ((chart or {}).get("status") or {}).get("jobName")
@@ -161,7 +164,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
     )
     pods = by_kind.get("Pod", [])
     rancher_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "rancher"]
-    svclb_pods = [p for p in pods if (p["metadata"].get("labels") or {}).get(SVCLB_LABEL) == EXPOSURE_SERVICE]
+    svclb_pods = svclb + [p for p in pods if (p["metadata"].get("labels") or {}).get(SVCLB_LABEL) == EXPOSURE_SERVICE]
     ping = sections.get("ping", "")
 
     status: dict[str, Any] = {
@@ -174,7 +177,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
         "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb_pods},
         "nodes": nodes,
         "ping": ping,
-        "error": cattle_error or chart_error or system_error or nodes_error,
+        "error": cattle_error or chart_error or job_error or svclb_error or nodes_error,
     }
     status["ready"] = status["available"] and ping == "pong"
     status["problem"] = None if status["ready"] else diagnose(status, deployment)

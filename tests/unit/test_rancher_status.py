@@ -66,12 +66,13 @@ def output(cattle: list | str, system: list | str, nodes: list | str, ping: str)
     def section(value):
         return value if isinstance(value, str) else json.dumps({"kind": "List", "items": value}, indent=1)
     charts = system if isinstance(system, str) else helmchart_section(system)
-    others = system if isinstance(system, str) else [obj for obj in system if obj["kind"] != "HelmChart"]
+    jobs = system if isinstance(system, str) else [obj for obj in system if obj["kind"] == "Job"]
+    svclb = system if isinstance(system, str) else [obj for obj in system if obj["kind"] == "Pod"]
     node_lines = nodes if isinstance(nodes, str) else "\n".join(
         f"{n['metadata']['name']}\t{n['status']['conditions'][0]['status']}\t{json.dumps(n['spec']['taints'])}"
         for n in nodes)
-    text = (f"### cattle\n{section(cattle)}\n### helmchart\n{charts}\n### system\n{section(others)}\n"
-            f"### nodes\n{node_lines}\n### ping\n{ping}\n")
+    text = (f"### cattle\n{section(cattle)}\n### helmchart\n{charts}\n### job\n{section(jobs)}\n"
+            f"### svclb\n{section(svclb)}\n### nodes\n{node_lines}\n### ping\n{ping}\n")
     return text.splitlines()
 
 
