@@ -111,10 +111,11 @@ def _nodes(text: str) -> tuple[list[str], str | None]:
     """(problems, error) from ``name<TAB>Ready status<TAB>taints JSON`` lines."""
     problems = []
     for line in filter(None, text.splitlines()):
-        fields = line.split("\t")
-        if len(fields) != 3:
+        # a node without taints ends in a tab that output handling may strip
+        fields = line.split("\t", 2)
+        if len(fields) < 2:
             return [], _last_line(text)
-        name, ready, taints = fields
+        name, ready, taints = (fields + [""])[:3]
         problem = node_problem(name, ready == "True", json.loads(taints) if taints else [])
         if problem:
             problems.append(problem)

@@ -118,6 +118,10 @@ def test_pending_pod_gives_the_schedulers_message_and_the_tainted_node():
         "node.kubernetes.io/unreachable:NoSchedule, node.kubernetes.io/unreachable:NoExecute")
 
 
+def test_node_line_without_taints_is_a_ready_node():
+    assert status([], [], "k3s-worker-1\tTrue", "")["nodes"] == []
+
+
 def test_many_tainted_nodes_stay_one_short_line():
     nodes = [node(f"k3s-worker-{index}", ready=False, taints=UNREACHABLE[:1]) for index in range(1000)]
     problem = status([], [], nodes, "")["problem"]
