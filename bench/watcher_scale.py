@@ -4,10 +4,11 @@
 
 Needs a deployed lab. On the control node it runs `k3s scale-nodes N` (the stand-in registers N
 simulated Ready nodes and renews their leases), then runs the installed watcher several times with
-private log/state/metrics paths (the real ones stay untouched): first with nothing to repair, then
+private log/state/metrics paths (the real ones stay untouched; the watcher timer is stopped meanwhile
+so it does not repair first): first with nothing to repair, then
 with stale unreachable taints on 10 % of the simulated nodes (the stand-in's stale-taint fault keeps
 its controller from removing them). Prints a table and writes bench/results/watcher_scale.json.
-Simulated nodes and the fault switch are removed at the end.
+Simulated nodes and the fault switch are removed and the timer started again at the end.
 """
 
 from __future__ import annotations
@@ -110,14 +111,14 @@ def main() -> None:
     # an interrupted run still removes its simulated nodes and the fault switch
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ssh = control_ssh(args.inventory)
-    remote(ssh, f"mkdir -p {RUN_DIR} && echo stale-taints > {FAULTS}")
+    remote(ssh, f"mkdir -p {RUN_DIR} && echo stale-taints > {FAULTS} && systemctl stop k3s-node-watcher.timer")
     results = []
     try:
         for size in (int(value) for value in args.sizes.split(",")):
             results.append(measure(ssh, size, args.repeats))
             print(json.dumps(results[-1]), flush=True)
     finally:
-        remote(ssh, f"rm -f {FAULTS}; k3s kubectl delete nodes -l standin.k3s.io/simulated=true --wait=false >/dev/null; "
+        remote(ssh, f"rm -f {FAULTS}; systemctl start k3s-node-watcher.timer; k3s kubectl delete nodes -l standin.k3s.io/simulated=true --wait=false >/dev/null; "
                     "k3s kubectl -n kube-node-lease get leases -o name | grep '/scale-node-' "
                     "| xargs -r k3s kubectl -n kube-node-lease delete >/dev/null")
     out = REPO / "bench" / "results" / "watcher_scale.json"

@@ -51,7 +51,9 @@ def config_entries(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
     """``config.yaml`` and the token file with their exact content."""
-    token = str(required("k3s_token")).strip()
+    if not host.data.get("k3s_token"):
+        raise data_error("k3s_token", "missing: set it in the secrets_file or the environment variable K3S_TOKEN")
+    token = str(host.data.k3s_token).strip()
     if not token or "\n" in token:
         raise data_error("k3s_token", "must be one non-empty line")
     config = HEADER + yaml.safe_dump(config_entries(extra), default_flow_style=False, sort_keys=True)
