@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import LAB, run_pyinfra, ssh
+from tests.lab.conftest import LAB, run_pyinfra, ssh
 from facts.haproxy import HaproxyServerStats
 
 HAPROXY_IP = "10.213.0.121"

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, ssh
+from tests.lab.conftest import REPO, ssh
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}

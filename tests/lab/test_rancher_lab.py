@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import LAB, run_pyinfra, ssh
+from tests.lab.conftest import LAB, run_pyinfra, ssh
 from facts.rancher import RancherStatus
 
 CONTROL_IP = "10.213.0.101"
