@@ -33,3 +33,12 @@ def test_internal_ip_is_read():
 
 def test_api_down_is_none():
     assert ClusterNodes().process([API_DOWN]) is None
+
+
+def test_lab_recording_lists_the_three_lab_nodes_ready_with_their_addresses():
+    nodes = ClusterNodes().process((FIXTURES / "facts_cluster_nodes_lab.json").read_text().splitlines())
+    assert {name: (node["ready"], node["internal_ip"]) for name, node in nodes.items()} == {
+        "k3s-control": ("True", "10.213.0.101"),
+        "k3s-worker-1": ("True", "10.213.0.111"),
+        "k3s-worker-2": ("True", "10.213.0.112"),
+    }
