@@ -120,7 +120,7 @@ def main() -> None:
     finally:
         remote(ssh, f"rm -f {FAULTS}; systemctl start k3s-node-watcher.timer; k3s kubectl delete nodes -l standin.k3s.io/simulated=true --wait=false >/dev/null; "
                     "k3s kubectl -n kube-node-lease get leases -o name | grep '/scale-node-' "
-                    "| xargs -r k3s kubectl -n kube-node-lease delete >/dev/null")
+                    "| xargs -r k3s kubectl -n kube-node-lease delete --wait=false >/dev/null")
     out = REPO / "bench" / "results" / "watcher_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
