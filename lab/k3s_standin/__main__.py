@@ -48,6 +48,7 @@ def _exit_on_sigterm() -> None:
 def server(argv: Sequence[str]) -> int:
     from k3s_standin import apiserver, certs, controllers, node
     from k3s_standin.options import parse
+    from k3s_standin.systemd_notify import notify_ready
 
     options = parse("server", argv)
     _info(f"Starting k3s {K3S_VERSION} (standin)")
@@ -65,6 +66,8 @@ def server(argv: Sequence[str]) -> int:
     _exit_on_sigterm()
     try:
         controllers.start(options)
+        _info("k3s is up and running")
+        notify_ready()
         return node.run(options)
     finally:
         api.operations.store.save()
