@@ -1,6 +1,6 @@
 """Rancher answers /ping in the cluster and through HAProxy, and nothing it needs is Pending."""
 
-from verify.kube import pending_svclb_pods
+from verify.kube import https_port, pending_svclb_pods
 from verify.rancher import ping_through
 
 RANCHER_NAMESPACE = "cattle-system"
@@ -12,7 +12,7 @@ def test_no_svclb_pod_is_pending(all_pods):
 
 
 def test_rancher_pings_via_cluster_ip(control, rancher_service):
-    address, port = rancher_service.spec.cluster_ip, rancher_service.spec.ports[0].port
+    address, port = rancher_service.spec.cluster_ip, https_port(rancher_service)
     # -k: Rancher's self-signed certificate; this checks reachability, not trust.
     answer = control.host.run("curl -sk --max-time 10 https://%s:%s/ping", address, str(port))
     assert answer.stdout == "pong", (
