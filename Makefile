@@ -53,6 +53,10 @@ deploy: setup
 restart-test: setup
 	$(RUN) $(BIN)/pyinfra -y inventory.py restart.py $(RESTART_DATA)
 
+## Exit status: 0 healthy, 10 repaired, 20 API unreachable, 30 not repaired (REPAIR_ARGS=--dry: plan only).
+repair: setup
+	$(RUN) $(BIN)/python repair.py -y $(REPAIR_ARGS)
+
 preflight: setup
 	$(RUN) $(BIN)/pyinfra -y inventory.py preflight.py
 
