@@ -8,13 +8,14 @@ import hashlib
 import io
 import os
 import posixpath
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.exceptions import PyinfraError
 
@@ -73,6 +74,24 @@ def all_hosts_reach(point: str) -> Iterator[Any]:
     """
     host.noop(f"reached: {point}")
     yield from ()
+
+
+def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval: float, what: str) -> bool:
+    """Poll ``problem()`` (empty when all is well) until it is empty or ``timeout`` passes; then
+    log one line on ``target``: ``<what> after <timeout>s: <problem>``. Not a fixed sleep.
+
+    Example:
+        wait_until(host, lambda: "" if up() else "still down", 60, 1, "haproxy: servers not UP")
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = problem()
+        if not found:
+            return True
+        if time.monotonic() >= deadline:
+            target.log_styled(f"{what} after {timeout:g}s: {found}", fg="red", log_func=logger.error)
+            return False
+        time.sleep(interval)
 
 
 def render(template: str, **variables: Any) -> str:

@@ -23,13 +23,10 @@ reached at ``node_ip``.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from pyinfra import host, inventory, logger
+from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.api.exceptions import PyinfraError
@@ -38,10 +35,10 @@ from pyinfra.operations import apt, systemd
 
 from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
+from tasks import render, wait_until
 
 CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
 RANCHER_BACKEND = "backend_rancher"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 DEFAULTS = {
     "haproxy_backend_port": 443,
@@ -71,12 +68,8 @@ def render_haproxy_cfg(
     stats_socket: str = STATS_SOCKET,
 ) -> str:
     """Render ``templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return environment.get_template("haproxy.cfg.j2").render(
+    return render(
+        "haproxy.cfg.j2",
         hostname=hostname,
         servers=servers,
         backend_port=backend_port,
@@ -135,19 +128,10 @@ def checked_config(content: str, path: str = CONFIG_PATH):
 def _wait_until_up(
     state, host, expected: dict[str, dict[str, str]], timeout: float, interval: float
 ) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        problems = servers_not_up(host.get_fact(HaproxyServerStats), expected)
-        if not problems:
-            return True
-        if time.monotonic() >= deadline:
-            host.log_styled(
-                f"haproxy: servers not UP after {timeout:g}s: {'; '.join(problems)}",
-                fg="red",
-                log_func=logger.error,
-            )
-            return False
-        time.sleep(interval)
+    def problem() -> str:
+        return "; ".join(servers_not_up(host.get_fact(HaproxyServerStats), expected))
+
+    return wait_until(host, problem, timeout, interval, "haproxy: servers not UP")
 
 
 @operation()

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import time
 from io import StringIO
 
-from pyinfra import host, inventory, logger
+from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.api.exceptions import PyinfraError
 
 from facts.file_digests import FileDigests
 from facts.rancher import RancherStatus
+from tasks import wait_until
 from tasks.rancher_values import InvalidValue, rancher_values, render_manifest
 
 MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
@@ -87,19 +87,11 @@ def manifest_absent(path: str):
 
 
 def _wait_until_ready(state, host, timeout: float, interval: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
+    def problem() -> str:
         status = host.get_fact(RancherStatus)
-        if status["ready"]:
-            return True
-        if time.monotonic() >= deadline:
-            host.log_styled(
-                f"rancher: not reachable after {timeout:g}s: {status['problem']}",
-                fg="red",
-                log_func=logger.error,
-            )
-            return False
-        time.sleep(interval)
+        return "" if status["ready"] else status["problem"]
+
+    return wait_until(host, problem, timeout, interval, "rancher: not reachable")
 
 
 @operation()

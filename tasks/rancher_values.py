@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from facts.rancher import EXPOSURE_SERVICE
+from tasks import render
 
 DEFAULT_REPO = "https://releases.rancher.com/server-charts/stable"
 EXPOSURES = ("loadbalancer", "nodeport")
@@ -45,7 +45,6 @@ MIN_PASSWORD_LENGTH = 12
 KNOWN_FIELDS = frozenset(
     {"hostname", "replicas", "chart_version", "chart_file", "repo", "tls", "exposure", "wait_seconds"}
 )
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -188,10 +187,8 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
 
 def render_manifest(values: RancherValues) -> str:
     """``templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True
-    )
-    return environment.get_template("rancher.yaml.j2").render(
+    return render(
+        "rancher.yaml.j2",
         values=values,
         service_name=EXPOSURE_SERVICE,
         values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"),
