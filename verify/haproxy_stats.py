@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-import csv
+from facts.haproxy import parse_show_stat
 
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 # The socket path is whatever the live config declares; python3 speaks to it because socat is
@@ -17,17 +17,12 @@ SHOW_STAT = (
     "python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
     's.sendall(b"show stat\\n"); sys.stdout.write(s.makefile().read())\' "$sock"'
 )
-SUMMARY_ROWS = frozenset({"FRONTEND", "BACKEND"})
 
 
 def server_states(show_stat: str, backend: str) -> dict[str, tuple[str, str]]:
-    """``{server: (status, check_status)}`` for the servers of ``backend``."""
-    rows = csv.DictReader(show_stat.lstrip("# ").splitlines())
-    return {
-        row["svname"]: (row["status"], row["check_status"])
-        for row in rows
-        if row["pxname"] == backend and row["svname"] not in SUMMARY_ROWS
-    }
+    """``{server: (status, check_status)}`` for the servers of ``backend`` (parsed as the deploy's fact does)."""
+    servers = parse_show_stat(show_stat.splitlines()).get(backend, {})
+    return {server: (fields["status"], fields["check_status"]) for server, fields in servers.items()}
 
 
 def servers_not_up(states: dict[str, tuple[str, str]]) -> dict[str, str]:
