@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -53,6 +54,25 @@ def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 9
         cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
     )
+
+
+RESULT_ROW = re.compile(r"^\s{4}(?P<operation>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\S+)\s+(?P<error>\S+)\s+(?P<no_change>\S+)\s*$")
+
+
+def results_table(output: str) -> dict[str, dict[str, str]]:
+    """pyinfra's "Results" table: operation name -> hosts / success (changed) / error / no_change.
+
+    >>> results_table("    k3s binary   3   -   -   3   ")["k3s binary"]["success"]
+    '-'
+    """
+    rows = (RESULT_ROW.match(line) for line in output.split("--> Results:")[-1].splitlines())
+    return {row["operation"]: row.groupdict() for row in rows if row and row["operation"] != "Operation"}
+
+
+def changed_operations(output: str) -> list[str]:
+    """Operations that the results table reports as changed (or failed) on at least one host."""
+    return [name for name, row in results_table(output).items()
+            if name != "Grand total" and (row["success"], row["error"]) != ("-", "-")]
 
 
 @pytest.fixture(scope="session")
