@@ -60,9 +60,19 @@ def pct_status(status_output: str) -> str:
     return state.strip() or status_output.strip()
 
 
+# ``pct exec`` keeps the caller's environment by default (lxc-attach's keep-env), so a PATH from
+# the operator's venv or cron would decide which ``k3s``/``systemctl`` the container runs, or find
+# none. Commands get the PATH a root login in the container has, like an SSH session.
+CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def container_command(pct_exec: StringCommand, unix_command: StringCommand) -> StringCommand:
-    """``<pct exec ...> -- sh -c '<command>'``: the container's shell gets the command as one word."""
-    return StringCommand(pct_exec, "--", "sh", "-c", QuoteString(unix_command))
+    """``<pct exec ...> -- /usr/bin/env PATH=... sh -c '<command>'``: the command is one word.
+
+    Example:
+        container_command(StringCommand("pct", "exec", "101"), StringCommand("uptime"))
+    """
+    return StringCommand(pct_exec, "--", "/usr/bin/env", f"PATH={CONTAINER_PATH}", "sh", "-c", QuoteString(unix_command))
 
 
 class PctConnector(BaseConnector):

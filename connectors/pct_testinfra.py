@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from testinfra.backend import base
+from connectors.pct import CONTAINER_PATH
 
 LOCAL_NODE = "local"
 
@@ -56,7 +57,8 @@ class PctBackend(base.BaseBackend):
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
         container_command = self.get_command(command, *args)
         pct_line = self.quote(
-            "%s exec %s -- /bin/sh -c %s", self.pct_command, self.vmid, container_command
+            "%s exec %s -- /usr/bin/env %s sh -c %s", self.pct_command, self.vmid, f"PATH={CONTAINER_PATH}",
+            container_command,
         )
         if self.node_is_local():
             result = self.run_local(pct_line)

@@ -125,9 +125,10 @@ def checked_config(content: str, path: str = CONFIG_PATH):
         yield "systemctl reload haproxy"
 
 
-def _wait_until_up(
-    state, host, expected: dict[str, dict[str, str]], timeout: float, interval: float
+def wait_until_up(
+    state, host, expected: dict[str, dict[str, str]], timeout: float, interval: float = 1.0
 ) -> bool:
+    """Poll ``show stat`` (a FunctionCommand body) until the servers are UP or the deadline passes."""
     def problem() -> str:
         return "; ".join(servers_not_up(host.get_fact(HaproxyServerStats), expected))
 
@@ -156,7 +157,7 @@ def servers_up(expected: dict[str, dict[str, str]], timeout: float, interval: fl
     if not servers_not_up(host.get_fact(HaproxyServerStats), expected):
         host.noop(f"all servers UP in {', '.join(expected)}")
         return
-    yield FunctionCommand(_wait_until_up, (expected, timeout, interval), {})
+    yield FunctionCommand(wait_until_up, (expected, timeout, interval), {})
 
 
 @deploy("HAProxy in front of Rancher")
@@ -187,12 +188,15 @@ def haproxy() -> None:
         name="HAProxy running and enabled", service="haproxy.service", running=True, enabled=True
     )
 
-    rendered_servers = {server.name: f"{server.ip}:{backend_port}" for server in servers}
     servers_up(
         name="HAProxy critical servers UP",
-        expected={
-            backend: rendered_servers if backend == RANCHER_BACKEND else {}
-            for backend in _setting("haproxy_critical_backends")
-        },
+        expected=critical_servers(),
         timeout=float(_setting("haproxy_wait_seconds")),
     )
+
+
+def critical_servers() -> dict[str, dict[str, str]]:
+    """Backend -> {server: "ip:port"} that must be UP: every k3s node in ``backend_rancher``."""
+    port = _setting("haproxy_backend_port")
+    rendered = {server.name: f"{server.ip}:{port}" for server in k3s_node_servers()}
+    return {backend: rendered if backend == RANCHER_BACKEND else {} for backend in _setting("haproxy_critical_backends")}

@@ -40,6 +40,7 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
+from pyinfra.connectors.util import clear_askpass_cache
 
 from connectors.pct import container_command, pct_status
 from connectors.proxmox_node import one_line, pct_command_line
@@ -68,7 +69,7 @@ from repair_plan import (
     taint_patch_json,
 )
 from tasks import data_error
-from tasks.restart import control_clock, reconnect, wait_until_back
+from tasks.restart import control_clock, wait_until_back
 
 COMMAND_TIMEOUT = 60
 BOOT_TIMEOUT = 120
@@ -321,6 +322,21 @@ def log_rows(title: str, rows: list[Row]) -> None:
 # --- actions ------------------------------------------------------------------------------------
 
 
+def reconnect(target: Host, timeout: int) -> bool:
+    """Re-open the host's connection after its container started, as ``server.reboot`` does
+    (an SSH host's old connection died with the container)."""
+    clear_askpass_cache(target)
+    target.disconnect()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        target.connect(show_errors=False)
+        if target.connected:
+            return True
+        gevent.sleep(POLL_SECONDS)
+    logger.error(f"{target.print_prefix}no connection {timeout}s after its container started")
+    return False
+
+
 def start_container(access: NodeAccess, timeout: int) -> tuple[bool, str]:
     """``pct start``, then wait for the container's boot to finish and reconnect its host."""
     ok, output = access.proxmox.run_shell_command(access.pct("start"), _timeout=COMMAND_TIMEOUT)
@@ -394,7 +410,7 @@ def repair_node(state: State, host: Host, run: RepairRun, step: Step, timeout: i
     run.acted.add(step.node)
     # Ready counts only with a lease renewed after this point, on the control node's clock; while
     # the API was down any renewal is after it.
-    began = control_clock(host) if run.api_up else 0
+    began = (control_clock(host, COMMAND_TIMEOUT) or 0) if run.api_up else 0
     causes, actions, notes, done = [], [], [], []
     finding: Finding | None = step.finding
     observation: Observation | None = run.observations.get(step.node)

@@ -9,7 +9,8 @@ Host data (inventory ``data:`` or ``pyinfra ... --data key=value``):
 
 ``restart_mode``     ``service`` (default) or ``container``
 ``restart_nodes``    comma-separated node names to restart (default: every k3s node)
-``restart_serial``   ``true`` (default): one node at a time, each back before the next; ``false``: all at once
+``restart_serial``   ``true`` (default): one node at a time, control nodes first, each back before the
+                     next; ``false``: every selected node at once (as after a Proxmox host reboot)
 ``restart_timeout``  seconds each node may take to be back (default 300)
 ``restart_verify``   ``true`` (default): run ``pytest verify/`` afterwards
 """
@@ -28,11 +29,12 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
-from pyinfra.connectors.util import clear_askpass_cache, run_local_process
+from pyinfra.connectors.util import run_local_process
 
 from connectors.proxmox_node import ProxmoxNode
 from inventory_schema import inventory_path
 from tasks import choice, data_error
+from tasks.haproxy import critical_servers, wait_until_up
 
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
 MODES = ("service", "container")
@@ -80,13 +82,16 @@ def selected_node_names() -> list[str]:
 
 
 def back_since(probe_output: str, started: int) -> bool:
-    """Whether :func:`probe_command` output shows the node Ready with a lease renewed at or after ``started``.
+    """Whether :func:`probe_command` output shows the node Ready with a lease renewed after ``started``.
+
+    Renewal times are whole seconds, so a renewal in the same second as ``started`` may predate it
+    and does not count.
 
     Example:
         back_since("True 1732530000", 1732529990) is True
     """
     ready, _, renewed = probe_output.strip().partition(" ")
-    return ready == "True" and renewed.strip().isdigit() and int(renewed) >= started
+    return ready == "True" and renewed.strip().isdigit() and int(renewed) > started
 
 
 def probe_command(node_name: str) -> StringCommand:
@@ -101,12 +106,19 @@ def probe_command(node_name: str) -> StringCommand:
     )
 
 
-def control_clock(control: Host) -> int:
-    """Epoch seconds on the control node, whose clock the lease times are compared against."""
-    ok, output = control.run_shell_command(StringCommand("date", "+%s"))
-    if not ok:
-        raise OSError(f"host {control.name}: cannot read its clock: {output.stderr}")
-    return int(output.stdout.strip())
+def control_clock(control: Host, timeout: int) -> int | None:
+    """Epoch seconds on the control node, whose clock the lease times are compared against.
+
+    Polled, since in an all-at-once restart the control node may itself be rebooting.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ok, output = control.run_shell_command(StringCommand("date", "+%s"), _timeout=30)
+        if ok and output.stdout.strip().isdigit():
+            return int(output.stdout.strip())
+        gevent.sleep(POLL_SECONDS)
+    logger.error(f"{control.print_prefix}cannot read its clock {timeout}s after the restart")
+    return None
 
 
 def wait_until_back(control: Host, node_name: str, started: int, timeout: int) -> bool:
@@ -121,34 +133,40 @@ def wait_until_back(control: Host, node_name: str, started: int, timeout: int) -
     return False
 
 
-def reconnect(target: Host, timeout: int) -> bool:
-    """Re-open the host's connection after its container rebooted, as ``server.reboot`` does."""
-    clear_askpass_cache(target)
-    target.disconnect()
+def answering(target: Host, timeout: int) -> bool:
+    """Poll until the host runs a command again: a rebooted container is up and reachable.
+
+    Container mode only takes pct hosts, whose connection goes to the Proxmox node and outlives
+    the container's reboot, so nothing is disconnected here; other hosts keep polling through
+    this one (the control node) while it comes back.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        target.connect(show_errors=False)
-        if target.connected:
+        ok, _ = target.run_shell_command(StringCommand("true"), _timeout=30)
+        if ok:
             return True
         gevent.sleep(POLL_SECONDS)
-    logger.error(f"{target.print_prefix}no connection {timeout}s after its container reboot")
+    logger.error(f"{target.print_prefix}not answering {timeout}s after its container reboot")
     return False
 
 
 def reboot_container(state: State, target: Host, timeout: int) -> bool:
-    """``pct reboot`` the host's container on its Proxmox node, then reconnect."""
+    """``pct reboot`` the host's container on its Proxmox node, then wait until it answers."""
     node = ProxmoxNode(state, target)
     node.connect()
     try:
         node.run_pct("reboot")
     finally:
         node.disconnect()
-    return reconnect(target, timeout)
+    return answering(target, timeout)
 
 
 def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
-    """Restart this node (its k3s unit or its container) and wait until it is back."""
-    started = control_clock(control)
+    """Restart this node (its k3s unit or its container) and wait until it is back.
+
+    The clock is read once the old k3s process is gone (the unit restarted, the container rebooted
+    and reachable again), so only a lease renewed by the new process counts as being back.
+    """
     if mode == "container":
         if not reboot_container(state, host, timeout):
             return False
@@ -157,6 +175,9 @@ def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout
         if not ok:
             logger.error(f"{host.print_prefix}restart failed: {output.stderr}")
             return False
+    started = control_clock(control, timeout)
+    if started is None:
+        return False
     logger.info(f"{host.print_prefix}{mode} restarted; waiting until {host.data.node_name} is back")
     return wait_until_back(control, host.data.node_name, started, timeout)
 
@@ -208,6 +229,24 @@ def cluster_verified(inventory_file: str) -> Iterator[Any]:
     yield FunctionCommand(run_verify, (inventory_file,), {})
 
 
+@operation(is_idempotent=False)
+def haproxy_servers_up_again(timeout: int) -> Iterator[Any]:
+    """
+    After the restarts, wait until HAProxy's health checks see every critical server UP again.
+
+    Its checks need ``rise`` passes after a node is back, so verify runs on a settled path.
+
+    + timeout: seconds for the servers to be UP
+
+    **Example:**
+
+    .. code:: python
+
+        haproxy_servers_up_again(name="HAProxy servers UP again", timeout=300)
+    """
+    yield FunctionCommand(wait_until_up, (critical_servers(), timeout), {})
+
+
 @deploy("Restart and verify")
 def restart_and_verify() -> None:
     """Restart the selected k3s nodes (control first), wait for each, then verify the cluster."""
@@ -216,9 +255,13 @@ def restart_and_verify() -> None:
     timeout = seconds("restart_timeout", DEFAULT_TIMEOUT)
     selected = host.data.get("node_name") in selected_node_names()
     role = host.data.get("k3s_role")
-    if selected and role == "server":
-        node_restarted(name=f"Restart control nodes ({mode})", mode=mode, timeout=timeout, _serial=serial)
-    if selected and role == "agent":
-        node_restarted(name=f"Restart workers ({mode})", mode=mode, timeout=timeout, _serial=serial)
+    if selected and not serial:
+        node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
+    if selected and serial and role == "server":
+        node_restarted(name=f"Restart control nodes ({mode})", mode=mode, timeout=timeout, _serial=True)
+    if selected and serial and role == "agent":
+        node_restarted(name=f"Restart workers ({mode})", mode=mode, timeout=timeout, _serial=True)
+    if "haproxy" in host.groups:
+        haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout)
     if flag("restart_verify", True) and host == inventory.get_group("k3s_control")[0]:
         cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()))

@@ -19,7 +19,6 @@ def run_verify(inventory: Path, *arguments: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.xfail(reason="known failing at stop 11, see the stop note: failed right after the session deploy", strict=False)
 def test_verify_is_green_over_ssh(deployed_ssh, lab_inventory_ssh, tmp_path):
     result = run_verify(lab_inventory_ssh, f"--junitxml={tmp_path / 'junit.xml'}")
     assert result.returncode == 0, result.stdout[-4000:]
@@ -51,14 +50,12 @@ def test_service_restart_then_verify_is_green(deployed_ssh, lab_inventory_ssh):
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-@pytest.mark.xfail(reason="known failing at stop 11, see the stop note: verify after a worker pct reboot was not green", strict=False)
 def test_worker_container_reboot_then_verify_is_green(deployed_ssh, lab_inventory_pct):
     result = run_pyinfra(lab_inventory_pct, "restart.py", "--data", "restart_mode=container",
                          "--data", "restart_nodes=k3s-worker-1")
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-@pytest.mark.xfail(reason="known failing at stop 11, see the stop note: restart.py hung after rebooting every container at once", run=False)
 def test_all_containers_rebooted_at_once_then_verify_is_green(deployed_ssh, lab_inventory_pct):
     result = run_pyinfra(lab_inventory_pct, "restart.py", "--data", "restart_mode=container",
                          "--data", "restart_serial=false")

@@ -83,7 +83,8 @@ def test_role_probe_gives_name_roles_and_first_address():
 @pytest.mark.parametrize(
     ("output", "back"),
     [
-        ("True 1000", True),
+        ("True 1001", True),
+        ("True 1000", False),
         ("True 999", False),
         ("Unknown 1005", False),
         ("missing 0", False),
