@@ -5,10 +5,10 @@ INVENTORY ?= lab/inventory-ssh.yml
 VENV      := .venv
 BIN       := $(CURDIR)/$(VENV)/bin
 RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
-APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl
+APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl openssl
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight bench
+.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight
 
 setup: $(VENV)/.installed
 

@@ -7,7 +7,8 @@ Proxmox nodes, the LXC settings of the k3s containers that opted in; the k3s bin
 token everywhere; the control node's unit, wait until it is Ready; the workers' units (they join),
 wait until they are Ready; the node watcher on the control node; Rancher; HAProxy; then restart
 and verify when this run changed anything on a k3s host (or inventory data
-``restart_after_deploy: true`` asks for it). A second run changes nothing.
+``restart_after_deploy: true`` asks for it); last, on a Proxmox host that is this machine and
+opted in, the repair on a timer. A second run changes nothing.
 """
 
 from pyinfra import host, inventory, state
@@ -23,6 +24,7 @@ from tasks.preflight import preflight
 from tasks.preflight_checks import k3s_config_fixes
 from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import rancher
+from tasks.repair_timer import repair_timer
 from tasks.restart import restart_and_verify
 
 K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
@@ -72,3 +74,5 @@ all_hosts_reach(name="Cluster and Rancher up", point="cluster and Rancher up")
 haproxy()
 all_hosts_reach(name="HAProxy up", point="HAProxy up")
 restart_and_verify(_if=lambda: host.data.get("restart_after_deploy") is True or k3s_changed_anywhere())
+# Last, so a newly started timer's first run (at once) does not land in the scripted restart above.
+repair_timer()

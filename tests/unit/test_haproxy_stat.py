@@ -106,3 +106,34 @@ def test_fact_command_reads_a_live_stats_socket(live_haproxy):
 
 def test_fact_command_prints_nothing_without_a_socket(tmp_path):
     assert run_fact_command(tmp_path / "absent.sock") == []
+
+
+def test_server_addresses_are_what_haproxy_dials():
+    from verify.haproxy_stats import server_addresses
+    text = (FIXTURES / "haproxy_show_stat_checked.csv").read_text()
+    assert server_addresses(text, "backend_rancher") == EXPECTED["backend_rancher"]
+
+
+def test_ping_node_command_answers_from_a_local_tls_server(tmp_path):
+    """The per-node /ping of verify/ run for real against a local TLS server that answers pong."""
+    import ssl
+    import threading
+    from verify.rancher import ping_node_command
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=rancher.test",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"), "-days", "1"],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with context.wrap_socket(connection, server_side=True) as tls:
+            seen.append(tls.recv(4096))
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong")
+
+    threading.Thread(target=serve, daemon=True).start()
+    command = ping_node_command(f"127.0.0.1:{listener.getsockname()[1]}", "rancher.test")
+    answer = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
+    assert (answer.stdout, b"Host: rancher.test" in seen[0]) == ("pong", True)

@@ -25,6 +25,10 @@ from k3s_standin.node.svclb import SvclbContainer
 
 Obj = dict[str, Any]
 LEASE_SECONDS = 40
+# After a kubelet (re)start, containerd recreates each pod's sandbox, CNI wires it and the
+# containers start: several seconds on real k3s before a pod's ports answer again. Without this a
+# rebooted node's svclb port would be back within a second, shorter than any load balancer check.
+POD_START_SECONDS = 5.0
 
 
 class Kubelet:
@@ -36,6 +40,7 @@ class Kubelet:
         self.network = network
         self.pods: dict[str, PodRuntime] = {}
         self.tls_dir = os.path.join(options.data_dir, "agent", "rancher-tls")
+        self.pods_start_at = time.monotonic() + POD_START_SECONDS
 
     # node registration and heartbeats
 
@@ -111,6 +116,8 @@ class Kubelet:
                 self.api.delete(path("v1", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"]), grace=0)
                 continue
             if uid not in self.pods and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            if uid not in self.pods and time.monotonic() < self.pods_start_at:
                 continue
             runtime = self.pods.get(uid) or self.start(pod)
             self.report(pod, runtime)

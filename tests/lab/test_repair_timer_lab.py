@@ -1,0 +1,127 @@
+"""The repair on a timer on the lab's Proxmox host, which is this machine (``local: true``): the
+deploy installs it when the host's data opts in, it heals a stopped worker by itself, and it is
+removed again when the data opts out. Needs a deployed cluster (`make deploy`) and systemd as this
+machine's init. The module always turns the timer off at the end, so other lab tests are not healed
+behind their back."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.lab.conftest import LAB, changed_operations, pct, results_table, run_pyinfra
+
+WORKER, VMID = "k3s-worker-1", "111"
+NODES = ("k3s-control", "k3s-worker-1", "k3s-worker-2")
+CONTROL = "101"
+INTERVAL = "15s"
+HEAL_DEADLINE = 180
+TIMER = "k3s-node-repair.timer"
+UNITS = (Path("/etc/systemd/system/k3s-node-repair.service"), Path("/etc/systemd/system/k3s-node-repair.timer"))
+
+pytestmark = pytest.mark.skipif(not Path("/run/systemd/system").is_dir(),
+                                reason="this machine does not run systemd, which the timer needs")
+
+
+def systemctl(*args: str) -> str:
+    return subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def ready(node: str) -> str:
+    result = pct("exec", CONTROL, "--", "k3s", "kubectl", "get", "node", node, "-o",
+                 'jsonpath={.status.conditions[?(@.type=="Ready")].status}', "--request-timeout=5s")
+    return result.stdout.decode().strip()
+
+
+def wait_until(condition, deadline: int, what: str) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"{what} not within {deadline}s"
+        time.sleep(2)
+
+
+def inventory_with_timer(directory: Path, enabled: bool, repair_files: dict[str, Path]) -> Path:
+    """The lab's pct inventory with the timer switched on or off on its Proxmox host."""
+    raw = yaml.safe_load((LAB / "inventory-pct.yml").read_text())
+    raw["secrets_file"] = str(LAB / raw["secrets_file"])
+    raw["proxmox_hosts"][0]["data"] = {"repair_timer": enabled, "repair_timer_interval": INTERVAL,
+                                       **{key: str(path) for key, path in repair_files.items()}}
+    path = directory / f"inventory-repair-timer-{'on' if enabled else 'off'}.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def metric(text: str, name: str) -> float:
+    found = re.search(rf"^k3s_node_repair_{name} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else -1
+
+
+@pytest.fixture(scope="module")
+def repair_files(tmp_path_factory) -> dict[str, Path]:
+    """A fresh log, textfile and attempt state for the timer's runs in this module."""
+    directory = tmp_path_factory.mktemp("repair-timer")
+    return {"repair_log_file": directory / "repair.log", "repair_textfile": directory / "k3s_node_repair.prom",
+            "repair_state_file": directory / "state.json"}
+
+
+@pytest.fixture(scope="module")
+def timer_on(lab_inventory_pct, repair_files, tmp_path_factory):
+    """Deploy with the timer on; afterwards, whatever happened, deploy with it off (limited to the
+    Proxmox host, so that works on a broken cluster too) and check its units are gone."""
+    directory = tmp_path_factory.mktemp("inventory")
+    on = inventory_with_timer(directory, True, repair_files)
+    try:
+        yield on, run_pyinfra(on, "deploy.py")
+    finally:
+        off = run_pyinfra(inventory_with_timer(directory, False, repair_files), "deploy.py", "--limit", "proxmox_hosts")
+        left = [str(unit) for unit in UNITS if unit.exists()]
+        assert (off.returncode, left, systemctl("is-active", TIMER)) == (0, [], "inactive"), off.stdout[-3000:]
+
+
+@pytest.fixture
+def worker_restored():
+    """Every node Ready before; after, the worker's container running and the worker Ready, whatever
+    the timer did."""
+    for node in NODES:
+        wait_until(lambda node=node: ready(node) == "True", 180, f"{node} Ready")
+    yield
+    if "running" not in pct("status", VMID).stdout.decode():
+        pct("start", VMID)
+    wait_until(lambda: ready(WORKER) == "True", 180, f"{WORKER} Ready again")
+
+
+def test_deploy_with_the_timer_succeeds(timer_on):
+    _, result = timer_on
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_timer_is_enabled_and_active_on_this_machine(timer_on):
+    assert (systemctl("is-enabled", TIMER), systemctl("is-active", TIMER)) == ("enabled", "active")
+
+
+def test_second_deploy_with_the_timer_changes_nothing(timer_on):
+    inventory, _ = timer_on
+    second = run_pyinfra(inventory, "deploy.py")
+    assert ("Grand total" in results_table(second.stdout), changed_operations(second.stdout)) == (True, []), \
+        second.stdout[-3000:]
+
+
+def test_stopped_worker_is_started_by_the_timer_and_logged(timer_on, repair_files, worker_restored):
+    stopped = pct("stop", VMID)
+    assert stopped.returncode == 0, stopped.stderr.decode()
+
+    def healed_line() -> str:
+        log = repair_files["repair_log_file"]
+        lines = log.read_text().splitlines() if log.exists() else []
+        return next((line for line in lines if f"node={WORKER}" in line and 'cause="container stopped"' in line
+                     and f"pct start {VMID}" in line and 'result="Ready,' in line), "")
+
+    wait_until(lambda: ready(WORKER) == "True" and healed_line(), HEAL_DEADLINE, f"{WORKER} healed by the timer")
+    counters = repair_files["repair_textfile"].read_text()
+    assert (metric(counters, "node_actions_total") >= 1, metric(counters, "nodes_repaired_total") >= 1) == (True, True), \
+        counters
