@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,36 @@ def lab_inventory_pct(lab_inventory_ssh: Path) -> Path:
 def pct(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
     """Run the lab's pct and capture its output."""
     return subprocess.run([str(PCT), *args], input=input, capture_output=True, timeout=180)
+
+
+CONTROL_VMID = "101"
+NOT_READY_DEADLINE = 120
+
+
+def kubectl(*args: str) -> str:
+    """``k3s kubectl`` on the control container (through pct); its stdout."""
+    result = pct("exec", CONTROL_VMID, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
+    return result.stdout.decode().strip()
+
+
+def ready(node: str) -> str:
+    """The node's Ready condition status: True, False, Unknown or empty."""
+    return kubectl("get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+
+
+def wait_ready_state(node: str, wanted_ready: bool, deadline: int = NOT_READY_DEADLINE) -> None:
+    """Poll until the node is (or is no longer) Ready; fail the test at the deadline."""
+    end = time.monotonic() + deadline
+    while (ready(node) == "True") != wanted_ready:
+        assert time.monotonic() < end, f"{node} did not become {'Ready' if wanted_ready else 'NotReady'} in {deadline}s"
+        time.sleep(2)
+
+
+def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:
+    """A shell command in a lab container (through pct) that must succeed."""
+    result = pct("exec", vmid, "--", "sh", "-c", command)
+    assert result.returncode == 0, result.stderr.decode()
+    return result
 
 
 def ssh(ip: str, command: str, known_hosts: Path = KNOWN_HOSTS) -> subprocess.CompletedProcess:

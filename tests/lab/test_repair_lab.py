@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, REPO, pct
+from tests.lab.conftest import LAB, REPO, in_container, kubectl, pct, ready, wait_ready_state
 
-CONTROL = "101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
-NOT_READY_DEADLINE = 120
 AGENT_UNIT = "/etc/systemd/system/k3s-agent.service"
-
-
-def kubectl(*args: str) -> str:
-    result = pct("exec", CONTROL, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
-    return result.stdout.decode().strip()
-
-
-def ready(node: str) -> str:
-    return kubectl("get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
-
-
-def wait_ready_state(node: str, wanted_ready: bool, deadline: int = NOT_READY_DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while (ready(node) == "True") != wanted_ready:
-        assert time.monotonic() < end, f"{node} did not become {'Ready' if wanted_ready else 'NotReady'} in {deadline}s"
-        time.sleep(2)
-
-
-def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:
-    result = pct("exec", vmid, "--", "sh", "-c", command)
-    assert result.returncode == 0, result.stderr.decode()
-    return result
 
 
 def verify_nodes(inventory: Path) -> subprocess.CompletedProcess:
