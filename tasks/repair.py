@@ -83,8 +83,18 @@ JOURNAL_NOTED = 3
 # --- settings -----------------------------------------------------------------------------------
 
 
+def setting(key: str, default: Any = None) -> Any:
+    """Host data, else the cluster's (the first control node's): when no control node answers, a
+    Proxmox host runs the repair, and the inventory's cluster ``data:`` is not on Proxmox hosts."""
+    value = host.data.get(key)
+    controls = inventory.get_group("k3s_control", [])
+    if value is None and controls:
+        value = controls[0].data.get(key)
+    return default if value is None else value
+
+
 def whole_number(key: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    value = host.data.get(key, default)
+    value = setting(key, default)
     if isinstance(value, bool) or not str(value).isdigit():
         raise data_error(key, f"{value!r} is not a whole number")
     number = int(value)
@@ -102,7 +112,7 @@ def limits() -> Limits:
 
 
 def selected_nodes() -> set[str] | None:
-    value = host.data.get("repair_nodes")
+    value = setting("repair_nodes")
     if value is None or value == "":
         return None
     names = value.split(",") if isinstance(value, str) else value
@@ -114,11 +124,11 @@ def selected_nodes() -> set[str] | None:
 def state_file() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     default = Path(cache) / "k3s-lxc-resilience" / "repair-state.json"
-    return Path(str(host.data.get("repair_state_file") or default)).expanduser()
+    return Path(str(setting("repair_state_file") or default)).expanduser()
 
 
 def optional_path(key: str) -> Path | None:
-    value = host.data.get(key)
+    value = setting(key)
     return Path(str(value)).expanduser() if value else None
 
 
@@ -306,7 +316,7 @@ def survey(runner: Host) -> RepairRun:
             continue
         access[node["name"]] = resolve(node["name"], containers)
         observations[node["name"]] = observe(access[node["name"]], listed_status(access[node["name"]], containers))
-    cluster = str(runner.data.get("k3s_server_url") or "cluster")
+    cluster = str(setting("k3s_server_url") or "cluster")
     path = state_file()
     kept = load_state(path).get(cluster, {})
     steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)

@@ -76,7 +76,6 @@ def green():
         wait_ready_state(node, True, deadline=180)
 
 
-@pytest.mark.xfail(reason="known failing at stop 11, see the stop note: over pct it did not exit 0 after the preceding scenarios", strict=False)
 def test_healthy_cluster_changes_nothing(green, repair):
     status, output = repair()
     assert (status, "healthy: k3s-worker-1, k3s-worker-2 Ready" in output) == (0, True), output[-2000:]

@@ -24,8 +24,8 @@ HEAL_DEADLINE = 180
 TIMER = "k3s-node-repair.timer"
 UNITS = (Path("/etc/systemd/system/k3s-node-repair.service"), Path("/etc/systemd/system/k3s-node-repair.timer"))
 
-pytestmark = pytest.mark.skipif(not Path("/run/systemd/system").is_dir(),
-                                reason="this machine does not run systemd, which the timer needs")
+needs_systemd = pytest.mark.skipif(not Path("/run/systemd/system").is_dir(),
+                                   reason="this machine does not run systemd, which the timer needs")
 
 
 def systemctl(*args: str) -> str:
@@ -95,15 +95,18 @@ def worker_restored():
     wait_until(lambda: ready(WORKER) == "True", 180, f"{WORKER} Ready again")
 
 
+@needs_systemd
 def test_deploy_with_the_timer_succeeds(timer_on):
     _, result = timer_on
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+@needs_systemd
 def test_timer_is_enabled_and_active_on_this_machine(timer_on):
     assert (systemctl("is-enabled", TIMER), systemctl("is-active", TIMER)) == ("enabled", "active")
 
 
+@needs_systemd
 def test_second_deploy_with_the_timer_changes_nothing(timer_on):
     inventory, _ = timer_on
     second = run_pyinfra(inventory, "deploy.py")
@@ -111,6 +114,7 @@ def test_second_deploy_with_the_timer_changes_nothing(timer_on):
         second.stdout[-3000:]
 
 
+@needs_systemd
 def test_stopped_worker_is_started_by_the_timer_and_logged(timer_on, repair_files, worker_restored):
     stopped = pct("stop", VMID)
     assert stopped.returncode == 0, stopped.stderr.decode()
@@ -125,3 +129,28 @@ def test_stopped_worker_is_started_by_the_timer_and_logged(timer_on, repair_file
     counters = repair_files["repair_textfile"].read_text()
     assert (metric(counters, "node_actions_total") >= 1, metric(counters, "nodes_repaired_total") >= 1) == (True, True), \
         counters
+
+
+def unit_command(service: str) -> tuple[list[str], dict[str, str], str]:
+    """ExecStart's words, Environment= and WorkingDirectory= of a rendered service unit."""
+    lines = dict(line.split("=", 1) for line in service.splitlines() if "=" in line and not line.startswith("#"))
+    name, _, value = lines["Environment"].partition("=")
+    return lines["ExecStart"].split(), {name: value}, lines["WorkingDirectory"]
+
+
+def test_the_service_units_own_command_heals_a_stopped_worker(lab_inventory_pct, repair_files, worker_restored):
+    """What systemd would run, run as it is written in the rendered unit (this machine has no systemd
+    to schedule it): a worker stopped with `pct stop` is started and Ready, exit 10, log and counters."""
+    from tasks.repair_timer import SERVICE, SYSTEMD_DIR, timer_settings, unit_files
+    settings = timer_settings({key: str(path) for key, path in repair_files.items()}, local=True,
+                              inventory_file=lab_inventory_pct)
+    argv, environment, directory = unit_command(unit_files(settings)[f"{SYSTEMD_DIR}/{SERVICE}"])
+    assert pct("stop", VMID).returncode == 0
+    wait_until(lambda: ready(WORKER) != "True", 120, f"{WORKER} NotReady")
+    run = subprocess.run(argv, cwd=directory, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **environment},
+                         capture_output=True, text=True, timeout=600)
+    log = repair_files["repair_log_file"].read_text()
+    counters = repair_files["repair_textfile"].read_text()
+    assert (run.returncode, ready(WORKER), 'cause="container stopped"' in log, f"pct start {VMID}" in log,
+            metric(counters, "nodes_repaired_total") >= 1) == (10, "True", True, True, True), \
+        run.stdout[-3000:] + log + counters
