@@ -106,6 +106,26 @@ def changed_operations(output: str) -> list[str]:
             if name != "Grand total" and (row["success"], row["error"]) != ("-", "-")]
 
 
+def run_verify(inventory: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """``pytest verify/`` against a lab inventory; output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pytest", "verify/", "--inventory", str(inventory),
+         "-q", "-p", "no:cacheprovider", *arguments],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )
+
+
+def verify_until_green(inventory: Path, *arguments: str, deadline: int = 180) -> subprocess.CompletedProcess:
+    """Re-run verify until it passes or the deadline: after a node restarts its pods take seconds to
+    serve again and HAProxy needs its ``rise`` checks, so "recovered" is a state reached, not an instant."""
+    end = time.monotonic() + deadline
+    while True:
+        result = run_verify(inventory, *arguments)
+        if result.returncode == 0 or time.monotonic() > end:
+            return result
+        time.sleep(2)
+
+
 @pytest.fixture(scope="session")
 def deployed_ssh(lab_inventory_ssh: Path) -> subprocess.CompletedProcess:
     """The lab deployed over SSH once per session (later tests start from that cluster)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, run_pyinfra, ssh
+from tests.lab.conftest import LAB, run_pyinfra, ssh, verify_until_green
 from facts.haproxy import HaproxyServerStats
 
 HAPROXY_IP = "10.213.0.121"
@@ -87,7 +87,9 @@ def test_bad_port_leaves_the_previous_config_live_and_serving(lab_inventory_ssh:
     assert (live_config_sha(), serving.stdout.split()) == (before, ["active", "200"])
 
 
-def test_every_backend_rancher_server_is_up_after_the_deploy(deployed_ssh):
+def test_every_backend_rancher_server_is_up_after_the_deploy(deployed_ssh, lab_inventory_ssh: Path):
+    # Earlier modules reboot nodes; HAProxy's view settles within its rise checks.
+    verify_until_green(lab_inventory_ssh, "-k", "test_rancher_backend_servers_are_up")
     servers = haproxy_stats()["backend_rancher"]
     assert {name: fields["status"] for name, fields in servers.items()} == \
         {"k3s-control": "UP", "k3s-worker-1": "UP", "k3s-worker-2": "UP"}

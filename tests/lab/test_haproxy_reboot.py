@@ -11,14 +11,16 @@ import subprocess
 
 import pytest
 
-from tests.lab.conftest import REPO, ssh
+from tests.lab.conftest import REPO, ssh, verify_until_green
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
 
 
 @pytest.fixture(scope="module")
-def reboot_report(deployed_ssh) -> dict:
+def reboot_report(deployed_ssh, lab_inventory_ssh) -> dict:
+    settled = verify_until_green(lab_inventory_ssh)
+    assert settled.returncode == 0, settled.stdout[-3000:]
     rancher_nodes = ssh(CONTROL_IP, "k3s kubectl -n cattle-system get pods -l app=rancher "
                                     "-o jsonpath='{.items[*].spec.nodeName}'").stdout.split()
     vmid = next(vmid for name, vmid in WORKERS.items() if name not in rancher_nodes)

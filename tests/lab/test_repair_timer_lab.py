@@ -122,7 +122,7 @@ def test_stopped_worker_is_started_by_the_timer_and_logged(timer_on, repair_file
     def healed_line() -> str:
         log = repair_files["repair_log_file"]
         lines = log.read_text().splitlines() if log.exists() else []
-        return next((line for line in lines if f"node={WORKER}" in line and 'cause="container stopped"' in line
+        return next((line for line in lines if f"node={WORKER}" in line and 'cause="container stopped' in line
                      and f"pct start {VMID}" in line and 'result="Ready,' in line), "")
 
     wait_until(lambda: ready(WORKER) == "True" and healed_line(), HEAL_DEADLINE, f"{WORKER} healed by the timer")
@@ -151,6 +151,6 @@ def test_the_service_units_own_command_heals_a_stopped_worker(lab_inventory_pct,
                          capture_output=True, text=True, timeout=600)
     log = repair_files["repair_log_file"].read_text()
     counters = repair_files["repair_textfile"].read_text()
-    assert (run.returncode, ready(WORKER), 'cause="container stopped"' in log, f"pct start {VMID}" in log,
+    assert (run.returncode, ready(WORKER), 'cause="container stopped' in log, f"pct start {VMID}" in log,
             metric(counters, "nodes_repaired_total") >= 1) == (10, "True", True, True, True), \
         run.stdout[-3000:] + log + counters

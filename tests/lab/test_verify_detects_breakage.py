@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import pct
-from tests.lab.test_verify_suites import run_verify
+from tests.lab.conftest import pct, run_verify, verify_until_green
 
 CONTROL, WORKER_2, HAPROXY = "101", "112", "121"
 
@@ -30,6 +29,10 @@ def wait_for(vmid: str, command: str, timeout: int = 120) -> None:
         assert time.monotonic() < deadline, f"timed out waiting for: {command}"
         time.sleep(2)
 
+
+SOCKET = "/run/haproxy/admin.sock"
+HAPROXY_CMD = "python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(\"" + SOCKET + "\"); " \
+    "s.sendall(sys.argv[1].encode() + b\"\\n\"); print(s.makefile().read())' "
 
 BREAKAGES = [
     pytest.param(
@@ -59,6 +62,39 @@ BREAKAGES = [
         id="haproxy-stopped",
     ),
     pytest.param(
+        WORKER_2, "test_k3s_service_is_active", "k3s-worker-2",
+        "systemctl stop k3s-agent", "systemctl start k3s-agent",
+        "k3s-agent is inactive on k3s-worker-2",
+        id="agent-stopped",
+    ),
+    pytest.param(
+        WORKER_2, "test_k3s_service_is_enabled", "k3s-worker-2",
+        "systemctl disable k3s-agent", "systemctl enable k3s-agent",
+        "k3s-agent is disabled on k3s-worker-2, so it will not start after a reboot",
+        id="agent-disabled",
+    ),
+    pytest.param(
+        WORKER_2, "test_rancher_pings_via_each_k3s_node", "haproxy",
+        "systemctl stop k3s-agent", "systemctl start k3s-agent",
+        "straight to these nodes failed: {'k3s-worker-2'",
+        id="node-port-silent",
+    ),
+    pytest.param(
+        HAPROXY, "test_rancher_backend_servers_are_up", "haproxy",
+        HAPROXY_CMD + "'set server backend_rancher/k3s-worker-2 state maint'",
+        HAPROXY_CMD + "'set server backend_rancher/k3s-worker-2 state ready'",
+        "backend_rancher servers not UP on haproxy: {'k3s-worker-2': 'MAINT",
+        id="haproxy-server-in-maintenance",
+    ),
+    pytest.param(
+        HAPROXY, "test_haproxy_config_is_valid", "haproxy",
+        "cp /etc/haproxy/haproxy.cfg /root/haproxy.cfg.verify-test && echo 'backend broken' >> /etc/haproxy/haproxy.cfg "
+        "&& echo '    server x 10.213.0.250:70000' >> /etc/haproxy/haproxy.cfg",
+        "mv /root/haproxy.cfg.verify-test /etc/haproxy/haproxy.cfg",
+        "/etc/haproxy/haproxy.cfg on haproxy is invalid",
+        id="haproxy-config-invalid",
+    ),
+    pytest.param(
         HAPROXY, "test_rancher_pings_via_haproxy", "haproxy",
         "systemctl stop haproxy", "systemctl start haproxy",
         "Rancher /ping via HAProxy haproxy",
@@ -76,7 +112,7 @@ def test_check_fails_when_broken_and_passes_when_repaired(
         broken = run_verify(lab_inventory_ssh, "-k", test)
     finally:
         in_container(vmid, repair)
-    repaired = run_verify(lab_inventory_ssh, "-k", test)
+    repaired = verify_until_green(lab_inventory_ssh, "-k", test)
     assert (message in summary_line(broken.stdout, test, node), repaired.returncode) == (True, 0), broken.stdout[-3000:]
 
 
@@ -88,6 +124,8 @@ def test_not_ready_worker_fails_ready_and_taint_checks(deployed_ssh, lab_invento
     finally:
         in_container(WORKER_2, "systemctl start k3s-agent")
         wait_for(CONTROL, "k3s kubectl get node k3s-worker-2 -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True")
+        # Later modules start from a green cluster: the worker's pods serving, HAProxy's server UP.
+        verify_until_green(lab_inventory_ssh)
     assert [
         "is not Ready" in summary_line(broken.stdout, "test_node_is_ready", "k3s-worker-2"),
         "node.kubernetes.io/unreachable" in summary_line(

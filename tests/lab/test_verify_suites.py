@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
-import pytest
-
-from tests.lab.conftest import REPO, run_pyinfra
-
-
-def run_verify(inventory: Path, *arguments: str) -> subprocess.CompletedProcess:
-    """``pytest verify/`` against a lab inventory; output is stdout+stderr."""
-    return subprocess.run(
-        [str(REPO / ".venv/bin/python"), "-m", "pytest", "verify/", "--inventory", str(inventory),
-         "-q", "-p", "no:cacheprovider", *arguments],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
-    )
+from tests.lab.conftest import REPO, run_pyinfra, run_verify
 
 
 def test_verify_is_green_over_ssh(deployed_ssh, lab_inventory_ssh, tmp_path):
