@@ -57,10 +57,15 @@ class ClusterNodes(FactBase["dict[str, ClusterNode] | None"]):
     """
 
     def command(self) -> str:
-        return f"k3s kubectl get nodes -o json --request-timeout=10s 2>/dev/null || echo {API_DOWN}"
+        # All or nothing: a request that fails half-way must not leave partial JSON before the marker.
+        return (f'nodes=$(k3s kubectl get nodes -o json --request-timeout=10s 2>/dev/null) '
+                f'&& printf "%s\\n" "$nodes" || echo {API_DOWN}')
 
     def process(self, output: list[str]) -> dict[str, ClusterNode] | None:
-        if output == [API_DOWN]:
+        if not output or output[-1] == API_DOWN:
             return None
-        nodes = [summarize_node(item) for item in json.loads("\n".join(output))["items"]]
-        return {node["name"]: node for node in nodes}
+        try:
+            items = json.loads("\n".join(output))["items"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return {node["name"]: node for node in (summarize_node(item) for item in items)}

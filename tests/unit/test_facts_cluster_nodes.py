@@ -42,3 +42,28 @@ def test_lab_recording_lists_the_three_lab_nodes_ready_with_their_addresses():
         "k3s-worker-1": ("True", "10.213.0.111"),
         "k3s-worker-2": ("True", "10.213.0.112"),
     }
+
+
+def test_partial_json_is_not_a_node_list():
+    assert ClusterNodes().process(['{"items": [{"metadata":', API_DOWN]) is None
+
+
+def test_command_prints_json_only_when_kubectl_succeeded(tmp_path):
+    """The fact's own shell line with a kubectl that prints half a list and fails: only the marker."""
+    import subprocess
+    fake = tmp_path / "k3s"
+    fake.write_text('#!/bin/sh\nprintf \'{"items": [\'\nexit 1\n')
+    fake.chmod(0o755)
+    result = subprocess.run(["sh", "-c", ClusterNodes().command()], capture_output=True, text=True,
+                            env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert result.stdout.splitlines() == [API_DOWN]
+
+
+def test_command_passes_a_whole_list_through(tmp_path):
+    import subprocess
+    fake = tmp_path / "k3s"
+    fake.write_text('#!/bin/sh\nprintf \'{"items": []}\\n\'\n')
+    fake.chmod(0o755)
+    result = subprocess.run(["sh", "-c", ClusterNodes().command()], capture_output=True, text=True,
+                            env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert ClusterNodes().process(result.stdout.splitlines()) == {}
