@@ -9,7 +9,10 @@ established); once the server is DOWN every request goes to the other nodes. Bou
 
     .venv/bin/python bench/haproxy_worker_reboot.py --vmid 111
 
-Prints one JSON line; also written to bench/results/haproxy_worker_reboot.json.
+With ``--planned`` the reboot goes through ``restart.py`` (container mode), which drains the
+server in HAProxy before the reboot and sets it ready after.
+
+Prints one JSON line; also written to bench/results/haproxy_worker_reboot[_planned].json.
 """
 
 from __future__ import annotations
@@ -72,6 +75,14 @@ def worker_name(vmid: int, inventory: dict) -> str:
     raise SystemExit(f"bench: vmid {vmid}: not a worker of lab/inventory-ssh.yml")
 
 
+def planned_reboot(node: str) -> subprocess.Popen:
+    """Start ``restart.py`` in container mode for one node over pct, without the verify at its end."""
+    return subprocess.Popen([str(REPO / ".venv/bin/pyinfra"), "-y", "inventory.py", "restart.py", "--data", "restart_mode=container",
+                    "--data", f"restart_nodes={node}", "--data", "restart_verify=false"],
+                   cwd=REPO, env={"K3S_INVENTORY": str(LAB / "inventory-pct.yml"), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def request_loop(hostname: str, interval: float, stop: threading.Event, results: list[tuple[float, bool]]) -> None:
     while not stop.is_set():
         started = time.monotonic()
@@ -84,6 +95,8 @@ def main() -> None:
     parser.add_argument("--vmid", type=int, default=111)
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--deadline", type=float, default=300)
+    parser.add_argument("--planned", action="store_true",
+                        help="reboot through restart.py (drains the server in HAProxy first) instead of a bare pct reboot")
     args = parser.parse_args()
 
     inventory = yaml.safe_load((LAB / "inventory-ssh.yml").read_text())
@@ -100,20 +113,25 @@ def main() -> None:
     start = time.monotonic()
     loop.start()
     down_at = up_at = None
+    restart = None
     try:
-        subprocess.run([str(LAB / "bin/pct"), "reboot", str(args.vmid)], check=True, timeout=120)
+        restart = planned_reboot(server) if args.planned else None
+        if restart is None:
+            subprocess.run([str(LAB / "bin/pct"), "reboot", str(args.vmid)], check=True, timeout=120)
         while time.monotonic() - start < args.deadline:
             state = server_state(server)
             now = time.monotonic() - start
             if down_at is None and state != "UP":
                 down_at = now
-            elif down_at is not None and state == "UP":
+            elif down_at is not None and state == "UP" and (restart is None or restart.poll() is not None):
                 up_at = now
                 break
             time.sleep(0.5)
     finally:
         stop.set()
         loop.join()
+        if restart is not None and restart.wait(timeout=600) != 0:
+            raise SystemExit(f"bench: restart.py exited {restart.returncode}")
 
     failures = [round(at - start, 1) for at, ok in results if not ok]
     # Requests sent while HAProxy had the server DOWN can only have gone to the other nodes.
@@ -123,10 +141,11 @@ def main() -> None:
         "requests": len(results), "failed": len(failures), "failed_at_s": failures,
         "server_down_after_s": down_at and round(down_at, 1), "server_up_after_s": up_at and round(up_at, 1),
         "sent_while_down": len(while_down), "failed_while_down": while_down.count(False),
-        "interval_s": args.interval,
+        "interval_s": args.interval, "planned": args.planned,
     }
     (REPO / "bench/results").mkdir(exist_ok=True)
-    (REPO / "bench/results/haproxy_worker_reboot.json").write_text(json.dumps(report, indent=2))
+    name = "haproxy_worker_reboot_planned" if args.planned else "haproxy_worker_reboot"
+    (REPO / f"bench/results/{name}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))
     if up_at is None:
         raise SystemExit(f"bench: backend_rancher/{server} not back UP within {args.deadline:g}s")

@@ -28,9 +28,30 @@ s.sendall(b"show stat\\n")
 sys.stdout.write(b"".join(iter(lambda: s.recv(65536), b"")).decode())
 """
 
+# Sends one runtime API command; HAProxy answers `set server` with nothing on success, so any answer
+# is its error message (exit 1). A missing socket is an error here: the command was not applied.
+_RUNTIME = """\
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\\n")
+answer = b"".join(iter(lambda: s.recv(65536), b"")).decode().strip()
+sys.exit(answer or None)
+"""
+
 ServerStats = dict[str, dict[str, dict[str, str]]]
 
-_KEPT_FIELDS = ("status", "check_status", "last_chk", "check_desc", "addr", "lastchg")
+
+def runtime_command(line: str, socket: str = STATS_SOCKET) -> str:
+    """Shell command sending one runtime API line (``set server b/s state drain``) to the socket.
+
+    Example:
+        runtime_command("set server backend_rancher/k3s-worker-1 state drain")
+    """
+    return f"python3 -c {shlex.quote(_RUNTIME)} {shlex.quote(socket)} {shlex.quote(line)}"
+
+_KEPT_FIELDS = ("status", "check_status", "last_chk", "check_desc", "addr", "lastchg", "scur")
 
 
 def parse_show_stat(lines: list[str]) -> ServerStats:

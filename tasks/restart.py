@@ -34,12 +34,16 @@ from pyinfra.connectors.util import run_local_process
 from connectors.proxmox_node import ProxmoxNode
 from inventory_schema import inventory_path
 from tasks import choice, data_error
-from tasks.haproxy import critical_servers, wait_until_up
+from connectors.proxmox_node import one_line
+from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command
+from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
 MODES = ("service", "container")
 DEFAULT_TIMEOUT = 300
 POLL_SECONDS = 2
+# How long a planned restart waits for a drained HAProxy server's open sessions to end.
+DRAIN_SECONDS = 10
 VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
 TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
@@ -161,12 +165,46 @@ def reboot_container(state: State, target: Host, timeout: int) -> bool:
     return answering(target, timeout)
 
 
+def set_haproxy_state(node_name: str, state: str) -> None:
+    """``set server backend_rancher/<node> state <state>`` on every HAProxy host; a failure is a
+    warning (the health checks still take a restarting node out, only later)."""
+    for balancer in inventory.get_group("haproxy", []):
+        line = f"set server {RANCHER_BACKEND}/{node_name} state {state}"
+        ok, output = balancer.run_shell_command(StringCommand(runtime_command(line)), _timeout=30)
+        if not ok:
+            logger.warning(f"{balancer.print_prefix}{line}: {one_line(output)}")
+
+
+def drained(node_name: str, timeout: int = DRAIN_SECONDS) -> None:
+    """Drain the node's server in HAProxy, then wait (bounded) for its open sessions to finish, so a
+    planned restart cuts no request; long-lived ones (websockets) are cut after ``timeout``."""
+    set_haproxy_state(node_name, "drain")
+    deadline = time.monotonic() + timeout
+    for balancer in inventory.get_group("haproxy", []):
+        while time.monotonic() < deadline:
+            ok, output = balancer.run_shell_command(StringCommand(HaproxyServerStats().command()), _timeout=30)
+            stats = parse_show_stat(output.stdout_lines) if ok else {}
+            if stats.get(RANCHER_BACKEND, {}).get(node_name, {}).get("scur", "0") in ("0", ""):
+                break
+            gevent.sleep(1)
+
+
 def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
     """Restart this node (its k3s unit or its container) and wait until it is back.
 
     The clock is read once the old k3s process is gone (the unit restarted, the container rebooted
-    and reachable again), so only a lease renewed by the new process counts as being back.
+    and reachable again), so only a lease renewed by the new process counts as being back. HAProxy
+    sends it no new connections meanwhile (drain); afterwards its health checks decide when it is UP.
     """
+    drained(host.data.node_name)
+    try:
+        return restarted_and_back(state, host, mode, control, timeout)
+    finally:
+        set_haproxy_state(host.data.node_name, "ready")
+
+
+def restarted_and_back(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
+    """The restart itself, then the wait until the node is back."""
     if mode == "container":
         if not reboot_container(state, host, timeout):
             return False

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from facts.haproxy import HaproxyServerStats, parse_show_stat, servers_not_up
+from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command, servers_not_up
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -29,7 +29,7 @@ def test_parse_keeps_servers_not_frontend_or_backend_rows():
 def test_parse_reads_status_and_check_fields():
     assert recorded("checked")["backend_rancher"]["k3s-worker-1"] == {
         "status": "DOWN", "check_status": "L4CON", "last_chk": "Connection refused",
-        "check_desc": "Layer4 connection problem", "addr": "127.0.0.2:18445", "lastchg": "3",
+        "check_desc": "Layer4 connection problem", "addr": "127.0.0.2:18445", "lastchg": "3", "scur": "0",
     }
 
 
@@ -137,3 +137,29 @@ def test_ping_node_command_answers_from_a_local_tls_server(tmp_path):
     command = ping_node_command(f"127.0.0.1:{listener.getsockname()[1]}", "rancher.test")
     answer = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=30)
     assert (answer.stdout, b"Host: rancher.test" in seen[0]) == ("pong", True)
+
+
+def test_runtime_command_drains_and_readies_a_server_of_a_live_haproxy(live_haproxy):
+    """``runtime_command`` against a real HAProxy: drain sets the admin state's drain bit (0x08 in
+    ``show servers state``), ready clears it, an unknown server fails with HAProxy's message."""
+    socket_path = str(live_haproxy[0])
+
+    def run(line: str) -> subprocess.CompletedProcess:
+        return subprocess.run(runtime_command(line, socket_path), shell=True, capture_output=True, text=True)
+
+    def admin_state() -> int:
+        with socket.socket(socket.AF_UNIX) as stats:
+            stats.connect(socket_path)
+            stats.sendall(b"show servers state backend_rancher\n")
+            lines = b"".join(iter(lambda: stats.recv(65536), b"")).decode().splitlines()
+        header = lines[1].lstrip("# ").split()
+        row = dict(zip(header, lines[2].split()))
+        return int(row["srv_admin_state"])
+
+    time.sleep(0.5)  # the socket is up once HAProxy has parsed its config
+    drained = run("set server backend_rancher/k3s-worker-1 state drain")
+    drained_state = admin_state()
+    readied = run("set server backend_rancher/k3s-worker-1 state ready")
+    typo = run("set server backend_rancher/no-such-server state drain")
+    assert (drained.returncode, drained_state & 0x08, readied.returncode, admin_state() & 0x08,
+            typo.returncode != 0, "No such server" in typo.stderr) == (0, 0x08, 0, 0, True, True), typo.stderr
