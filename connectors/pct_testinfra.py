@@ -15,8 +15,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from pyinfra.api import StringCommand
 from testinfra.backend import base
-from connectors.pct import CONTAINER_PATH
+
+from connectors.pct import container_command
+from connectors.proxmox_node import pct_command_line
 
 LOCAL_NODE = "local"
 
@@ -55,17 +58,16 @@ class PctBackend(base.BaseBackend):
         return f"pct://{self.vmid}@{self.node}"
 
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
-        container_command = self.get_command(command, *args)
-        pct_line = self.quote(
-            "%s exec %s -- /usr/bin/env %s sh -c %s", self.pct_command, self.vmid, f"PATH={CONTAINER_PATH}",
-            container_command,
-        )
+        unix_command = self.get_command(command, *args)
+        # The connector's own line (and its container PATH), so both reach a container the same way.
+        pct_line = container_command(pct_command_line(self.pct_command, "exec", self.vmid),
+                                     StringCommand(unix_command)).get_raw_value()
         if self.node_is_local():
             result = self.run_local(pct_line)
         else:
             ssh_command, ssh_args = self.ssh_words()
             result = self.run_local(" ".join([*ssh_command, "%s"]), *ssh_args, pct_line)
-        result.command = self.encode(container_command)
+        result.command = self.encode(unix_command)
         return result
 
     def node_is_local(self) -> bool:
