@@ -33,6 +33,20 @@ class DeployDataError(PyinfraError):
     """Bad host data; the message is one line naming the host and the field."""
 
 
+class InvalidField(ValueError):
+    """A value that cannot be deployed, found by pure validation (no host context); ``field`` is
+    its inventory key. Operations turn it into :func:`data_error`'s one line naming the host.
+
+    Example:
+        raise InvalidField("rancher.replicas", "must be an integer >= 1, got 0")
+    """
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"field {field_name}: {problem}")
+        self.field = field_name
+        self.problem = problem
+
+
 def data_error(key: str, problem: str) -> DeployDataError:
     """``deploy: host <node_name>: field <key>: <problem>`` for the current host."""
     return DeployDataError(f"deploy: host {host.data.get('node_name') or host.name}: field {key}: {problem}")

@@ -22,8 +22,8 @@ from pyinfra.api.exceptions import PyinfraError
 
 from facts.file_digests import FileDigests
 from facts.rancher import RancherStatus
-from tasks import wait_until
-from tasks.rancher_values import InvalidValue, rancher_values, render_manifest
+from tasks import InvalidField, wait_until
+from tasks.rancher_values import rancher_values, render_manifest
 
 MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
 
@@ -125,7 +125,7 @@ def rancher() -> None:
 
     try:
         values = rancher_values(host.data)
-    except InvalidValue as error:
+    except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 
     secret_file(name="Rancher HelmChart manifest", content=render_manifest(values), path=MANIFEST_PATH)

@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from facts.rancher import EXPOSURE_SERVICE
-from tasks import render
+from tasks import InvalidField, render
 
 DEFAULT_REPO = "https://releases.rancher.com/server-charts/stable"
 EXPOSURES = ("loadbalancer", "nodeport")
@@ -46,15 +46,6 @@ KNOWN_FIELDS = frozenset(
     {"hostname", "replicas", "chart_version", "chart_file", "repo", "tls", "exposure", "wait_seconds"}
 )
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class InvalidValue(ValueError):
-    """A value Rancher cannot be installed with; ``field`` is its inventory path."""
-
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(f"field {field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -81,32 +72,32 @@ def _hostname(settings: Mapping[str, Any], data: Mapping[str, Any]) -> str:
     routed = data.get("rancher_hostname")
     hostname = settings.get("hostname", routed)
     if not isinstance(hostname, str) or not is_dns_name(hostname):
-        raise InvalidValue("rancher.hostname", f"not a DNS name: {hostname!r}")
+        raise InvalidField("rancher.hostname", f"not a DNS name: {hostname!r}")
     if routed is not None and hostname != routed:
-        raise InvalidValue("rancher.hostname", f"{hostname!r} differs from rancher_hostname {routed!r}")
+        raise InvalidField("rancher.hostname", f"{hostname!r} differs from rancher_hostname {routed!r}")
     return hostname
 
 
 def _replicas(settings: Mapping[str, Any]) -> int:
     replicas = settings.get("replicas", 1)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-        raise InvalidValue("rancher.replicas", f"must be an integer >= 1, got {replicas!r}")
+        raise InvalidField("rancher.replicas", f"must be an integer >= 1, got {replicas!r}")
     return replicas
 
 
 def _choice(settings: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
     value = settings.get(key, choices[0])
     if value not in choices:
-        raise InvalidValue(f"rancher.{key}", f"must be one of {', '.join(choices)}, got {value!r}")
+        raise InvalidField(f"rancher.{key}", f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
 def _port(data: Mapping[str, Any], exposure: str) -> int:
     port = data.get("haproxy_backend_port", 443)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise InvalidValue("haproxy_backend_port", f"must be a port 1-65535, got {port!r}")
+        raise InvalidField("haproxy_backend_port", f"must be a port 1-65535, got {port!r}")
     if exposure == "nodeport" and port not in NODE_PORTS:
-        raise InvalidValue(
+        raise InvalidField(
             "haproxy_backend_port",
             f"{port} is outside the NodePort range 30000-32767 (rancher.exposure is nodeport)",
         )
@@ -118,24 +109,24 @@ def _chart_content(settings: Mapping[str, Any]) -> str | None:
     if chart_file is None:
         return None
     if "chart_version" in settings:
-        raise InvalidValue("rancher.chart_file", "set chart_file or chart_version, not both")
+        raise InvalidField("rancher.chart_file", "set chart_file or chart_version, not both")
     path = Path(str(chart_file)).expanduser()
     if path.suffix != ".tgz" or not path.is_file():
-        raise InvalidValue("rancher.chart_file", f"not a chart .tgz file: {str(path)!r}")
+        raise InvalidField("rancher.chart_file", f"not a chart .tgz file: {str(path)!r}")
     return base64.b64encode(path.read_bytes()).decode()
 
 
 def _chart_version(settings: Mapping[str, Any]) -> str | None:
     version = settings.get("chart_version")
     if version is not None and (not isinstance(version, str) or not re.fullmatch(r"v?\d+\.\d+\.\d+\S*", version)):
-        raise InvalidValue("rancher.chart_version", f"must be a version string like '2.9.3', got {version!r}")
+        raise InvalidField("rancher.chart_version", f"must be a version string like '2.9.3', got {version!r}")
     return version
 
 
 def _wait_seconds(settings: Mapping[str, Any]) -> float:
     seconds = settings.get("wait_seconds", 600)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise InvalidValue("rancher.wait_seconds", f"must be a number of seconds > 0, got {seconds!r}")
+        raise InvalidField("rancher.wait_seconds", f"must be a number of seconds > 0, got {seconds!r}")
     return float(seconds)
 
 
@@ -143,22 +134,22 @@ def _password(data: Mapping[str, Any]) -> str | None:
     password = data.get("rancher_bootstrap_password")
     if password is not None and len(str(password)) < MIN_PASSWORD_LENGTH:
         # the value itself is a secret: only its length is wrong in the message
-        raise InvalidValue("rancher_bootstrap_password", f"shorter than {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidField("rancher_bootstrap_password", f"shorter than {MIN_PASSWORD_LENGTH} characters")
     return None if password is None else str(password)
 
 
 def rancher_values(data: Mapping[str, Any]) -> RancherValues:
-    """Validate a host's data into ``RancherValues``; raises ``InvalidValue`` naming the field."""
+    """Validate a host's data into ``RancherValues``; raises ``InvalidField`` naming the field."""
     settings = data.get("rancher")
     if not isinstance(settings, Mapping):
-        raise InvalidValue("rancher", f"must be a mapping, got {type(settings).__name__}")
+        raise InvalidField("rancher", f"must be a mapping, got {type(settings).__name__}")
     unknown = sorted(set(settings) - KNOWN_FIELDS)
     if unknown:
-        raise InvalidValue(f"rancher.{unknown[0]}", "unknown field")
+        raise InvalidField(f"rancher.{unknown[0]}", "unknown field")
     exposure = _choice(settings, "exposure", EXPOSURES)
     repo = settings.get("repo", DEFAULT_REPO)
     if not isinstance(repo, str) or not repo.startswith(("https://", "http://", "oci://")):
-        raise InvalidValue("rancher.repo", f"must be a chart repository URL, got {repo!r}")
+        raise InvalidField("rancher.repo", f"must be a chart repository URL, got {repo!r}")
     return RancherValues(
         hostname=_hostname(settings, data),
         replicas=_replicas(settings),

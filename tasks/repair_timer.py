@@ -30,7 +30,7 @@ from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from inventory_schema import inventory_path
-from tasks import data_error, render
+from tasks import InvalidField, data_error, render
 from tasks.node_watcher import SYSTEMD_DIR, TIME_SPAN
 from tasks.restart import flag
 
@@ -48,15 +48,6 @@ DEFAULT_PATHS = {
 UNIT_PATH = re.compile(r"^/[A-Za-z0-9._+,:@=/-]*$")
 REMOTE = ("only a Proxmox host that is this machine (local: true) can run the timer: "
           "it runs this checkout's repair.py and venv")
-
-
-class TimerDataError(ValueError):
-    """A value the timer cannot be installed with; ``field`` is the host data key."""
-
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(f"field {field_name}: {problem}")
-        self.field = field_name
-        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -97,27 +88,27 @@ def path_problem(value: str) -> str:
 
 def timer_settings(data: Mapping[str, Any], local: bool, inventory_file: Path,
                    checkout: Path = CHECKOUT) -> RepairTimer:
-    """The timer a Proxmox host opted into, checked; raises ``TimerDataError`` naming the field.
+    """The timer a Proxmox host opted into, checked; raises ``InvalidField`` naming the field.
 
     Example:
         timer_settings({"repair_timer_interval": "90s"}, local=True, inventory_file=Path("/root/cluster.yml"))
     """
     if not local:
-        raise TimerDataError("repair_timer", REMOTE)
+        raise InvalidField("repair_timer", REMOTE)
     interval = str(data.get("repair_timer_interval", DEFAULT_INTERVAL))
     if problem := interval_problem(interval):
-        raise TimerDataError("repair_timer_interval", problem)
+        raise InvalidField("repair_timer_interval", problem)
     paths = {key: str(data.get(key) or default) for key, default in DEFAULT_PATHS.items()}
     for key, value in paths.items():
         if problem := path_problem(value):
-            raise TimerDataError(key, problem)
+            raise InvalidField(key, problem)
     for what, path in (("checkout", checkout), ("inventory", inventory_file)):
         if problem := path_problem(str(path)):
-            raise TimerDataError("repair_timer", f"the {what} path {problem}")
+            raise InvalidField("repair_timer", f"the {what} path {problem}")
     timer = RepairTimer(checkout, inventory_file, interval, paths["repair_log_file"], paths["repair_textfile"],
                         paths["repair_state_file"])
     if not timer.python.is_file():
-        raise TimerDataError("repair_timer", f"{timer.python} is missing: run `make setup` in {checkout}")
+        raise InvalidField("repair_timer", f"{timer.python} is missing: run `make setup` in {checkout}")
     return timer
 
 
@@ -143,7 +134,7 @@ def wanted_timer() -> RepairTimer | None:
         return None
     try:
         return timer_settings(host.data, is_this_machine(), inventory_path().resolve())
-    except TimerDataError as error:
+    except InvalidField as error:
         raise data_error(error.field, error.problem) from None
 
 

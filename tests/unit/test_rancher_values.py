@@ -7,7 +7,8 @@ import base64
 import pytest
 import yaml
 
-from tasks.rancher_values import InvalidValue, rancher_values, render_manifest
+from tasks import InvalidField
+from tasks.rancher_values import rancher_values, render_manifest
 
 PASSWORD = "s3cret: with #yaml 'chars\""
 
@@ -22,7 +23,7 @@ def data(**rancher) -> dict:
 
 
 def failing_field(host_data: dict) -> str:
-    with pytest.raises(InvalidValue) as error:
+    with pytest.raises(InvalidField) as error:
         rancher_values(host_data)
     return error.value.field
 
@@ -72,7 +73,7 @@ def test_bad_values_name_their_field(field, value):
 
 
 def test_short_password_fails_without_showing_it():
-    with pytest.raises(InvalidValue) as error:
+    with pytest.raises(InvalidField) as error:
         rancher_values({**data(), "rancher_bootstrap_password": "short-pw"})
     assert (error.value.field, "short-pw" in str(error.value)) == ("rancher_bootstrap_password", False)
 

@@ -9,8 +9,8 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_host, ctx_state
 
 from inventory_schema import load_inventory
-from tasks import DeployDataError
-from tasks.repair_timer import REMOTE, RepairTimer, TimerDataError, timer_settings, unit_files, wanted_timer
+from tasks import DeployDataError, InvalidField
+from tasks.repair_timer import REMOTE, RepairTimer, timer_settings, unit_files, wanted_timer
 
 SERVICE = "/etc/systemd/system/k3s-node-repair.service"
 TIMER = "/etc/systemd/system/k3s-node-repair.timer"
@@ -66,7 +66,7 @@ def test_interval_defaults_to_two_minutes(checkout):
 
 @pytest.mark.parametrize("interval", ["2 mins", "soon", "0", "0s", "-1min"])
 def test_bad_interval_is_an_error_naming_the_field(interval, checkout):
-    with pytest.raises(TimerDataError) as error:
+    with pytest.raises(InvalidField) as error:
         timer_settings({"repair_timer_interval": interval}, local=True, inventory_file=Path("/root/cluster.yml"),
                        checkout=checkout)
     assert error.value.field == "repair_timer_interval"
@@ -81,25 +81,25 @@ def test_systemd_time_spans_are_accepted(interval, checkout):
 
 @pytest.mark.parametrize("path", ["relative.log", "/var/log/with space.log", "/var/log/%n.log", "~/repair.log"])
 def test_log_path_a_unit_file_would_not_read_literally_is_an_error(path, checkout):
-    with pytest.raises(TimerDataError) as error:
+    with pytest.raises(InvalidField) as error:
         timer_settings({"repair_log_file": path}, local=True, inventory_file=Path("/root/cluster.yml"), checkout=checkout)
     assert error.value.field == "repair_log_file"
 
 
 def test_inventory_path_with_a_space_is_an_error(checkout):
-    with pytest.raises(TimerDataError) as error:
+    with pytest.raises(InvalidField) as error:
         timer_settings({}, local=True, inventory_file=Path("/root/my cluster.yml"), checkout=checkout)
     assert (error.value.field, "inventory path" in error.value.problem) == ("repair_timer", True)
 
 
 def test_checkout_without_venv_is_an_error(tmp_path):
-    with pytest.raises(TimerDataError) as error:
+    with pytest.raises(InvalidField) as error:
         timer_settings({}, local=True, inventory_file=Path("/root/cluster.yml"), checkout=tmp_path)
     assert error.value.problem == f"{tmp_path}/.venv/bin/python is missing: run `make setup` in {tmp_path}"
 
 
 def test_remote_proxmox_host_is_refused(checkout):
-    with pytest.raises(TimerDataError) as error:
+    with pytest.raises(InvalidField) as error:
         timer_settings({}, local=False, inventory_file=Path("/root/cluster.yml"), checkout=checkout)
     assert (error.value.field, error.value.problem) == ("repair_timer", REMOTE)
 
