@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import ssl
 import subprocess
 import sys
 import threading
@@ -33,25 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from facts.haproxy import HaproxyServerStats, server_is_up  # noqa: E402
+from verify.rancher import ping_through  # noqa: E402
 
 LAB = REPO / "lab"
 HAPROXY_IP = "10.213.0.121"
-
-
-def ping(hostname: str, timeout: float) -> bool:
-    """One HTTPS /ping to HAProxy with Rancher's SNI and Host; True when the answer is pong."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((HAPROXY_IP, 443), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=hostname) as tls:
-                tls.sendall(f"GET /ping HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n".encode())
-                answer = b"".join(iter(lambda: tls.recv(4096), b""))
-    except OSError:
-        return False
-    status_line = answer.split(b"\r\n", 1)[0].split()
-    return status_line[1:2] == [b"200"] and answer.endswith(b"pong")
 
 
 def ssh(ip: str, command: str) -> str:
@@ -86,7 +69,7 @@ def planned_reboot(node: str) -> subprocess.Popen:
 def request_loop(hostname: str, interval: float, stop: threading.Event, results: list[tuple[float, bool]]) -> None:
     while not stop.is_set():
         started = time.monotonic()
-        results.append((started, ping(hostname, timeout=10)))
+        results.append((started, ping_through(HAPROXY_IP, hostname) == (200, "pong")))
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 

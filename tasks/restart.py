@@ -31,11 +31,10 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.connectors.util import run_local_process
 
-from connectors.proxmox_node import ProxmoxNode
+from connectors.proxmox_node import ProxmoxNode, one_line
+from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command
 from inventory_schema import inventory_path
 from tasks import choice, data_error
-from connectors.proxmox_node import one_line
-from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
