@@ -54,12 +54,18 @@ def ready(node: str) -> str:
     return kubectl("get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
 
 
+def wait_for(what: str, check, deadline: float) -> float:
+    """Poll ``check`` every 2 s; the seconds it took, or fail naming ``what``."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < deadline, f"{what}: not within {deadline:g}s"
+        time.sleep(2)
+    return time.monotonic() - started
+
+
 def wait_ready_state(node: str, wanted_ready: bool, deadline: int = NOT_READY_DEADLINE) -> None:
     """Poll until the node is (or is no longer) Ready; fail the test at the deadline."""
-    end = time.monotonic() + deadline
-    while (ready(node) == "True") != wanted_ready:
-        assert time.monotonic() < end, f"{node} did not become {'Ready' if wanted_ready else 'NotReady'} in {deadline}s"
-        time.sleep(2)
+    wait_for(f"{node} {'Ready' if wanted_ready else 'NotReady'}", lambda: (ready(node) == "True") == wanted_ready, deadline)
 
 
 def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, changed_operations, pct, results_table, run_pyinfra
+from tests.lab.conftest import LAB, changed_operations, pct, ready, results_table, run_pyinfra, wait_for
 
 WORKER, VMID = "k3s-worker-1", "111"
 NODES = ("k3s-control", "k3s-worker-1", "k3s-worker-2")
-CONTROL = "101"
 INTERVAL = "15s"
 HEAL_DEADLINE = 180
 TIMER = "k3s-node-repair.timer"
@@ -30,19 +28,6 @@ needs_systemd = pytest.mark.skipif(not Path("/run/systemd/system").is_dir(),
 
 def systemctl(*args: str) -> str:
     return subprocess.run(["systemctl", *args], capture_output=True, text=True, timeout=30).stdout.strip()
-
-
-def ready(node: str) -> str:
-    result = pct("exec", CONTROL, "--", "k3s", "kubectl", "get", "node", node, "-o",
-                 'jsonpath={.status.conditions[?(@.type=="Ready")].status}', "--request-timeout=5s")
-    return result.stdout.decode().strip()
-
-
-def wait_until(condition, deadline: int, what: str) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, f"{what} not within {deadline}s"
-        time.sleep(2)
 
 
 def inventory_with_timer(directory: Path, enabled: bool, repair_files: dict[str, Path]) -> Path:
@@ -88,11 +73,11 @@ def worker_restored():
     """Every node Ready before; after, the worker's container running and the worker Ready, whatever
     the timer did."""
     for node in NODES:
-        wait_until(lambda node=node: ready(node) == "True", 180, f"{node} Ready")
+        wait_for(f"{node} Ready", lambda node=node: ready(node) == "True", 180)
     yield
     if "running" not in pct("status", VMID).stdout.decode():
         pct("start", VMID)
-    wait_until(lambda: ready(WORKER) == "True", 180, f"{WORKER} Ready again")
+    wait_for(f"{WORKER} Ready again", lambda: ready(WORKER) == "True", 180)
 
 
 @needs_systemd
@@ -125,7 +110,7 @@ def test_stopped_worker_is_started_by_the_timer_and_logged(timer_on, repair_file
         return next((line for line in lines if f"node={WORKER}" in line and 'cause="container stopped' in line
                      and f"pct start {VMID}" in line and 'result="Ready,' in line), "")
 
-    wait_until(lambda: ready(WORKER) == "True" and healed_line(), HEAL_DEADLINE, f"{WORKER} healed by the timer")
+    wait_for(f"{WORKER} healed by the timer", lambda: ready(WORKER) == "True" and healed_line(), HEAL_DEADLINE)
     counters = repair_files["repair_textfile"].read_text()
     assert (metric(counters, "node_actions_total") >= 1, metric(counters, "nodes_repaired_total") >= 1) == (True, True), \
         counters
@@ -146,7 +131,7 @@ def test_the_service_units_own_command_heals_a_stopped_worker(lab_inventory_pct,
                               inventory_file=lab_inventory_pct)
     argv, environment, directory = unit_command(unit_files(settings)[f"{SYSTEMD_DIR}/{SERVICE}"])
     assert pct("stop", VMID).returncode == 0
-    wait_until(lambda: ready(WORKER) != "True", 120, f"{WORKER} NotReady")
+    wait_for(f"{WORKER} NotReady", lambda: ready(WORKER) != "True", 120)
     run = subprocess.run(argv, cwd=directory, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **environment},
                          capture_output=True, text=True, timeout=600)
     log = repair_files["repair_log_file"].read_text()

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import in_container, kubectl, pct, wait_ready_state
+from tests.lab.conftest import in_container, kubectl, pct, wait_for, wait_ready_state
 
 WORKER, VMID, WORKER_IP = "k3s-worker-1", "111", "10.213.0.111"
 OTHERS = ("k3s-control", "k3s-worker-2")
@@ -32,15 +32,6 @@ def rancher_pods() -> list[dict]:
 def running_rancher_nodes() -> list[str]:
     return [pod["spec"].get("nodeName", "") for pod in rancher_pods()
             if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")]
-
-
-def wait_for(what: str, check, deadline: float) -> float:
-    """Poll ``check`` every 2 s; the seconds it took, or fail naming ``what``."""
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < deadline, f"{what}: not within {deadline:g}s"
-        time.sleep(2)
-    return time.monotonic() - started
 
 
 def taints(node: str) -> set[tuple[str, str]]:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from facts.haproxy import runtime_command
 from tests.lab.conftest import pct, run_verify, verify_until_green
 
 CONTROL, WORKER_2, HAPROXY = "101", "112", "121"
@@ -29,10 +30,6 @@ def wait_for(vmid: str, command: str, timeout: int = 120) -> None:
         assert time.monotonic() < deadline, f"timed out waiting for: {command}"
         time.sleep(2)
 
-
-SOCKET = "/run/haproxy/admin.sock"
-HAPROXY_CMD = "python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(\"" + SOCKET + "\"); " \
-    "s.sendall(sys.argv[1].encode() + b\"\\n\"); print(s.makefile().read())' "
 
 BREAKAGES = [
     pytest.param(
@@ -81,8 +78,8 @@ BREAKAGES = [
     ),
     pytest.param(
         HAPROXY, "test_rancher_backend_servers_are_up", "haproxy",
-        HAPROXY_CMD + "'set server backend_rancher/k3s-worker-2 state maint'",
-        HAPROXY_CMD + "'set server backend_rancher/k3s-worker-2 state ready'",
+        runtime_command("set server backend_rancher/k3s-worker-2 state maint"),
+        runtime_command("set server backend_rancher/k3s-worker-2 state ready"),
         "backend_rancher servers not UP on haproxy: {'k3s-worker-2': 'MAINT",
         id="haproxy-server-in-maintenance",
     ),

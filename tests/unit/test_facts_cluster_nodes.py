@@ -1,5 +1,6 @@
 """ClusterNodes.process on a recorded `kubectl get nodes -o json` list."""
 
+import subprocess
 from pathlib import Path
 
 from facts.cluster_nodes import API_DOWN, ClusterNodes
@@ -48,22 +49,20 @@ def test_partial_json_is_not_a_node_list():
     assert ClusterNodes().process(['{"items": [{"metadata":', API_DOWN]) is None
 
 
-def test_command_prints_json_only_when_kubectl_succeeded(tmp_path):
-    """The fact's own shell line with a kubectl that prints half a list and fails: only the marker."""
-    import subprocess
-    fake = tmp_path / "k3s"
-    fake.write_text('#!/bin/sh\nprintf \'{"items": [\'\nexit 1\n')
+def fact_output_with_k3s(directory: Path, script: str) -> list[str]:
+    """The fact's own shell line run with ``k3s`` being ``script`` (a stand-in for kubectl)."""
+    fake = directory / "k3s"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
     fake.chmod(0o755)
     result = subprocess.run(["sh", "-c", ClusterNodes().command()], capture_output=True, text=True,
-                            env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    assert result.stdout.splitlines() == [API_DOWN]
+                            env={"PATH": f"{directory}:/usr/bin:/bin"})
+    return result.stdout.splitlines()
+
+
+def test_command_prints_json_only_when_kubectl_succeeded(tmp_path):
+    """A kubectl that prints half a list and fails: only the marker."""
+    assert fact_output_with_k3s(tmp_path, "printf '{\"items\": ['\nexit 1") == [API_DOWN]
 
 
 def test_command_passes_a_whole_list_through(tmp_path):
-    import subprocess
-    fake = tmp_path / "k3s"
-    fake.write_text('#!/bin/sh\nprintf \'{"items": []}\\n\'\n')
-    fake.chmod(0o755)
-    result = subprocess.run(["sh", "-c", ClusterNodes().command()], capture_output=True, text=True,
-                            env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
-    assert ClusterNodes().process(result.stdout.splitlines()) == {}
+    assert ClusterNodes().process(fact_output_with_k3s(tmp_path, "printf '{\"items\": []}\\n'")) == {}

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command, servers_not_up
+from verify.haproxy_stats import server_addresses
+from verify.rancher import ping_node_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -109,16 +113,12 @@ def test_fact_command_prints_nothing_without_a_socket(tmp_path):
 
 
 def test_server_addresses_are_what_haproxy_dials():
-    from verify.haproxy_stats import server_addresses
     text = (FIXTURES / "haproxy_show_stat_checked.csv").read_text()
     assert server_addresses(text, "backend_rancher") == EXPECTED["backend_rancher"]
 
 
 def test_ping_node_command_answers_from_a_local_tls_server(tmp_path):
     """The per-node /ping of verify/ run for real against a local TLS server that answers pong."""
-    import ssl
-    import threading
-    from verify.rancher import ping_node_command
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=rancher.test",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem"), "-days", "1"],
                    check=True, capture_output=True)
