@@ -53,6 +53,17 @@ def run_all(options: Any) -> None:
     log.info(f"Controllers started (node-monitor-grace-period={grace:g}s, node-monitor-period={period:g}s)")
 
 
+def run_all_or_exit(options: Any) -> None:
+    """``run_all``; a failure to start the controllers is fatal, as in k3s, so systemd restarts the
+    server instead of leaving an API without a node lifecycle controller (seen once after a reboot:
+    loading the client certificate failed in this thread and nothing tainted NotReady nodes)."""
+    try:
+        run_all(options)
+    except Exception as error:  # noqa: BLE001 - any start-up failure ends the process
+        log.error(f"controllers failed to start: {error}")
+        os._exit(1)
+
+
 def start(options: Any) -> None:
     """Start all controllers on daemon threads once the local API answers; returns at once."""
-    threading.Thread(target=run_all, args=(options,), name="controllers", daemon=True).start()
+    threading.Thread(target=run_all_or_exit, args=(options,), name="controllers", daemon=True).start()
