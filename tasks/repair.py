@@ -69,6 +69,7 @@ from repair_plan import (
     taint_patch_json,
 )
 from tasks import data_error
+from tasks.node_back import NodeRestart
 from tasks.restart import control_clock, wait_until_back
 
 COMMAND_TIMEOUT = 60
@@ -440,7 +441,7 @@ def repair_node(state: State, host: Host, run: RepairRun, step: Step, timeout: i
         finding = next_finding(step.node, observation, done)
     # A control node that was down is connected again by now, and its API answers there.
     poller = next((member for member in inventory.get_group("k3s_control", []) if member.connected), host)
-    ready = ok and wait_until_back(poller, step.node, began, timeout)
+    ready = ok and wait_until_back(poller, NodeRestart(step.node, began), timeout)
     result = "Ready" if ready else (f"still NotReady after {timeout}s" if ok else "action failed")
     if ready:
         cleared, message = remove_stale_taints(poller, step.node, grace=CONTROLLER_GRACE)

@@ -2,8 +2,9 @@
 
 Two modes: ``service`` restarts the control node's ``k3s`` and then each worker's ``k3s-agent``;
 ``container`` reboots their containers with ``pct reboot`` on the Proxmox node, the real LXC restart
-that loses ``/dev/kmsg``. A node is back when it is Ready **and** has renewed its node lease after
-the restart began, so a node the API has not yet noticed going away does not count as recovered.
+that loses ``/dev/kmsg``. A node is back when its new kubelet has posted Ready and renewed its lease
+after the restart and its pods serve again (tasks/node_back.py), and then HAProxy has checked its
+server afresh (tasks/haproxy_runtime.py): a leftover Ready or UP from before the restart never counts.
 
 Host data (inventory ``data:`` or ``pyinfra ... --data key=value``):
 
@@ -31,18 +32,17 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.connectors.util import run_local_process
 
-from connectors.proxmox_node import ProxmoxNode, one_line
-from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command
+from connectors.proxmox_node import ProxmoxNode
 from inventory_schema import inventory_path
 from tasks import choice, data_error
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
+from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
+from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, pod_uids, probe_command
 
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
 MODES = ("service", "container")
 DEFAULT_TIMEOUT = 300
 POLL_SECONDS = 2
-# How long a planned restart waits for a drained HAProxy server's open sessions to end.
-DRAIN_SECONDS = 10
 VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
 TRUE_WORDS = ("true", "yes", "1")
 FALSE_WORDS = ("false", "no", "0")
@@ -84,55 +84,41 @@ def selected_node_names() -> list[str]:
     return names
 
 
-def back_since(probe_output: str, started: int) -> bool:
-    """Whether :func:`probe_command` output shows the node Ready with a lease renewed after ``started``.
-
-    Renewal times are whole seconds, so a renewal in the same second as ``started`` may predate it
-    and does not count.
-
-    Example:
-        back_since("True 1732530000", 1732529990) is True
-    """
-    ready, _, renewed = probe_output.strip().partition(" ")
-    return ready == "True" and renewed.strip().isdigit() and int(renewed) > started
-
-
-def probe_command(node_name: str) -> StringCommand:
-    """Ready status and lease renewal (epoch seconds) of one node, read on a control node."""
-    name = shlex.quote(node_name)
-    jsonpath = shlex.quote('jsonpath={.status.conditions[?(@.type=="Ready")].status}')
-    return StringCommand(
-        f"ready=$(k3s kubectl get node {name} -o {jsonpath} --request-timeout=5s 2>/dev/null); "
-        f"renew=$(k3s kubectl get lease -n kube-node-lease {name} -o 'jsonpath={{.spec.renewTime}}' "
-        "--request-timeout=5s 2>/dev/null); "
-        'echo "${ready:-missing} $(date -d "$renew" +%s 2>/dev/null || echo 0)"'
-    )
-
-
-def control_clock(control: Host, timeout: int) -> int | None:
-    """Epoch seconds on the control node, whose clock the lease times are compared against.
+def control_clock(control: Host, timeout: int) -> float | None:
+    """Epoch seconds (with a fraction) on the control node, whose clock the API's times are
+    compared against: never the deploy machine's, which may be skewed.
 
     Polled, since in an all-at-once restart the control node may itself be rebooting.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ok, output = control.run_shell_command(StringCommand("date", "+%s"), _timeout=30)
-        if ok and output.stdout.strip().isdigit():
-            return int(output.stdout.strip())
+        ok, output = control.run_shell_command(clock_command(), _timeout=30)
+        if ok:
+            try:
+                return float(output.stdout.strip())
+            except ValueError:
+                pass
         gevent.sleep(POLL_SECONDS)
     logger.error(f"{control.print_prefix}cannot read its clock {timeout}s after the restart")
     return None
 
 
-def wait_until_back(control: Host, node_name: str, started: int, timeout: int) -> bool:
-    """Poll from the control node until the node is back or ``timeout`` seconds pass."""
+def probe(control: Host, node_name: str) -> dict:
+    """The node, its lease and its pods as the API on the control node has them (see tasks/node_back)."""
+    ok, output = control.run_shell_command(probe_command(node_name), _timeout=30)
+    return parse_probe(output.stdout if ok else "")
+
+
+def wait_until_back(control: Host, restart: NodeRestart, timeout: int) -> bool:
+    """Poll from the control node until the node is back (tasks/node_back) or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
+    problem = "not probed"
     while time.monotonic() < deadline:
-        ok, output = control.run_shell_command(probe_command(node_name), _timeout=30)
-        if ok and back_since(output.stdout, started):
+        problem = not_back_yet(probe(control, restart.node), restart)
+        if not problem:
             return True
         gevent.sleep(POLL_SECONDS)
-    logger.error(f"node {node_name}: not Ready with a renewed lease {timeout}s after its restart")
+    logger.error(f"node {restart.node}: not back {timeout}s after its restart: {problem}")
     return False
 
 
@@ -164,46 +150,28 @@ def reboot_container(state: State, target: Host, timeout: int) -> bool:
     return answering(target, timeout)
 
 
-def set_haproxy_state(node_name: str, state: str) -> None:
-    """``set server backend_rancher/<node> state <state>`` on every HAProxy host; a failure is a
-    warning (the health checks still take a restarting node out, only later)."""
-    for balancer in inventory.get_group("haproxy", []):
-        line = f"set server {RANCHER_BACKEND}/{node_name} state {state}"
-        ok, output = balancer.run_shell_command(StringCommand(runtime_command(line)), _timeout=30)
-        if not ok:
-            logger.warning(f"{balancer.print_prefix}{line}: {one_line(output)}")
-
-
-def drained(node_name: str, timeout: int = DRAIN_SECONDS) -> None:
-    """Drain the node's server in HAProxy, then wait (bounded) for its open sessions to finish, so a
-    planned restart cuts no request; long-lived ones (websockets) are cut after ``timeout``."""
-    set_haproxy_state(node_name, "drain")
-    deadline = time.monotonic() + timeout
-    for balancer in inventory.get_group("haproxy", []):
-        while time.monotonic() < deadline:
-            ok, output = balancer.run_shell_command(StringCommand(HaproxyServerStats().command()), _timeout=30)
-            stats = parse_show_stat(output.stdout_lines) if ok else {}
-            if stats.get(RANCHER_BACKEND, {}).get(node_name, {}).get("scur", "0") in ("0", ""):
-                break
-            gevent.sleep(1)
-
-
 def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
-    """Restart this node (its k3s unit or its container) and wait until it is back.
+    """Restart this node (its k3s unit or its container), wait until it is back, then until HAProxy
+    has checked its server afresh.
 
-    The clock is read once the old k3s process is gone (the unit restarted, the container rebooted
-    and reachable again), so only a lease renewed by the new process counts as being back. HAProxy
-    sends it no new connections meanwhile (drain); afterwards its health checks decide when it is UP.
+    HAProxy sends it no new connections meanwhile (drain); the pods bound to it are noted first,
+    since being back includes them serving again.
     """
-    drained(host.data.node_name)
+    node_name = host.data.node_name
+    pods = pod_uids(probe(control, node_name))
+    drained(node_name)
     try:
-        return restarted_and_back(state, host, mode, control, timeout)
+        back = restarted_and_back(state, host, mode, control, pods, timeout)
+        return back and (RANCHER_BACKEND not in critical_servers() or checked_afresh(node_name, timeout))
     finally:
-        set_haproxy_state(host.data.node_name, "ready")
+        set_server_state(node_name, "state ready")
 
 
-def restarted_and_back(state: State, host: Host, mode: str, control: Host, timeout: int) -> bool:
+def restarted_and_back(state: State, host: Host, mode: str, control: Host, pods: frozenset[str], timeout: int) -> bool:
     """The restart itself, then the wait until the node is back."""
+    issued = control_clock(control, timeout)
+    if issued is None:
+        return False
     if mode == "container":
         if not reboot_container(state, host, timeout):
             return False
@@ -212,11 +180,9 @@ def restarted_and_back(state: State, host: Host, mode: str, control: Host, timeo
         if not ok:
             logger.error(f"{host.print_prefix}restart failed: {output.stderr}")
             return False
-    started = control_clock(control, timeout)
-    if started is None:
-        return False
     logger.info(f"{host.print_prefix}{mode} restarted; waiting until {host.data.node_name} is back")
-    return wait_until_back(control, host.data.node_name, started, timeout)
+    restart = NodeRestart(host.data.node_name, issued, pods, containers_restarted=mode == "container")
+    return wait_until_back(control, restart, timeout)
 
 
 @operation(is_idempotent=False)

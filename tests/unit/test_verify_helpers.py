@@ -1,4 +1,4 @@
-"""Pure helpers of verify/ and tasks/restart.py: kubeconfig rewrite, HAProxy stats, role probe, recovery."""
+"""Pure helpers of verify/: kubeconfig rewrite, HAProxy stats, role probe."""
 
 import os
 import stat
@@ -7,7 +7,6 @@ import pytest
 import yaml
 from kubernetes.client import V1Node, V1NodeCondition, V1NodeSpec, V1NodeStatus, V1ObjectMeta, V1Taint
 
-from tasks.restart import back_since
 from verify.haproxy_stats import first_error, server_states, servers_not_up
 from verify.kube import blocking_taints, ready_status, rewrite_server, write_kubeconfig
 from verify.targets import parse_role_probe
@@ -78,18 +77,3 @@ def test_role_probe_gives_name_roles_and_first_address():
     assert parse_role_probe("k3s-control\nrole=k3s\nrole=haproxy\n10.0.0.1 fd00::1\n") == (
         "k3s-control", frozenset({"server", "haproxy"}), "10.0.0.1",
     )
-
-
-@pytest.mark.parametrize(
-    ("output", "back"),
-    [
-        ("True 1001", True),
-        ("True 1000", False),
-        ("True 999", False),
-        ("Unknown 1005", False),
-        ("missing 0", False),
-        ("True", False),
-    ],
-)
-def test_node_is_back_only_when_ready_with_a_lease_renewed_since_the_restart(output, back):
-    assert back_since(output, 1000) is back
