@@ -17,6 +17,7 @@ import testinfra.backend
 import urllib3
 
 from inventory_schema import InventoryError
+from verify.host_facts import Gathered, gather_all
 from verify.kube import KUBECONFIG, write_kubeconfig
 from verify.targets import AGENT, HAPROXY, SERVER, Cluster, Target, cluster_from_hostspecs, cluster_from_inventory
 
@@ -100,13 +101,20 @@ def control(cluster: Cluster) -> Target:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig_path(control: Target) -> Iterator[str]:
+def gathered(cluster: Cluster) -> Gathered:
+    """What every host shows, read once per run: one round trip per host, all hosts at once."""
+    return gather_all(cluster)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig_path(control: Target, gathered: Gathered) -> Iterator[str]:
     """The control node's kubeconfig, server rewritten to its node address, in a private 0600 file."""
-    kubeconfig = control.host.run("cat %s", KUBECONFIG)
-    if kubeconfig.rc != 0:
-        pytest.fail(f"cannot read {KUBECONFIG} on {control.name} ({kubeconfig.stderr.strip()}): is k3s installed and started?")
+    facts = gathered.of(control).facts
+    if "kubeconfig" not in facts:
+        pytest.fail(f"cannot read {KUBECONFIG} on {control.name} ({facts.get('kubeconfig_error', '')}): "
+                    "is k3s installed and started?")
     with tempfile.TemporaryDirectory(prefix="k3s-verify-") as directory:
-        yield write_kubeconfig(kubeconfig.stdout, control.address, directory)
+        yield write_kubeconfig(facts["kubeconfig"], control.address, directory)
 
 
 @pytest.fixture(scope="session")
@@ -140,13 +148,6 @@ def all_pods(core_api: kubernetes.client.CoreV1Api, control: Target) -> list[kub
     """Every pod of the cluster, listed once per run."""
     with api_answering(control):
         return core_api.list_pod_for_all_namespaces().items
-
-
-@pytest.fixture(scope="session")
-def rancher_service(core_api: kubernetes.client.CoreV1Api, control: Target) -> kubernetes.client.V1Service:
-    """The ``cattle-system/rancher`` Service."""
-    with api_answering(control):
-        return core_api.read_namespaced_service("rancher", "cattle-system")
 
 
 @pytest.fixture(scope="session")

@@ -70,11 +70,3 @@ def scheduling_message(pod: V1Pod) -> str:
         if condition.type == "PodScheduled" and condition.message:
             return condition.message
     return "unknown"
-
-
-def https_port(service) -> int:
-    """The Service's HTTPS port: 443, else the first port named for https (Rancher serves both 80 and 443)."""
-    ports = service.spec.ports or []
-    chosen = next((p for p in ports if p.port == 443), None) or next(
-        (p for p in ports if "https" in (p.name or "")), None)
-    return (chosen or ports[0]).port

@@ -6,11 +6,12 @@ Example:
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from verify.host_facts import probe_command
 
 PING_TIMEOUT_SECONDS = 10
 
@@ -45,28 +46,12 @@ def ping_through(address: str, rancher_hostname: str) -> tuple[int, str]:
         return answer.status_code, answer.text
 
 
-# Run on the HAProxy host with its own python3 (the deploy installs it there; curl may be absent):
-# one TLS /ping to a node's Rancher port with Rancher's SNI and Host, as HAProxy's check sends it.
-_PING_FROM_HOST = """
-import socket, ssl, sys
-address, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-context = ssl.create_default_context()
-context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-try:
-    with socket.create_connection((address, port), timeout=5) as raw, context.wrap_socket(raw, server_hostname=name) as tls:
-        tls.sendall(("GET /ping HTTP/1.1\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n" % name).encode())
-        answer = b"".join(iter(lambda: tls.recv(4096), b""))
-except OSError as error:
-    sys.exit("no answer: %s" % error)
-sys.stdout.write(answer.split(b"\\r\\n\\r\\n", 1)[-1].decode(errors="replace"))
-"""
-
-
 def ping_node_command(address: str, rancher_hostname: str) -> str:
-    """Shell command for the HAProxy host: Rancher's ``/ping`` body via one node's ``ip:port``.
+    """Shell command for the HAProxy host: Rancher's ``/ping`` body via one node's ``ip:port``, sent
+    with its own python3 (verify/host_probe.py's ``ping``; curl may be absent there).
 
     Example:
         ping_node_command("10.0.0.111:443", "rancher.example.net")
     """
     ip, _, port = address.rpartition(":")
-    return shlex.join(["python3", "-c", _PING_FROM_HOST, ip, port, rancher_hostname])
+    return probe_command("ping", ip, port, rancher_hostname)

@@ -2,32 +2,31 @@
 
 import pytest
 
-from verify.haproxy_stats import HAPROXY_CONFIG, SHOW_STAT, first_error, server_states, servers_not_up
-from verify.units import unit_property
-
-BACKEND = "backend_rancher"
+from verify.haproxy_stats import first_error, server_states, servers_not_up
+from verify.host_facts import HAPROXY_CONFIG
+from verify.host_facts import RANCHER_BACKEND as BACKEND
 
 
 @pytest.fixture(scope="module")
-def rancher_servers(haproxy_node):
-    show_stat = haproxy_node.host.run(SHOW_STAT)
-    if show_stat.rc != 0:
+def rancher_servers(haproxy_node, gathered):
+    view = gathered.of(haproxy_node).facts["haproxy"]
+    if view["show_stat_error"]:
         pytest.fail(
-            f"cannot read HAProxy stats on {haproxy_node.name} ({first_error(show_stat.stderr)}): "
+            f"cannot read HAProxy stats on {haproxy_node.name} ({view['show_stat_error']}): "
             "is haproxy running with its stats socket?"
         )
-    return server_states(show_stat.stdout, BACKEND)
+    return server_states(view["show_stat"], BACKEND)
 
 
-def test_haproxy_is_active(haproxy_node):
-    state = unit_property(haproxy_node.host, "haproxy.service", "ActiveState")
+def test_haproxy_is_active(haproxy_node, gathered):
+    state = gathered.of(haproxy_node).unit("haproxy.service", "ActiveState")
     assert state == "active", f"haproxy is {state} on {haproxy_node.name}: systemctl start haproxy; journalctl -u haproxy"
 
 
-def test_haproxy_config_is_valid(haproxy_node):
-    check = haproxy_node.host.run("haproxy -c -f %s", HAPROXY_CONFIG)
-    assert check.rc == 0, (
-        f"{HAPROXY_CONFIG} on {haproxy_node.name} is invalid ({first_error(check.stderr + check.stdout)}): re-run the deploy"
+def test_haproxy_config_is_valid(haproxy_node, gathered):
+    view = gathered.of(haproxy_node).facts["haproxy"]
+    assert view["check_rc"] == 0, (
+        f"{HAPROXY_CONFIG} on {haproxy_node.name} is invalid ({first_error(view['check_output'])}): re-run the deploy"
     )
 
 

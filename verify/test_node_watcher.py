@@ -1,31 +1,29 @@
 """The node watcher runs on every control node and its last run succeeded."""
 
-from verify.units import unit_property
-
-TIMER = "k3s-node-watcher.timer"
-SERVICE = "k3s-node-watcher.service"
-LOG = "/var/log/k3s-node-watcher.log"
+from verify.host_facts import WATCHER_LOG as LOG
+from verify.host_facts import WATCHER_SERVICE as SERVICE
+from verify.host_facts import WATCHER_TIMER as TIMER
 
 
-def test_watcher_timer_is_enabled(control_node):
-    state = unit_property(control_node.host, TIMER, "UnitFileState")
+def test_watcher_timer_is_enabled(control_node, gathered):
+    state = gathered.of(control_node).unit(TIMER, "UnitFileState")
     assert state == "enabled", f"{TIMER} is {state or 'not installed'} on {control_node.name}: re-run the deploy"
 
 
-def test_watcher_timer_is_active(control_node):
-    state = unit_property(control_node.host, TIMER, "ActiveState")
+def test_watcher_timer_is_active(control_node, gathered):
+    state = gathered.of(control_node).unit(TIMER, "ActiveState")
     assert state == "active", f"{TIMER} is {state} on {control_node.name}: systemctl start {TIMER}"
 
 
-def test_watcher_last_run_succeeded(control_node):
-    load_state = unit_property(control_node.host, SERVICE, "LoadState")
-    result = unit_property(control_node.host, SERVICE, "Result")
+def test_watcher_last_run_succeeded(control_node, gathered):
+    facts = gathered.of(control_node)
+    load_state, result = facts.unit(SERVICE, "LoadState"), facts.unit(SERVICE, "Result")
     assert (load_state, result) == ("loaded", "success"), (
         f"{SERVICE} on {control_node.name} is {load_state}, last run {result}: see {LOG} and journalctl -u {SERVICE}"
     )
 
 
-def test_watcher_log_is_present(control_node):
-    assert control_node.host.file(LOG).is_file, (
+def test_watcher_log_is_present(control_node, gathered):
+    assert gathered.of(control_node).path(LOG)["is_file"], (
         f"{LOG} is missing on {control_node.name}: the watcher has not run yet; systemctl start {SERVICE}"
     )

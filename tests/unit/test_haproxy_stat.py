@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from facts.haproxy import HaproxyServerStats, parse_show_stat, runtime_command, servers_not_up
-from verify.haproxy_stats import server_addresses
+from verify.host_probe import server_addresses
 from verify.rancher import ping_node_command
 
 FIXTURES = Path(__file__).parent / "fixtures"

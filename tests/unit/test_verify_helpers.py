@@ -3,7 +3,6 @@
 import os
 import stat
 
-import pytest
 import yaml
 from kubernetes.client import V1Node, V1NodeCondition, V1NodeSpec, V1NodeStatus, V1ObjectMeta, V1Taint
 
