@@ -7,8 +7,9 @@ BIN       := $(CURDIR)/$(VENV)/bin
 RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
 APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl openssl
 PYTEST_ARGS ?=
+SOAK_ARGS ?=
 
-.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight
+.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -62,3 +63,7 @@ preflight: setup
 
 verify: setup
 	$(RUN) $(BIN)/pytest verify/ --inventory "$(INVENTORY)" --junitxml=verify/junit.xml
+
+## Random faults on the deployed lab, each until verify is green again (SOAK_ARGS="--rounds 30 --seed 1").
+soak: setup
+	$(RUN) $(BIN)/python bench/soak.py $(SOAK_ARGS)
