@@ -22,7 +22,6 @@ import pwd
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import containers
 from topology import STATE_DIR
