@@ -113,6 +113,10 @@ class NodeHost:
     On a pct host those would reach the container, while the sudo they serve wraps ``pct`` on the
     node; this view runs them on the node and keeps the node's connector data apart. Everything else
     is the pct host's own.
+
+    Example:
+        view = NodeHost(host)
+        view.connector = SSHConnector(state, cast("Host", view))
     """
 
     connector: BaseConnector
