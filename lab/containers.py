@@ -1,5 +1,10 @@
-"""Lab containers as Proxmox keeps them: a `/etc/pve/lxc/<vmid>.conf` per container, from which
-the LXC config is generated at every start (as `pct start` does), on an overlay over the cached rootfs.
+"""Lab containers as Proxmox keeps them: a `/etc/pve/nodes/<node>/lxc/<vmid>.conf` per container, from
+which the LXC config is generated at every start (as `pct start` does), on an overlay over the cached rootfs.
+
+The confs live in their node's directory and `/etc/pve/lxc` is a symlink to this node's, as pmxcfs
+lays them out (proxmox/pve-cluster src/pmxcfs/pmxcfs.c: `cfs_plug_link_new("lxc", "nodes/<nodename>/lxc")`);
+`pct` reads only its own node's (proxmox/pve-container src/PVE/LXC/Config.pm `cfs_config_path`:
+`nodes/$node/lxc/$vmid.conf`). The lab is one node, `lab`; `LAB_PVE_NODE` names another.
 
 `lxc.*` lines in the Proxmox conf pass through to LXC, so the deploy's Proxmox task changes the lab
 the way it changes a real node.
@@ -11,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -21,10 +27,42 @@ from topology import BRIDGE, LXC_DIR, PREFIX_LEN, PVE_DIR, STATE_DIR, Container
 
 LXC_INCLUDE = "/usr/share/lxc/config/debian.common.conf"
 BOOT_TIMEOUT = 120
+PVE_ROOT = PVE_DIR.parent
+LAB_NODE = "lab"
+
+
+def this_node() -> str:
+    """The Proxmox node this process plays: `LAB_PVE_NODE`, else the lab's one node."""
+    return os.environ.get("LAB_PVE_NODE") or LAB_NODE
+
+
+def node_lxc_dir(node: str) -> Path:
+    """`/etc/pve/nodes/<node>/lxc`, where a node's container confs are."""
+    return PVE_ROOT / "nodes" / node / "lxc"
 
 
 def pve_conf_path(vmid: int) -> Path:
-    return PVE_DIR / f"{vmid}.conf"
+    """The conf of ``vmid`` on this node (whether or not it exists)."""
+    return node_lxc_dir(this_node()) / f"{vmid}.conf"
+
+
+def ensure_node_layout() -> None:
+    """This node's conf directory, with `/etc/pve/lxc` a relative symlink to it as pmxcfs makes it.
+
+    A lab made before the layout has `/etc/pve/lxc` as a directory: its confs move into the node's.
+    """
+    node_dir = node_lxc_dir(this_node())
+    target = node_dir.relative_to(PVE_ROOT)
+    node_dir.mkdir(parents=True, exist_ok=True)
+    if PVE_DIR.is_symlink() and Path(os.readlink(PVE_DIR)) == target:
+        return
+    if PVE_DIR.is_symlink():
+        PVE_DIR.unlink()
+    elif PVE_DIR.is_dir():
+        for conf in PVE_DIR.iterdir():
+            conf.rename(node_dir / conf.name)
+        PVE_DIR.rmdir()
+    PVE_DIR.symlink_to(target)
 
 
 def read_pve_conf(vmid: int) -> list[tuple[str, str]]:
@@ -43,6 +81,7 @@ def upper_dir(vmid: int) -> Path:
 
 def ensure_container(ct: Container, lower: Path, all_containers: list[Container]) -> bool:
     """Create the container if missing or built on another rootfs; return True when (re)created."""
+    ensure_node_layout()
     rootfs = f"overlay:{lower}:{upper_dir(ct.vmid)}"
     if pve_conf_path(ct.vmid).exists() and dict(read_pve_conf(ct.vmid)).get("rootfs") == rootfs:
         return False
@@ -50,7 +89,6 @@ def ensure_container(ct: Container, lower: Path, all_containers: list[Container]
     upper = upper_dir(ct.vmid)
     upper.mkdir(parents=True)
     _seed(upper, ct, all_containers)
-    PVE_DIR.mkdir(parents=True, exist_ok=True)
     pve_conf_path(ct.vmid).write_text(_pve_conf(ct, rootfs))
     return True
 

@@ -1,8 +1,12 @@
 """A `pct` for the lab: Proxmox's syntax, output and exit codes, over Debian's `lxc-*` tools.
 
-Follows `pct(1)`: errors go to stderr and exit 255 as PVE's CLI handler does; `exec` returns the
-command's own exit code; `push`/`pull` are binary safe. Every call is appended to the call log
-(one line each) so benchmarks can count pct calls, which cost far more on real Proxmox.
+Follows `pct(1)`: errors go to stderr and exit 255, as an uncaught `die` in PVE's CLI handler does
+(`Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist`, exit 255, is what `pct start`
+prints on a real node: tteck/Proxmox issue #1225); `exec` returns the command's own exit code;
+`push`/`pull` are binary safe and, like the real ones, exit 0 when the copy itself fails (see
+`cmd_push`). pct sees only its own node's containers (`containers.pve_conf_path`). Every call is
+appended to the call log (one line each) so benchmarks can count pct calls, which cost far more on
+real Proxmox.
 
 Example:
 
@@ -12,12 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import grp
 import os
-import socket
+import pwd
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import containers
 from topology import STATE_DIR
@@ -29,6 +33,10 @@ LIST_FORMAT = "%-10s %-10s %-12s %-20s"
 
 class PctError(Exception):
     """A failure pct reports on stderr with exit status 255."""
+
+
+class TaskError(Exception):
+    """A failure inside a pct task (`fork_worker`): on stderr, yet pct exits 0 (see `cmd_push`)."""
 
 
 def main(argv: list[str]) -> int:
@@ -43,6 +51,9 @@ def main(argv: list[str]) -> int:
         return handler(args)
     except PctError as error:
         return _fail(str(error))
+    except TaskError as error:
+        print(error, file=sys.stderr)
+        return 0
 
 
 def cmd_exec(args: list[str]) -> int:
@@ -56,47 +67,110 @@ def cmd_exec(args: list[str]) -> int:
     return 255
 
 
+# The container side of `pct push`: create_file's checks and messages, then the copy.
+PUSH_SCRIPT = r"""
+dest=$1 mode=$2 user=$3 group=$4
+case $user in ''|*[!0-9]*) [ -z "$user" ] || id -u "$user" >/dev/null 2>&1 ||
+    { echo "failed to get uid for: $user" >&2; exit 1; } ;; esac
+case $group in ''|*[!0-9]*) [ -z "$group" ] || getent group "$group" >/dev/null ||
+    { echo "failed to get gid for: $group" >&2; exit 1; } ;; esac
+error=$(tee -- "$dest" 2>&1 >/dev/null) || { echo "failed to create file: $dest: ${error##*: }" >&2; exit 1; }
+[ -z "$mode" ] || chmod "$mode" "$dest" || exit 1
+[ -z "$user$group" ] || error=$(chown -- "$user${group:+:$group}" "$dest" 2>&1) ||
+    { echo "failed to change file owner: ${error##*: }" >&2; exit 1; }
+"""
+
+
 def cmd_push(args: list[str]) -> int:
+    """`pct push <vmid> <file> <destination>`: exit 0 even when the copy fails, the reason on stderr.
+
+    Upstream: proxmox/pve-container src/PVE/CLI/pct.pm, `push` runs its copy in
+    `$rpcenv->fork_worker('push_file', $vmid, undef, $realcmd)` and its cmddef entry
+    `push => [__PACKAGE__, 'push', ['vmid', 'file', 'destination']]` has no `$upid_exit` to turn
+    the task's status into the exit code (`start`, `stop`... have it); proxmox/pve-common
+    src/PVE/RESTEnvironment.pm `$tee_worker` prints a `TASK ERROR: <message>` as `<message>` on
+    stderr. So `failed to open <file> for reading` and `create_file`'s `failed to create file:
+    <path>: <errno>` exit 0; only `can only push files to a running CT`, checked before the task,
+    exits 255.
+    """
     positional, options = _split_options(args, FILE_OPTIONS)
     vmid, source, destination = _positional(positional, ("vmid", "file", "destination"))
-    vmid = _existing_vmid([vmid])
-    _require_running(vmid, "can only push files to a running CT")
+    running = _running_vmid(vmid, "can only push files to a running CT")
     try:
         source_file = open(source, "rb")
     except OSError:
-        raise PctError(f"failed to open {source} for reading") from None
-    script = 'cat > "$1" && { [ -z "$2" ] || chmod "$2" "$1"; } && { [ -z "$3" ] || chown "$3" "$1"; } ' \
-             '&& { [ -z "$4" ] || chgrp "$4" "$1"; }'
+        raise TaskError(f"failed to open {source} for reading") from None
     with source_file:
+        mode = _perms(options.get("perms"))
         result = subprocess.run(
-            ["lxc-attach", "-n", str(vmid), "--", "/bin/sh", "-c", script, "sh", destination,
-             _mode(options.get("perms")), options.get("user", ""), options.get("group", "")],
-            stdin=source_file,
+            ["lxc-attach", "-n", str(running), "--", "/bin/sh", "-c", PUSH_SCRIPT, "sh", destination,
+             "" if mode is None else f"{mode:04o}", options.get("user", ""), options.get("group", "")],
+            stdin=source_file, stderr=subprocess.PIPE,
         )
     if result.returncode != 0:
-        raise PctError(f"failed to create file: {destination}")
+        raise TaskError(_last_line(result.stderr) or f"failed to create file: {destination}")
     return 0
 
 
 def cmd_pull(args: list[str]) -> int:
+    """`pct pull <vmid> <path> <destination>`: creates the destination first, so a failed pull
+    leaves it empty, and exits 0 with the reason on stderr.
+
+    Upstream: proxmox/pve-container src/PVE/CLI/pct.pm, `pull`'s `$realcmd` calls
+    `create_file($dest, $perms, $user, $group)` before it enters the container and runs
+    `open my $srcfd, '<', $path or die "failed to open $path: $!\n"`, all inside
+    `fork_worker('pull_file', ...)`, whose failure does not reach the exit code (see `cmd_push`).
+    `can only pull files from a running VM` is checked before the task and exits 255.
+    """
     positional, options = _split_options(args, FILE_OPTIONS)
     vmid, path, destination = _positional(positional, ("vmid", "path", "destination"))
-    vmid = _existing_vmid([vmid])
-    _require_running(vmid, "can only pull files from a running VM")
-    result = subprocess.run(["lxc-attach", "-n", str(vmid), "--", "cat", "--", path], capture_output=True)
-    if result.returncode != 0:
-        raise PctError(f"failed to open {path}: No such file or directory")
-    mode = int(_mode(options.get("perms")) or "0", 8) or 0o666 & ~_umask()
-    descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    running = _running_vmid(vmid, "can only pull files from a running VM")
+    descriptor = create_file(destination, _perms(options.get("perms")), options.get("user"), options.get("group"))
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(result.stdout)
-    if options.get("perms"):
-        os.chmod(destination, mode)
+        result = subprocess.run(["lxc-attach", "-n", str(running), "--", "cat", "--", path],
+                                stdout=handle, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        reason = _last_line(result.stderr).rpartition(": ")[2] or "No such file or directory"
+        raise TaskError(f"failed to open {path}: {reason}")
     return 0
 
 
+def create_file(path: str, mode: int | None, user: str | None, group: str | None) -> int:
+    """Open ``path`` for writing as pct's `create_file` does; return the descriptor.
+
+    Upstream: proxmox/pve-container src/PVE/CLI/pct.pm `sub create_file`: owner names are looked
+    up first; a new file is made with `O_EXCL` and mode 0, then gets ``mode`` or `0666 & ~umask`;
+    an existing one is truncated and keeps its mode unless ``mode`` is given.
+
+    Example:
+        os.close(create_file("/tmp/copy", 0o600, None, None))
+    """
+    uid = _owner_id(user, "uid", lambda name: pwd.getpwnam(name).pw_uid)
+    gid = _owner_id(group, "gid", lambda name: grp.getgrnam(name).gr_gid)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0)
+        if mode is None:
+            mode = 0o666 & ~_umask()
+    except OSError:
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        except OSError as error:
+            raise TaskError(f"failed to create file: {path}: {error.strerror}") from None
+    if mode is not None:
+        os.fchmod(descriptor, mode)
+    if uid is not None or gid is not None:
+        status = os.fstat(descriptor)
+        try:
+            os.fchown(descriptor, status.st_uid if uid is None else uid, status.st_gid if gid is None else gid)
+        except OSError as error:
+            os.close(descriptor)
+            raise TaskError(f"failed to change file owner: {error.strerror}") from None
+    return descriptor
+
+
 def cmd_list(args: list[str]) -> int:
-    vmids = sorted(int(path.stem) for path in containers.PVE_DIR.glob("*.conf") if path.stem.isdigit())
+    confs = containers.node_lxc_dir(containers.this_node()).glob("*.conf")
+    vmids = sorted(int(path.stem) for path in confs if path.stem.isdigit())
     if not vmids:
         return 0
     print(LIST_FORMAT % ("VMID", "Status", "Lock", "Name"))
@@ -176,14 +250,35 @@ COMMANDS = {
 
 
 def _existing_vmid(args: list[str]) -> int:
+    """The vmid of a container whose conf is on this node, as `PVE::LXC::Config->load_config` requires.
+
+    Upstream: proxmox/pve-guest-common src/PVE/AbstractConfig.pm `load_config`:
+    `die "Configuration file '$cfspath' does not exist\n"` with `nodes/<this node>/lxc/<vmid>.conf`.
+    """
     if not args:
         raise PctError("400 not enough arguments\npct <command> <vmid>")
-    vmid = args[0]
-    if not vmid.isdigit() or not 100 <= int(vmid) <= 999_999_999:
-        raise PctError(f"400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID")
-    if not containers.pve_conf_path(int(vmid)).exists():
-        raise PctError(f"Configuration file 'nodes/{socket.gethostname()}/lxc/{vmid}.conf' does not exist")
-    return int(vmid)
+    vmid = _valid_vmid(args[0])
+    if not containers.pve_conf_path(vmid).exists():
+        raise PctError(f"Configuration file 'nodes/{containers.this_node()}/lxc/{vmid}.conf' does not exist")
+    return vmid
+
+
+def _running_vmid(value: str, message: str) -> int:
+    """The vmid of a container running on this node, else ``message`` (exit 255).
+
+    Upstream: `PVE::LXC::check_running` (proxmox/pve-container src/PVE/LXC.pm) looks only at this
+    node's active containers, so a vmid of another node is "not running" for push and pull.
+    """
+    vmid = _valid_vmid(value)
+    if not containers.pve_conf_path(vmid).exists() or containers.state(vmid) != "running":
+        raise PctError(message)
+    return vmid
+
+
+def _valid_vmid(value: str) -> int:
+    if not value.isdigit() or not 100 <= int(value) <= 999_999_999:
+        raise PctError("400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VM ID")
+    return int(value)
 
 
 def _require_running(vmid: int, message: str) -> None:
@@ -215,15 +310,29 @@ def _positional(values: list[str], names: tuple[str, ...]) -> list[str]:
     return values
 
 
-def _mode(perms: str | None) -> str:
-    """PVE reads perms as octal unless prefixed 0x; return an octal string for chmod."""
-    if not perms:
-        return ""
+def _perms(perms: str | None) -> int | None:
+    """`--perms` as pct reads it: octal unless prefixed `0x` (strtoul base 0 after a leading `0`)."""
+    if perms is None:
+        return None
     try:
-        value = int(perms, 16) if perms.lower().startswith("0x") else int(perms, 8)
+        return int(perms, 16) if perms.lower().startswith("0x") else int(perms, 8)
     except ValueError:
-        raise PctError(f"invalid mode: '{perms}'") from None
-    return f"{value:04o}"
+        raise TaskError(f"invalid mode: '{perms}'") from None
+
+
+def _owner_id(name: str | None, kind: str, lookup) -> int | None:
+    """A numeric owner as is, a name through ``lookup``; `failed to get <kind> for: <name>` if unknown."""
+    if name is None or name.isdigit():
+        return None if name is None else int(name)
+    try:
+        return lookup(name)
+    except KeyError:
+        raise TaskError(f"failed to get {kind} for: {name}") from None
+
+
+def _last_line(output: bytes) -> str:
+    lines = [line for line in output.decode(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
 
 
 def _umask() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import pytest
@@ -45,7 +44,7 @@ def test_exec_without_command_fails_like_pct(lab_inventory_ssh: Path) -> None:
 def test_unknown_vmid_fails_like_pct(lab_inventory_ssh: Path) -> None:
     result = pct("status", "987")
     assert result.returncode == 255
-    assert re.fullmatch(rb"Configuration file 'nodes/[^/]+/lxc/987\.conf' does not exist", result.stderr.strip())
+    assert result.stderr.strip() == b"Configuration file 'nodes/lab/lxc/987.conf' does not exist"
 
 
 def test_list_prints_pct_columns(lab_inventory_ssh: Path) -> None:
@@ -79,8 +78,28 @@ def test_push_applies_perms(lab_inventory_ssh: Path, tmp_path: Path) -> None:
     assert pct("exec", str(RUNNING.vmid), "--", "stat", "-c", "%a", "/tmp/secret-perms").stdout == b"600\n"
 
 
-def test_pull_of_missing_file_fails(lab_inventory_ssh: Path, tmp_path: Path) -> None:
-    assert pct("pull", str(RUNNING.vmid), "/nonexistent", str(tmp_path / "x")).returncode == 255
+def test_pull_of_missing_file_exits_0_with_the_reason_on_stderr(lab_inventory_ssh: Path, tmp_path: Path) -> None:
+    """As on Proxmox: the copy runs in a task whose failure does not reach pct's exit code."""
+    result = pct("pull", str(RUNNING.vmid), "/nonexistent", str(tmp_path / "x"))
+    assert (result.returncode, result.stderr.strip()) == (0, b"failed to open /nonexistent: No such file or directory")
+
+
+def test_failed_pull_leaves_an_empty_destination(lab_inventory_ssh: Path, tmp_path: Path) -> None:
+    pct("pull", str(RUNNING.vmid), "/nonexistent", str(tmp_path / "x"))
+    assert (tmp_path / "x").read_bytes() == b""
+
+
+def test_push_to_an_unwritable_path_exits_0_with_the_reason_on_stderr(lab_inventory_ssh: Path, tmp_path: Path) -> None:
+    source = tmp_path / "payload"
+    source.write_text("x")
+    result = pct("push", str(RUNNING.vmid), str(source), "/nonexistent-dir/file")
+    assert (result.returncode, result.stderr.strip()) == \
+        (0, b"failed to create file: /nonexistent-dir/file: No such file or directory")
+
+
+def test_confs_are_in_the_nodes_directory_with_lxc_a_link(lab_inventory_ssh: Path) -> None:
+    assert os.readlink("/etc/pve/lxc") == "nodes/lab/lxc"
+    assert Path(f"/etc/pve/nodes/lab/lxc/{RUNNING.vmid}.conf").exists()
 
 
 def test_stop_then_start(scratch: Container) -> None:

@@ -1,20 +1,25 @@
-"""The @pct connector on the lab's containers: exact bytes both ways, exit codes, stdin, errors."""
+"""The @pct connector on the lab's containers: exact bytes both ways, exit codes, stdin, errors,
+failed copies that pct reports with exit 0, and a container that is not on the inventory's node."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from pyinfra.api import Config, Inventory, State, StringCommand
 from pyinfra.api.connect import connect_all
+from pyinfra.api.exceptions import ConnectError
 
 from tests.lab.conftest import PCT, REPO
 
 VMID = 121
 HOST_NAME = f"@pct/lab/{VMID}"
+PREFIX = f"host {HOST_NAME} (vmid {VMID} on node lab): "
 TRICKY_LINES = [
     "it's \"quoted\"",
     "$HOME `id -u` $(id -u) ${PATH}",
@@ -103,9 +108,60 @@ def test_upload_leaves_no_temporary_file_in_the_container(pct_host):
     assert output.stdout == "0"
 
 
-def test_download_of_a_missing_file_names_host_and_vmid(pct_host):
-    with pytest.raises(OSError, match=rf"host {HOST_NAME} \(vmid {VMID} on node lab\): pct pull failed"):
+def test_download_of_a_missing_file_names_host_and_path(pct_host):
+    with pytest.raises(OSError) as error:
         pct_host.get_file("/nonexistent/file", io.BytesIO())
+    assert str(error.value) == \
+        f"{PREFIX}cannot read /nonexistent/file: sha256sum: /nonexistent/file: No such file or directory"
+
+
+def test_upload_to_an_unwritable_path_names_host_and_path(pct_host):
+    with pytest.raises(OSError, match=rf"^{re.escape(PREFIX)}cannot write /nonexistent-dir/file: .+"):
+        pct_host.put_file(io.BytesIO(b"x"), "/nonexistent-dir/file")
+
+
+def test_upload_whose_pct_push_fails_names_host_and_path(pct_host):
+    """pct push exits 0 when it cannot create the file: the connector finds out from what arrived."""
+    with pytest.raises(OSError) as error:
+        pct_host.put_file(io.BytesIO(b"x"), "/tmp/pct-connector-kept", remote_temp_filename="/nonexistent-dir/temp")
+    assert str(error.value) == (f"{PREFIX}cannot write /tmp/pct-connector-kept: "
+                                "failed to create file: /nonexistent-dir/temp: No such file or directory")
+
+
+def test_failed_upload_keeps_the_file_it_would_replace(pct_host):
+    pct_host.put_file(io.BytesIO(b"good\n"), "/tmp/pct-connector-kept")
+    with pytest.raises(OSError):
+        pct_host.put_file(io.BytesIO(b"new\n"), "/tmp/pct-connector-kept", remote_temp_filename="/nonexistent-dir/temp")
+    ok, output = run(pct_host, "cat /tmp/pct-connector-kept")
+    assert output.stdout == "good"
+
+
+def pct_of_node(tmp_path: Path, node: str) -> Path:
+    """The lab's pct playing Proxmox node ``node``, which holds none of the lab's containers."""
+    wrapper = tmp_path / f"pct-{node}"
+    wrapper.write_text(f'#!/bin/sh\nLAB_PVE_NODE={node} exec {PCT} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_container_on_another_node_fails_naming_both_nodes(lab_inventory_pct, tmp_path):
+    inventory = Inventory(([(f"@pct/pve-gone/{VMID}", {"pct_command": str(pct_of_node(tmp_path, "pve-gone"))})], {}))
+    State(inventory, Config())
+    with pytest.raises(ConnectError) as error:
+        inventory.get_host(f"@pct/pve-gone/{VMID}").connector.connect()
+    assert str(error.value) == (f"host @pct/pve-gone/{VMID} (vmid {VMID} on node pve-gone): container is on node lab, "
+                                "not on node pve-gone: set pct_node and pct_ssh_* to lab's")
+
+
+def test_container_on_another_node_is_reached_with_that_nodes_inventory_data(lab_inventory_pct, tmp_path):
+    stale = f"@pct/pve-gone/{VMID}"
+    inventory = Inventory(([(stale, {"pct_command": str(pct_of_node(tmp_path, "pve-gone"))}),
+                            ("@pct/lab/101", {"pct_command": str(PCT)})], {}))
+    State(inventory, Config())
+    host = inventory.get_host(stale)
+    host.connector.connect()
+    ok, output = run(host, "hostname")
+    assert (output.stdout, host.connector.node.name) == ("haproxy", "lab")
 
 
 def pyinfra_cli(*arguments: str) -> subprocess.CompletedProcess:
