@@ -32,7 +32,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.connectors.util import run_local_process
 
-from connectors.proxmox_node import ProxmoxNode
+from connectors.pct import default_privilege
 from inventory_schema import inventory_path
 from tasks import choice, data_error
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
@@ -140,13 +140,10 @@ def answering(target: Host, timeout: int) -> bool:
 
 
 def reboot_container(state: State, target: Host, timeout: int) -> bool:
-    """``pct reboot`` the host's container on its Proxmox node, then wait until it answers."""
-    node = ProxmoxNode(state, target)
-    node.connect()
-    try:
-        node.run_pct("reboot")
-    finally:
-        node.disconnect()
+    """``pct reboot`` the host's container through its own connection to the Proxmox node (which
+    follows a migrated container), with the sudo/su the host's operations get, then wait until it
+    answers."""
+    target.connector.node.run_pct("reboot", **default_privilege(state, target))
     return answering(target, timeout)
 
 
