@@ -1,25 +1,33 @@
-"""Ensures named nodes are Ready, polling the API on a control node until a deadline.
+"""Ensures named nodes are Ready, polling the API on a control node until a deadline; and the waits
+the restart and repair flows share: the control node's clock, and "this node is back".
 
-A node whose k3s unit this run (re)started must also have renewed its node lease after that
-restart: right after a restart the Node object still carries the old process's ``Ready=True``
-until the node monitor grace period runs out, which would otherwise pass for readiness. (The lease
-is renewed every 10 s; the Ready condition's own heartbeat may be minutes old on a healthy node.)
+A node whose k3s unit this run (re)started must be back in the sense of tasks/node_back.py: its
+new kubelet posted ``Ready=True`` and renewed its lease after the restart. Right after a restart
+the Node object still carries the old process's ``Ready=True`` (until the node monitor grace period
+runs out), and a restarted kubelet renews its lease before it posts ``Ready=False`` and only then
+``Ready=True``. Every time is the control node's, read just before the restart: never this
+machine's, whose clock may be skewed.
 """
 
 from __future__ import annotations
 
-import shlex
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from pyinfra import host
-from pyinfra.api import operation
+import gevent
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
 
 from facts.cluster_nodes import ClusterNodes
 from tasks import data_error
-from tasks.k3s_units import RESTARTED_AT
+from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, probe_command
 
-READY_JSONPATH = '{.status.conditions[?(@.type=="Ready")].status}'
+POLL_SECONDS = 2
+# node name -> the control node's clock just before this run (re)started that node's k3s unit
+RESTARTED_AT: dict[str, float] = {}
 
 
 def ready_timeout() -> int:
@@ -30,25 +38,64 @@ def ready_timeout() -> int:
     return value
 
 
-def wait_command(nodes: dict[str, str], timeout: int, interval: int) -> str:
-    """One shell command polling each node until Ready and, when it has a bound, its lease renewed
-    at or after it (RFC 3339 UTC compared as strings; ``""`` accepts any), or failing at the deadline."""
-    ready = shlex.quote(f"jsonpath={READY_JSONPATH}")
-    renewed = shlex.quote("jsonpath={.spec.renewTime}")
-    pairs = " ".join(f"{shlex.quote(name)}={shlex.quote(bound)}" for name, bound in nodes.items())
-    return (
-        f"deadline=$(( $(date +%s) + {int(timeout)} )); "
-        f"for pair in {pairs}; do node=${{pair%%=*}}; bound=${{pair#*=}}; "
-        f"while :; do "
-        f"if [ \"$(k3s kubectl get node \"$node\" -o {ready} --request-timeout=5s 2>/dev/null)\" = True ]; then "
-        f"[ -z \"$bound\" ] && break; "
-        f"renew=$(k3s kubectl -n kube-node-lease get lease \"$node\" -o {renewed} --request-timeout=5s 2>/dev/null); "
-        f"[ -n \"$renew\" ] && [ ! \"$renew\" \\< \"$bound\" ] && break; fi; "
-        f"if [ $(date +%s) -ge $deadline ]; then "
-        f"echo \"node $node is not Ready after {int(timeout)}s\" >&2; "
-        f"k3s kubectl get nodes -o wide --request-timeout=5s >&2; exit 1; fi; "
-        f"sleep {int(interval)}; done; done"
-    )
+def control_clock(control: Host, timeout: int) -> float | None:
+    """Epoch seconds (with a fraction) on the control node, whose clock the API's times are
+    compared against.
+
+    Polled, since in an all-at-once restart the control node may itself be rebooting.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ok, output = control.run_shell_command(clock_command(), _timeout=30)
+        if ok:
+            try:
+                return float(output.stdout.strip())
+            except ValueError:
+                pass
+        gevent.sleep(POLL_SECONDS)
+    logger.error(f"{control.print_prefix}cannot read its clock {timeout}s after the restart")
+    return None
+
+
+def note_restart(state: State, host: Host, control: Host) -> bool:
+    """Record the control node's clock as this node's restart moment (a FunctionCommand body,
+    yielded just before the command that restarts its unit)."""
+    issued = control_clock(control, 60)
+    if issued is not None:
+        RESTARTED_AT[host.data.node_name] = issued
+    return issued is not None
+
+
+def probe(control: Host, node_name: str) -> dict:
+    """The node, its lease and its pods as the API on the control node has them (see tasks/node_back)."""
+    ok, output = control.run_shell_command(probe_command(node_name), _timeout=30)
+    return parse_probe(output.stdout if ok else "")
+
+
+def wait_until_back(control: Host, restart: NodeRestart, timeout: float, interval: float = POLL_SECONDS) -> bool:
+    """Poll from the control node until the node is back (tasks/node_back) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    problem = "not probed"
+    while time.monotonic() < deadline:
+        problem = not_back_yet(probe(control, restart.node), restart)
+        if not problem:
+            return True
+        gevent.sleep(interval)
+    logger.error(f"node {restart.node}: not back {timeout:.0f}s after its restart: {problem}")
+    return False
+
+
+def wait_all_ready(state: State, host: Host, names: list[str], timeout: int, interval: int) -> bool:
+    """Each node in turn, within one deadline: back since its restart, or Ready when not restarted."""
+    deadline = time.monotonic() + timeout
+    for name in names:
+        # Not restarted by this run: any Ready post counts, so the restart moment is the epoch.
+        restart = NodeRestart(name, RESTARTED_AT.get(name, 0.0))
+        if not wait_until_back(host, restart, max(0.0, deadline - time.monotonic()), interval):
+            _, output = host.run_shell_command(StringCommand("k3s kubectl get nodes -o wide --request-timeout=5s"))
+            logger.error(f"{host.print_prefix}node {name} is not Ready after {timeout}s:\n{output.stdout}")
+            return False
+    return True
 
 
 @operation()
@@ -73,10 +120,9 @@ def nodes_ready(names: list[str], waits_here: bool, timeout: int = 300, interval
     if not waits_here:
         host.noop(f"a control node waits for {', '.join(names)} to be Ready")
         return
-    restarted = {name: RESTARTED_AT[name] for name in names if name in RESTARTED_AT}
-    if not restarted:
+    if not any(name in RESTARTED_AT for name in names):
         nodes = host.get_fact(ClusterNodes) or {}
         if all(nodes.get(name, {}).get("ready") == "True" for name in names):
             host.noop(f"nodes {', '.join(names)} are Ready")
             return
-    yield wait_command({name: restarted.get(name, "") for name in names}, timeout, interval)
+    yield FunctionCommand(wait_all_ready, (names, timeout, interval), {})

@@ -13,26 +13,25 @@ for etcd peers), so readiness is the job of ``tasks.k3s_ready``, which polls wit
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from pyinfra import host
-from pyinfra.api import OperationError, StringCommand, operation
+from pyinfra import host, inventory
+from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
 
 from facts.k3s_units import K3sUnit
 from tasks import DesiredFile, choice, file_commands, render, text_file
+from tasks.k3s_ready import note_restart
 
 UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
 SYSTEMD_DIR = "/etc/systemd/system"
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"
-# node name -> RFC 3339 UTC second after this process (re)started its k3s unit; the Ready wait
-# demands a heartbeat at least that recent from those nodes (tasks.k3s_ready).
-RESTARTED_AT: dict[str, str] = {}
 
 
-def _next_second() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(time.time()) + 1))
+def restart_noted() -> FunctionCommand:
+    """Note the control node's clock as this node's restart moment, for the Ready wait that follows
+    (tasks.k3s_ready): a heartbeat counts only if it was posted after it."""
+    return FunctionCommand(note_restart, (inventory.get_group("k3s_control")[0],), {})
 
 
 def unit_name() -> str:
@@ -80,14 +79,14 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Iterato
     applied = state["files"].get(stamp.path)
     if changes or not applied or applied["sha256"] != stamp.sha256:
         yield from changes
-        RESTARTED_AT[host.data.node_name] = _next_second()
+        yield restart_noted()
         yield StringCommand(
             "systemctl", "daemon-reload", "&&", "systemctl", "enable", unit,
             "&&", "systemctl", "restart", "--no-block", unit,
         )
         yield from file_commands([stamp], {})
     elif state["unit_file_state"] != "enabled" or state["active_state"] != "active":
-        RESTARTED_AT[host.data.node_name] = _next_second()
+        yield restart_noted()
         yield StringCommand("systemctl", "enable", unit, "&&", "systemctl", "start", "--no-block", unit)
     else:
         host.noop(f"{unit} is enabled, running and current")

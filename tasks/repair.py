@@ -70,7 +70,7 @@ from repair_plan import (
 )
 from tasks import data_error
 from tasks.node_back import NodeRestart
-from tasks.restart import control_clock, wait_until_back
+from tasks.k3s_ready import control_clock, wait_until_back
 
 COMMAND_TIMEOUT = 60
 BOOT_TIMEOUT = 120

@@ -37,7 +37,8 @@ from inventory_schema import inventory_path
 from tasks import choice, data_error
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
-from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, pod_uids, probe_command
+from tasks.k3s_ready import control_clock, probe, wait_until_back
+from tasks.node_back import NodeRestart, pod_uids
 
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
 MODES = ("service", "container")
@@ -82,44 +83,6 @@ def selected_node_names() -> list[str]:
     if unknown:
         raise data_error("restart_nodes", f"{', '.join(unknown)} not among the k3s nodes {', '.join(every)}")
     return names
-
-
-def control_clock(control: Host, timeout: int) -> float | None:
-    """Epoch seconds (with a fraction) on the control node, whose clock the API's times are
-    compared against: never the deploy machine's, which may be skewed.
-
-    Polled, since in an all-at-once restart the control node may itself be rebooting.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ok, output = control.run_shell_command(clock_command(), _timeout=30)
-        if ok:
-            try:
-                return float(output.stdout.strip())
-            except ValueError:
-                pass
-        gevent.sleep(POLL_SECONDS)
-    logger.error(f"{control.print_prefix}cannot read its clock {timeout}s after the restart")
-    return None
-
-
-def probe(control: Host, node_name: str) -> dict:
-    """The node, its lease and its pods as the API on the control node has them (see tasks/node_back)."""
-    ok, output = control.run_shell_command(probe_command(node_name), _timeout=30)
-    return parse_probe(output.stdout if ok else "")
-
-
-def wait_until_back(control: Host, restart: NodeRestart, timeout: int) -> bool:
-    """Poll from the control node until the node is back (tasks/node_back) or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    problem = "not probed"
-    while time.monotonic() < deadline:
-        problem = not_back_yet(probe(control, restart.node), restart)
-        if not problem:
-            return True
-        gevent.sleep(POLL_SECONDS)
-    logger.error(f"node {restart.node}: not back {timeout}s after its restart: {problem}")
-    return False
 
 
 def answering(target: Host, timeout: int) -> bool:
