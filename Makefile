@@ -5,21 +5,33 @@ INVENTORY ?= lab/inventory-ssh.yml
 VENV      := .venv
 BIN       := $(CURDIR)/$(VENV)/bin
 RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
-APT_PACKAGES := lxc debootstrap nftables iproute2 openssh-client haproxy python3-venv curl openssl
+# What the product needs on the deploy machine (a Proxmox host may be one: never lxc there, which
+# would replace lxc-pve), and what only the local lab and the test suite need besides.
+APT_PACKAGES := python3-venv openssh-client
+LAB_APT_PACKAGES := lxc debootstrap nftables iproute2 haproxy curl openssl
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
+.PHONY: setup lab-setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt pyproject.toml
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	@$(call apt_install,$(APT_PACKAGES))
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
+
+## The lab's and the tests' packages, on top of the product's.
+lab-setup: setup
+	@$(call apt_install,$(LAB_APT_PACKAGES))
+
+# apt-get install of the packages not installed yet (apt lists refreshed first, once).
+define apt_install
+missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+endef
 
 ## The main job on the local lab, end to end: lab up, deploy, scripted restart, verify.
 demo: lab-up
@@ -31,20 +43,20 @@ test: lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
 
 ## Tests that need no LXC: pure logic and the stand-in's conformance with real kubectl.
-test-unit: setup
+test-unit: lab-setup
 	$(RUN) $(BIN)/pytest tests/unit tests/standin $(PYTEST_ARGS)
 
-lab-up: setup
+lab-up: lab-setup
 	$(RUN) $(BIN)/python lab/lab.py up
 
-lab-fresh: setup
+lab-fresh: lab-setup
 	$(RUN) $(BIN)/python lab/lab.py down
 	$(RUN) $(BIN)/python lab/lab.py up
 
-lab-down: setup
+lab-down: lab-setup
 	$(RUN) $(BIN)/python lab/lab.py down
 
-lab-status: setup
+lab-status: lab-setup
 	$(RUN) $(BIN)/python lab/lab.py status
 
 deploy: setup
@@ -65,5 +77,5 @@ verify: setup
 	$(RUN) $(BIN)/pytest verify/ --inventory "$(INVENTORY)" --junitxml=verify/junit.xml
 
 ## Random faults on the deployed lab, each until verify is green again (SOAK_ARGS="--rounds 30 --seed 1").
-soak: setup
+soak: lab-setup
 	$(RUN) $(BIN)/python bench/soak.py $(SOAK_ARGS)
