@@ -14,6 +14,10 @@ Host data (inventory ``data:`` or ``pyinfra ... --data key=value``):
                      next; ``false``: every selected node at once (as after a Proxmox host reboot)
 ``restart_timeout``  seconds each node may take to be back (default 300)
 ``restart_verify``   ``true`` (default): run ``pytest verify/`` afterwards
+``lock_wait``        seconds to wait while another run holds the cluster lock (default 600)
+
+The run holds the cluster lock (tasks/cluster_lock.py) from before the first restart until HAProxy's
+servers are UP again; each node's restart renews it first and is refused when it is no longer ours.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pyinfra.connectors.util import run_local_process
 from connectors.pct import default_privilege
 from inventory_schema import inventory_path
 from tasks import choice, data_error
+from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, renewed
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
 from tasks.k3s_ready import control_clock, probe, wait_until_back
@@ -43,6 +48,8 @@ from tasks.node_back import NodeRestart, pod_uids
 UNITS = {"server": "k3s", "agent": "k3s-agent"}
 MODES = ("service", "container")
 DEFAULT_TIMEOUT = 300
+# How long a restart waits while another run (repair, another restart) holds the cluster lock.
+DEFAULT_LOCK_WAIT = 600
 POLL_SECONDS = 2
 VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
 TRUE_WORDS = ("true", "yes", "1")
@@ -118,6 +125,8 @@ def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout
     since being back includes them serving again.
     """
     node_name = host.data.node_name
+    if not renewed(control, timeout * 2):
+        return False
     pods = pod_uids(probe(control, node_name))
     drained(node_name)
     try:
@@ -218,6 +227,10 @@ def restart_and_verify() -> None:
     timeout = seconds("restart_timeout", DEFAULT_TIMEOUT)
     selected = host.data.get("node_name") in selected_node_names()
     role = host.data.get("k3s_role")
+    lock_here = host == inventory.get_group("k3s_control")[0]
+    if lock_here:
+        cluster_lock_taken(name="Cluster lock taken", job="restart",
+                           duration=timeout * 2, wait=seconds("lock_wait", DEFAULT_LOCK_WAIT))
     if selected and not serial:
         node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
     if selected and serial and role == "server":
@@ -226,5 +239,7 @@ def restart_and_verify() -> None:
         node_restarted(name=f"Restart workers ({mode})", mode=mode, timeout=timeout, _serial=True)
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout)
+    if lock_here:
+        cluster_lock_released(name="Cluster lock released")
     if flag("restart_verify", True) and host == inventory.get_group("k3s_control")[0]:
         cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()))

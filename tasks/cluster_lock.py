@@ -1,0 +1,238 @@
+"""One cluster-wide lock for everything that restarts nodes (the deploy's restart, restart.py, repair):
+a Lease ``kube-system/k3s-lxc-resilience-lock`` with holder, reason and expiry, as kured's lock
+(kubereboot/kured ``pkg/daemonsetlock``) and leader election (kubernetes ``client-go/tools/
+leaderelection/resourcelock/leaselock.go``) keep theirs.
+
+Taking it is a compare-and-swap: the Lease is created (``AlreadyExists`` if another got there first)
+or replaced carrying the ``resourceVersion`` it was read at (``Conflict`` if it changed since), so
+two takers never both win. A holder that died stops holding it when ``renewTime`` +
+``leaseDurationSeconds`` has passed. Every time is the control node's clock: the decision runs there
+(``python3`` with ``k3s kubectl``), never on this machine.
+
+Example:
+    taken = take(control, Holder("restart.py on laptop", "restart"), duration=900, wait=600)
+    ...
+    release(control, taken.holder)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import time
+from dataclasses import dataclass
+
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+from pyinfra import logger
+from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+LEASE_NAMESPACE, LEASE_NAME = "kube-system", "k3s-lxc-resilience-lock"
+REASON_ANNOTATION = "k3s-lxc-resilience/reason"
+POLL_SECONDS = 5
+
+# Runs on the control node: ``take <holder> <reason> <seconds>``, ``release <holder>``. Prints one
+# JSON line: {"result": "taken"|"held"|"released"|"not-held"|"raced"|"api-unreachable", ...}.
+_LOCK = r"""
+import datetime, json, subprocess, sys
+NAMESPACE, NAME, ANNOTATION = sys.argv[1], sys.argv[2], sys.argv[3]
+action, holder = sys.argv[4], sys.argv[5]
+
+def kubectl(*args, body=None):
+    done = subprocess.run(["k3s", "kubectl", "--request-timeout=10s", *args], input=body,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return done.returncode, done.stdout, done.stderr
+
+def say(result, **fields):
+    print(json.dumps(dict(result=result, **fields)))
+    sys.exit(0)
+
+now = datetime.datetime.now(datetime.timezone.utc)
+stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+code, out, err = kubectl("get", "lease", "-n", NAMESPACE, NAME, "-o", "json")
+if code != 0 and "NotFound" not in err:
+    say("api-unreachable", error=(err.strip().splitlines() or ["no answer"])[-1])
+lease = json.loads(out) if code == 0 else None
+spec = (lease or {}).get("spec") or {}
+current = spec.get("holderIdentity") or ""
+renewed = spec.get("renewTime") or spec.get("acquireTime")
+expires = 0.0
+if renewed:
+    expires = datetime.datetime.fromisoformat(renewed.replace("Z", "+00:00")).timestamp() \
+        + int(spec.get("leaseDurationSeconds") or 0)
+left = max(0, int(expires - now.timestamp()))
+if action == "release":
+    if current != holder:
+        say("not-held", holder=current)
+    spec.update(holderIdentity="", leaseDurationSeconds=1, renewTime=stamp)
+    code, out, err = kubectl("replace", "-f", "-", body=json.dumps(lease))
+    say("released" if code == 0 else "raced", error=err.strip()[-200:])
+reason, seconds = sys.argv[6], int(sys.argv[7])
+if current and current != holder and left > 0:
+    say("held", holder=current, reason=((lease.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION, ""),
+        seconds_left=left)
+wanted = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+          "metadata": {"name": NAME, "namespace": NAMESPACE, "annotations": {ANNOTATION: reason}},
+          "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds, "renewTime": stamp,
+                   "acquireTime": spec.get("acquireTime") if current == holder else stamp}}
+if lease is None:
+    code, out, err = kubectl("create", "-f", "-", body=json.dumps(wanted))
+else:
+    wanted["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
+    code, out, err = kubectl("replace", "-f", "-", body=json.dumps(wanted))
+say("taken" if code == 0 else "raced", error=err.strip()[-200:])
+"""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the lock and why: ``identity`` names the process and machine, ``reason`` the job."""
+
+    identity: str
+    reason: str
+
+    @staticmethod
+    def here(job: str) -> Holder:
+        """This process on this machine, e.g. ``restart.py@laptop:4242``."""
+        return Holder(f"{job}@{socket.gethostname()}:{os.getpid()}", job)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One answer of the control node: ``result`` and, when held, by whom, why, for how long."""
+
+    result: str
+    holder: str = ""
+    reason: str = ""
+    seconds_left: int = 0
+    error: str = ""
+
+    def line(self) -> str:
+        """The one line an operator reads when the lock is not theirs."""
+        if self.result == "held":
+            return (f"cluster lock {LEASE_NAMESPACE}/{LEASE_NAME} is held by {self.holder} "
+                    f"({self.reason or 'no reason given'}) for {self.seconds_left}s more")
+        if self.result == "api-unreachable":
+            return f"cluster lock: Kubernetes API unreachable ({self.error})"
+        return f"cluster lock: {self.result} {self.error}".rstrip()
+
+
+def lock_command(action: str, holder: Holder, seconds: int = 0) -> StringCommand:
+    arguments = [LEASE_NAMESPACE, LEASE_NAME, REASON_ANNOTATION, action, holder.identity]
+    if action == "take":
+        arguments += [holder.reason, str(seconds)]
+    return StringCommand(f"python3 -c {shlex.quote(_LOCK)} {shlex.join(arguments)}")
+
+
+def parse_attempt(output: str) -> Attempt:
+    """The script's JSON line; anything else (the control node not answering) reads as unreachable."""
+    try:
+        fields = json.loads(output.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return Attempt("api-unreachable", error="no answer from the control node")
+    known = {key: fields[key] for key in ("result", "holder", "reason", "seconds_left", "error") if key in fields}
+    return Attempt(**known)
+
+
+def attempt(control: Host, action: str, holder: Holder, seconds: int = 0) -> Attempt:
+    ok, output = control.run_shell_command(lock_command(action, holder, seconds), _timeout=60)
+    return parse_attempt(output.stdout if ok else "")
+
+
+def take(control: Host, holder: Holder, duration: int, wait: float) -> Attempt:
+    """Take (or renew) the lock for ``duration`` seconds, waiting up to ``wait`` seconds while
+    another holds it; the last attempt is returned (``taken`` on success)."""
+    deadline = time.monotonic() + wait
+    while True:
+        answer = attempt(control, "take", holder, duration)
+        if answer.result == "taken" or answer.result == "api-unreachable":
+            return answer
+        if time.monotonic() >= deadline:
+            return answer
+        # "raced": another taker won the compare-and-swap just now; read again soon.
+        gevent.sleep(1 if answer.result == "raced" else POLL_SECONDS)
+
+
+def release(control: Host, holder: Holder) -> Attempt:
+    """Give the lock up if this holder has it (``not-held`` otherwise: it expired and was taken)."""
+    return attempt(control, "release", holder)
+
+
+# The lock this run holds (set by cluster_lock_taken on the control node, which runs before any
+# operation that needs it); operations that act on nodes check it with held_by_this_run().
+HELD: dict[str, Holder] = {}
+
+
+def held_by_this_run() -> Holder | None:
+    return HELD.get("holder")
+
+
+def take_for_run(state: State, host: Host, holder: Holder, duration: int, wait: float) -> bool:
+    """FunctionCommand body: take the lock on this (control) host's API; one line when it cannot."""
+    answer = take(host, holder, duration, wait)
+    if answer.result != "taken":
+        logger.error(f"{host.print_prefix}{answer.line()}")
+        return False
+    HELD["holder"] = holder
+    return True
+
+
+def renewed(control: Host, duration: int) -> bool:
+    """Renew this run's lock before acting on a node; ``False`` (with the line) if it is no longer ours."""
+    holder = held_by_this_run()
+    if holder is None:
+        logger.error("cluster lock: not held by this run; nothing is restarted")
+        return False
+    answer = take(control, holder, duration, wait=0)
+    if answer.result not in ("taken", "api-unreachable"):
+        logger.error(f"{control.print_prefix}{answer.line()}")
+        return False
+    return True
+
+
+def release_for_run(state: State, host: Host) -> bool:
+    holder = HELD.pop("holder", None)
+    if holder is not None:
+        answer = release(host, holder)
+        if answer.result != "released":
+            logger.warning(f"{host.print_prefix}{answer.line()}")
+    return True
+
+
+@operation(is_idempotent=False)
+def cluster_lock_taken(job: str, duration: int, wait: float) -> Iterator[Any]:
+    """
+    Take the cluster-wide lock for this run (on a control node), waiting up to ``wait`` seconds
+    while another run holds it; fail with one line naming the holder otherwise.
+
+    + job: what this run does, recorded as the lock's reason (``restart``, ``repair``)
+    + duration: seconds the lock is held unless renewed (a holder that dies stops holding it then)
+    + wait: seconds to wait for another holder
+
+    **Example:**
+
+    .. code:: python
+
+        cluster_lock_taken(name="Cluster lock taken", job="restart", duration=900, wait=300)
+    """
+    yield FunctionCommand(take_for_run, (Holder.here(job), duration, wait), {})
+
+
+@operation(is_idempotent=False)
+def cluster_lock_released() -> Iterator[Any]:
+    """
+    Give up the lock this run took (nothing when it holds none).
+
+    **Example:**
+
+    .. code:: python
+
+        cluster_lock_released(name="Cluster lock released")
+    """
+    yield FunctionCommand(release_for_run, (), {})
