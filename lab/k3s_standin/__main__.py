@@ -41,7 +41,7 @@ def _info(message: str) -> None:
 
 
 def _exit_on_sigterm() -> None:
-    """systemd stops k3s with SIGTERM; unwind normally so the state is saved."""
+    """systemd stops k3s with SIGTERM; unwind normally so the datastore is closed."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
@@ -70,7 +70,7 @@ def server(argv: Sequence[str]) -> int:
         notify_ready()
         return node.run(options)
     finally:
-        api.operations.store.save()
+        api.operations.store.close()
 
 
 def agent(argv: Sequence[str]) -> int:
