@@ -21,6 +21,7 @@ from k3s_standin.node.pod_network import PodNetwork
 from k3s_standin.node.pod_status import pod_status
 from k3s_standin.node.rancher import RancherContainer
 from k3s_standin.node.runtime import Completed, Container, PodRuntime
+from k3s_standin.node.runtime_state import RuntimeState
 from k3s_standin.node.svclb import SvclbContainer
 
 Obj = dict[str, Any]
@@ -41,6 +42,8 @@ class Kubelet:
         self.pods: dict[str, PodRuntime] = {}
         self.tls_dir = os.path.join(options.data_dir, "agent", "rancher-tls")
         self.pods_start_at = time.monotonic() + POD_START_SECONDS
+        self.runtime_state = RuntimeState.from_kubelet_args(options.kubelet_args)
+        self.posted_ready = False
 
     # node registration and heartbeats
 
@@ -66,13 +69,20 @@ class Kubelet:
 
     def post_status(self, initial: Obj | None = None) -> None:
         now = clock.rfc3339()
+        errors = self.runtime_state.errors()
 
         def write(obj: Obj) -> bool:
             if initial:
                 obj.setdefault("status", {}).update(copy.deepcopy(initial))
-            return node_object.post_status(obj, self.node_ip, self.options.node_name, now)
+            return node_object.post_status(obj, self.node_ip, self.options.node_name, now, errors)
 
         self.api.mutate(path("v1", "nodes", name=self.name, subresource="status"), write)
+        self.posted_ready = not errors
+
+    def ready_to_post(self) -> bool:
+        """Post at once when the runtime turns ready, not at the next status period: the kubelet's
+        `fastStatusUpdateOnce` (kubernetes/kubernetes pkg/kubelet/kubelet.go) does the same."""
+        return not self.posted_ready and not self.runtime_state.errors()
 
     def renew_lease(self) -> None:
         url = path("coordination.k8s.io/v1", "leases", "kube-node-lease", self.name)
@@ -178,7 +188,7 @@ class Kubelet:
                 if now >= next_lease:
                     self.renew_lease()
                     next_lease = now + lease_period
-                if now >= next_status:
+                if now >= next_status or self.ready_to_post():
                     self.post_status()
                     next_status = now + status_period
                 self.sync_pods()
