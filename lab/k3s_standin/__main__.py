@@ -118,7 +118,14 @@ def scale_nodes(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes}
+def pod_shim(argv: Sequence[str]) -> int:
+    """The per-pod process the kubelet starts (not in USAGE: k3s's own shims are internal too)."""
+    from k3s_standin.node import shim
+
+    return shim.main(argv)
+
+
+COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes, "pod-shim": pod_shim}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -24,6 +24,8 @@ from typing import Any
 import kubernetes
 import pytest
 
+from k3s_standin.node.shims import kill_all
+
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 START_SECONDS = 30
@@ -96,6 +98,7 @@ def start_server(directory: Path, port: int, extra_args: Sequence[str] = ()) -> 
 
 
 def stop_server(server: Server) -> None:
+    """SIGTERM the server, then end its pods' shims as k3s-killall.sh would (KillMode=process leaves them)."""
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGTERM)
         try:
@@ -103,6 +106,7 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+    kill_all(str(server.data_dir.parent / "run"))
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ import kubernetes
 import pytest
 
 from conftest import standin_environment
+from k3s_standin.node.shims import kill_all
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -83,6 +84,7 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        kill_all(str(self.directory / "run"))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 Start-up order and failures follow k3s: the kubelet opens `/dev/kmsg` first and kube-proxy raises
 `nf_conntrack_max`; either failing is fatal (`Error: ...` on stderr, exit 1) so systemd's Restart=
-loops exactly as with real k3s in an LXC container.
+loops exactly as with real k3s in an LXC container. Stopping leaves the pods running in their shims.
 
 Example:
     sys.exit(run(options))
@@ -108,7 +108,6 @@ def run(options: Any) -> int:
     try:
         kubelet.loop_forever(status_period)
     except SystemExit:
+        # KillMode=process: the pods' shims keep running; the next kubelet adopts them.
         return 0
-    finally:
-        kubelet.stop_all()
     return 0
