@@ -4,8 +4,8 @@ kubelet restart, and stops the ones no longer bound.
 A pod with a long-running container (svclb, Rancher) runs in its own shim process (`shims.py`), so
 stopping or killing k3s leaves it serving, as real k3s's KillMode=process leaves containerd's shims.
 A new kubelet adopts a live shim of a pod still bound here: the same container ids, start times and
-restart count, nothing restarted (kubernetes/kubernetes pkg/kubelet/kubelet.go syncPod finds the
-running sandbox through the runtime and keeps it). A pod without one, or whose shim is gone (killed,
+restart count, nothing restarted (kubernetes/kubernetes pkg/kubelet/kuberuntime/kuberuntime_manager.go
+`computePodActions` keeps a ready sandbox and its running containers). A pod without one, or whose shim is gone (killed,
 or a reboot emptied /run), is started after POD_START_SECONDS, its restart count one up when it had
 run before. Pods whose containers only complete or fail to pull have nothing to keep running and stay
 in this process. Pods being deleted are stopped and then confirmed with a grace-0 delete.

@@ -4,7 +4,9 @@ process (see `shim.py`), started in a session of its own so it outlives the k3s 
 Real k3s runs with KillMode=process (k3s-io/k3s install.sh writes it into k3s.service and
 k3s-agent.service): stopping or restarting k3s leaves the containerd shims
 (containerd-shim-runc-v2, one per pod sandbox) and their containers running, and the restarted
-kubelet adopts them; only k3s-killall.sh or a reboot stops them (docs.k3s.io "Stopping K3s").
+kubelet adopts them; only k3s-killall.sh or a reboot stops them ("Stopping K3s",
+https://docs.k3s.io/upgrades/killall: "the K3s containers continue running when the K3s service
+is stopped").
 containerd keeps a task's state in a bundle directory under the tmpfs `/run/k3s/containerd`
 (`io.containerd.runtime.v2.task/k8s.io/<id>`), gone after a reboot; so does this:
 
