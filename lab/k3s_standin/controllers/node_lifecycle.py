@@ -219,7 +219,7 @@ class NodeLifecycle:
         if name in self.known:
             return node
         self.known.add(name)
-        self.buckets.setdefault(disruption.zone_key(node), TokenBucket(self.limits.rate))
+        self.bucket(disruption.zone_key(node))
         return self.make_reachable(node, keep_stale)
 
     def make_reachable(self, node: Obj, keep_stale: bool) -> Obj:
