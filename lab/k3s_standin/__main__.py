@@ -41,7 +41,7 @@ def _info(message: str) -> None:
 
 
 def _exit_on_sigterm() -> None:
-    """systemd stops k3s with SIGTERM; unwind normally so the state is saved."""
+    """systemd stops k3s with SIGTERM; unwind normally so the datastore is closed."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
@@ -70,7 +70,7 @@ def server(argv: Sequence[str]) -> int:
         notify_ready()
         return node.run(options)
     finally:
-        api.operations.store.save()
+        api.operations.store.close()
 
 
 def agent(argv: Sequence[str]) -> int:
@@ -118,7 +118,14 @@ def scale_nodes(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes}
+def pod_shim(argv: Sequence[str]) -> int:
+    """The per-pod process the kubelet starts (not in USAGE: k3s's own shims are internal too)."""
+    from k3s_standin.node import shim
+
+    return shim.main(argv)
+
+
+COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes, "pod-shim": pod_shim}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import ssl
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -219,10 +220,21 @@ def connect(server: str, token: str, ca_path: str, retry_seconds: float = 2.0,
             if log:
                 log(f"Waiting to retrieve agent configuration; server is not ready: {error}")
             time.sleep(retry_seconds)
-    os.makedirs(os.path.dirname(ca_path), exist_ok=True)
-    with open(ca_path, "wb") as handle:
-        handle.write(pem)
+    save_ca(ca_path, pem)
     return Client(server, ca_path, token)
+
+
+def save_ca(ca_path: str, pem: bytes) -> None:
+    """Write the CA through a temporary file and a rename: `k3s server`'s controllers and its kubelet
+    connect at the same time, and a truncate-then-write let one of them load an empty CA file
+    ("NO_CERTIFICATE_OR_CRL_FOUND", the controllers then failed to start)."""
+    directory = os.path.dirname(ca_path)
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".server-ca-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, ca_path)
 
 
 def for_options(options: Any, log: Callable[[str], None] | None = None) -> Client:

@@ -17,12 +17,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
+
+from k3s_standin.node.shims import kill_all
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
@@ -65,7 +67,13 @@ def _ready(server: Server) -> bool:
         return False
 
 
-def start_server(directory: Path, port: int) -> Server:
+def standin_environment(directory: Path, **extra: str) -> dict[str, str]:
+    """The environment of a stand-in process: the package on the path and its own run directory
+    (its pod shims' state, /run/k3s on a real node) so tests never touch the host's /run/k3s."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "lab"), "K3S_STANDIN_RUN_DIR": str(directory / "run"), **extra}
+
+
+def start_server(directory: Path, port: int, extra_args: Sequence[str] = ()) -> Server:
     """Start `k3s server` and wait until it serves; fails with the server's log otherwise."""
     log = directory / "k3s.log"
     command = [sys.executable, "-m", "k3s_standin", "server",
@@ -75,10 +83,10 @@ def start_server(directory: Path, port: int) -> Server:
                "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
                "--node-ip", "127.0.0.1", "--node-name", "standin-conformance",
                "--disable-kube-proxy", "--flannel-backend=none", "--disable=servicelb",
-               "--kube-controller-manager-arg=node-monitor-grace-period=1h"]
-    environment = {**os.environ, "PYTHONPATH": str(REPO / "lab")}
+               "--kube-controller-manager-arg=node-monitor-grace-period=1h", *extra_args]
     with open(log, "ab") as output:
-        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=standin_environment(directory), stdout=output,
+                                   stderr=subprocess.STDOUT)
     server = Server(process, f"https://127.0.0.1:{port}", directory / "data", directory / "k3s.yaml", log)
     deadline = time.monotonic() + START_SECONDS
     while not _ready(server):
@@ -90,6 +98,7 @@ def start_server(directory: Path, port: int) -> Server:
 
 
 def stop_server(server: Server) -> None:
+    """SIGTERM the server, then end its pods' shims as k3s-killall.sh would (KillMode=process leaves them)."""
     if server.process.poll() is None:
         server.process.send_signal(signal.SIGTERM)
         try:
@@ -97,6 +106,7 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+    kill_all(str(server.data_dir.parent / "run"))
 
 
 @pytest.fixture(scope="session")

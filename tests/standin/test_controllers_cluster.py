@@ -24,6 +24,9 @@ from typing import Any
 import kubernetes
 import pytest
 
+from conftest import standin_environment
+from k3s_standin.node.shims import kill_all
+
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 SERVER_NODE = "standin-controllers"
@@ -60,11 +63,14 @@ class Cluster:
                    "--disable-kube-proxy", "--flannel-backend=none",
                    "--kube-controller-manager-arg=node-monitor-grace-period=4s",
                    "--kube-controller-manager-arg=node-monitor-period=1s",
+                   # NoExecute tainting is rate limited per zone (0.1 nodes/s upstream); fast here so a
+                   # hand-removed taint comes back within the tests' seconds.
+                   "--kube-controller-manager-arg=node-eviction-rate=10",
                    "--kubelet-arg=node-status-update-frequency=1s",
                    "--kube-apiserver-arg=default-unreachable-toleration-seconds=6",
                    "--kube-apiserver-arg=default-not-ready-toleration-seconds=6"]
         with open(self.log, "ab") as output:
-            self.process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO / "lab")},
+            self.process = subprocess.Popen(command, env=standin_environment(directory),
                                             stdout=output, stderr=subprocess.STDOUT)
 
     def client(self) -> kubernetes.client.ApiClient:
@@ -78,6 +84,7 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        kill_all(str(self.directory / "run"))
 
 
 @pytest.fixture(scope="module")

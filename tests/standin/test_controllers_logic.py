@@ -108,10 +108,8 @@ def taint_keys(subject: dict) -> set:
     return {(t["key"], t["effect"]) for t in subject["spec"]["taints"]}
 
 
-def test_unreachable_taints_noschedule_then_noexecute_then_readded_then_removed() -> None:
+def test_unreachable_taints_noschedule_and_noexecute_then_readded_then_removed() -> None:
     subject = node("a", ready="Unknown")
-    assert node_lifecycle.reconcile_taints(subject, "now", keep_stale=False)
-    assert taint_keys(subject) == {(taints.UNREACHABLE, "NoSchedule")}
     assert node_lifecycle.reconcile_taints(subject, "now", keep_stale=False)
     assert taint_keys(subject) == {(taints.UNREACHABLE, "NoSchedule"), (taints.UNREACHABLE, "NoExecute")}
     assert not node_lifecycle.reconcile_taints(subject, "now", keep_stale=False)
@@ -120,7 +118,7 @@ def test_unreachable_taints_noschedule_then_noexecute_then_readded_then_removed(
     assert (taints.UNREACHABLE, "NoExecute") in taint_keys(subject)
     subject["status"]["conditions"][0]["status"] = "False"
     node_lifecycle.reconcile_taints(subject, "now", keep_stale=False)
-    assert taint_keys(subject) == {(taints.NOT_READY, "NoSchedule")}
+    assert taint_keys(subject) == {(taints.NOT_READY, "NoSchedule"), (taints.NOT_READY, "NoExecute")}
     subject["status"]["conditions"][0]["status"] = "True"
     node_lifecycle.reconcile_taints(subject, "now", keep_stale=False)
     assert taint_keys(subject) == set()
@@ -149,15 +147,14 @@ def test_stale_taints_fault_file(tmp_path) -> None:
     assert node_lifecycle.stale_taints_fault(str(faults))
 
 
-def test_eviction_time_follows_toleration_seconds() -> None:
-    start = 1735689600.0  # 2025-01-01T00:00:00Z, the taint's timeAdded
-    assert taint_eviction.eviction_time(pod(), [UNREACHABLE_NE], {}, now=start + 1) == start + 1
+def test_toleration_limit_follows_toleration_seconds() -> None:
+    assert taint_eviction.toleration_limit(pod(), [UNREACHABLE_NE]) == 0
     tolerating = pod(tolerations=[{"key": taints.UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
                                    "tolerationSeconds": 300}])
-    assert taint_eviction.eviction_time(tolerating, [UNREACHABLE_NE], {}, now=start + 1) == start + 300
+    assert taint_eviction.toleration_limit(tolerating, [UNREACHABLE_NE]) == 300
     forever = pod(tolerations=[{"key": taints.UNREACHABLE, "operator": "Exists"}])
-    assert taint_eviction.eviction_time(forever, [UNREACHABLE_NE], {}, now=start) is None
-    assert taint_eviction.eviction_time(pod(), [UNREACHABLE_NS], {}, now=start) is None
+    assert taint_eviction.toleration_limit(forever, [UNREACHABLE_NE]) is None
+    assert taint_eviction.toleration_limit(pod(), [UNREACHABLE_NS]) is None
 
 
 def test_daemonset_eligibility_like_node_should_run_daemon_pod() -> None:

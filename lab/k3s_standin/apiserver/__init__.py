@@ -1,9 +1,9 @@
-"""The stand-in's kube-apiserver: HTTPS Kubernetes API over an in-memory, persisted object store.
+"""The stand-in's kube-apiserver: HTTPS Kubernetes API over an object store committed to sqlite.
 
 Example:
     server = start(options, pki, token, advertised_address(options))   # serves in a daemon thread
     ...
-    server.operations.store.save()
+    server.operations.store.close()
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _tls_context(pki: Pki) -> ssl.SSLContext:
 def start(options: Options, pki: Pki, token: str, address: str) -> ApiServer:
     """Load the state, create the system objects and serve HTTPS on https-listen-port;
     `address` is what the `default/kubernetes` endpoints and discovery advertise."""
-    store = Store(os.path.join(options.server_dir, "db", "state.json"))
+    store = Store(os.path.join(options.server_dir, "db", "state.db"))
     operations = Operations(store, Admission(options.service_cidr, dict(options.kube_apiserver_args)))
     ensure_system_objects(operations, options, address)
     with open(pki.server_ca, "rb") as handle:

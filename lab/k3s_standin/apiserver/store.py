@@ -1,29 +1,27 @@
-"""In-memory object store with a global resourceVersion, a change log for watches, and persistence.
+"""Object store with a global resourceVersion, a change log for watches, and a durable datastore.
 
 Stored objects are never mutated: every write stores a new dict, so readers may hold references
-without copying. The state is saved to `state.json` (atomically, debounced) so a restart of the
-server keeps every object, as etcd/kine does for k3s.
+without copying. Every write is committed to the sqlite datastore (`database.py`) before `put` or
+`remove` returns, so before the API answers, as kine/etcd commit before kube-apiserver acknowledges
+(k8s.io/apiserver pkg/storage/etcd3/store.go: Create/GuaranteedUpdate return after the txn commits).
+The in-memory copy serves reads and watches.
 
 Example:
-    store = Store("/var/lib/rancher/k3s/server/db/state.json")
-    store.put("/nodes", node)
+    store = Store("/var/lib/rancher/k3s/server/db/state.db")
+    store.put("/nodes", node, "ADDED")
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
-import json
-import os
-import tempfile
 import threading
-import time
 from typing import Any
 
+from k3s_standin.apiserver.database import Database
 from k3s_standin.apiserver.errors import gone
 
 Obj = dict[str, Any]
-SAVE_DELAY = 0.5
 LOG_LIMIT = 5000
 
 
@@ -46,19 +44,17 @@ def object_key(obj: Obj) -> tuple[str, str]:
 class Store:
     """Objects by storage key (`group/plural`) and (namespace, name)."""
 
-    def __init__(self, state_file: str | None) -> None:
+    def __init__(self, database_file: str | None) -> None:
+        """`database_file` None keeps the objects in memory only (unit tests)."""
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.objects: dict[str, dict[tuple[str, str], Obj]] = {}
         self.revision = 1
         self.log: list[Change] = []
         self.compacted = 1
-        self.state_file = state_file
-        self._dirty = threading.Event()
-        self._save_lock = threading.Lock()
-        if state_file:
-            self._load()
-            threading.Thread(target=self._save_loop, name="store-save", daemon=True).start()
+        self.database = Database(database_file) if database_file else None
+        if self.database:
+            self._load(self.database)
 
     def get(self, key: str, namespace: str, name: str) -> Obj | None:
         with self.lock:
@@ -75,27 +71,34 @@ class Store:
     def put(self, key: str, obj: Obj, event: str) -> Obj:
         """Store `obj` (ADDED or MODIFIED) under a new resourceVersion; returns the stored object."""
         with self.lock:
-            self.revision += 1
-            obj["metadata"]["resourceVersion"] = str(self.revision)
+            revision = self.revision + 1
+            obj["metadata"]["resourceVersion"] = str(revision)
+            self._commit(revision, key, object_key(obj), obj)
             previous = self.objects.setdefault(key, {}).get(object_key(obj))
             self.objects[key][object_key(obj)] = obj
-            self._record(Change(self.revision, key, event, obj, previous))
+            self._record(Change(revision, key, event, obj, previous))
             return obj
 
     def remove(self, key: str, obj: Obj) -> Obj:
         with self.lock:
+            revision = self.revision + 1
+            self._commit(revision, key, object_key(obj), None)
             self.objects.get(key, {}).pop(object_key(obj), None)
-            self.revision += 1
-            gone_obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.revision)}}
-            self._record(Change(self.revision, key, "DELETED", gone_obj, obj))
+            gone_obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(revision)}}
+            self._record(Change(revision, key, "DELETED", gone_obj, obj))
             return gone_obj
 
+    def _commit(self, revision: int, key: str, name: tuple[str, str], obj: Obj | None) -> None:
+        """Durable first: a failed commit raises before memory or watchers see the write."""
+        if self.database:
+            self.database.write(revision, key, name, obj)
+
     def _record(self, change: Change) -> None:
+        self.revision = change.revision
         self.log.append(change)
         if len(self.log) > 2 * LOG_LIMIT:
             self.compacted = self.log[-LOG_LIMIT - 1].revision
             del self.log[:-LOG_LIMIT]
-        self._dirty.set()
         self.changed.notify_all()
 
     def changes(self, key: str, since: int, timeout: float) -> tuple[list[Change], int]:
@@ -112,40 +115,17 @@ class Store:
             start = bisect.bisect_right(self.log, since, key=lambda change: change.revision)
             return [change for change in self.log[start:] if change.key == key], self.revision
 
-    def _load(self) -> None:
-        try:
-            with open(self.state_file, encoding="utf-8") as handle:
-                state = json.load(handle)
-        except FileNotFoundError:
-            return
-        self.revision = int(state["revision"])
+    def _load(self, database: Database) -> None:
+        """Start from the datastore; watches from before the restart must relist (410), as after
+        an etcd compaction."""
+        self.revision, stored = database.load()
         self.compacted = self.revision
-        for key, objects in state["objects"].items():
-            self.objects[key] = {object_key(obj): obj for obj in objects}
+        for key, obj in stored:
+            self.objects.setdefault(key, {})[object_key(obj)] = obj
 
-    def _snapshot(self) -> Obj:
+    def close(self) -> None:
+        """Close the datastore on shutdown; every write is already committed, and a later one fails
+        (sqlite raises on a closed connection) instead of being acknowledged without being stored."""
         with self.lock:
-            return {"revision": self.revision,
-                    "objects": {key: list(objects.values()) for key, objects in self.objects.items()}}
-
-    def save(self) -> None:
-        """Write the state now (atomic rename); used on shutdown and by the debounced saver."""
-        if not self.state_file:
-            return
-        with self._save_lock:
-            self._dirty.clear()
-            data = json.dumps(self._snapshot(), separators=(",", ":"))
-            directory = os.path.dirname(self.state_file)
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=directory, prefix=".state-")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.state_file)
-
-    def _save_loop(self) -> None:
-        while True:
-            self._dirty.wait()
-            time.sleep(SAVE_DELAY)
-            self.save()
+            if self.database:
+                self.database.close()

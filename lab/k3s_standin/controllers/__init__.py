@@ -2,7 +2,8 @@
 of the local API (node token, CA from /cacerts), each on its own daemon thread.
 
 Timings come from kube-controller-manager-arg as in k3s: `node-monitor-period` (5s),
-`node-monitor-grace-period` (40s). `disable: [servicelb]` turns ServiceLB off.
+`node-monitor-grace-period` (40s), `node-eviction-rate` (0.1 nodes/s NoExecute tainting per zone) and
+the other disruption flags of `disruption.py`. `disable: [servicelb]` turns ServiceLB off.
 
 Example:
     start(options)   # returns at once; the controllers run until the process exits
@@ -18,6 +19,7 @@ from k3s_standin import client
 from k3s_standin.controllers import durations, log, loop
 from k3s_standin.controllers.daemonset import DaemonSets
 from k3s_standin.controllers.deployment import Deployments
+from k3s_standin.controllers.disruption import Limits
 from k3s_standin.controllers.endpoints import Endpoints
 from k3s_standin.controllers.helm_controller import HelmController
 from k3s_standin.controllers.manifests import Manifests
@@ -38,7 +40,8 @@ def run_all(options: Any) -> None:
     grace = durations.seconds("node-monitor-grace-period", args, 40.0)
     period = durations.seconds("node-monitor-period", args, 5.0)
     loop.every("node-ipam", RESYNC, NodeIpam(api, options.cluster_cidr).reconcile)
-    loop.every("node-lifecycle", period, NodeLifecycle(api, grace, faults_path(options.data_dir)).reconcile)
+    lifecycle = NodeLifecycle(api, grace, faults_path(options.data_dir), Limits.from_args(args))
+    loop.every("node-lifecycle", period, lifecycle.reconcile)
     loop.every("scheduler", RESYNC, Scheduler(api).reconcile)
     loop.every("taint-eviction", RESYNC, TaintEviction(api).reconcile)
     loop.every("pod-gc", 5 * RESYNC, PodGC(api).reconcile)

@@ -1,7 +1,13 @@
 """Taint-based eviction: pods on a node with NoExecute taints they do not tolerate are deleted at
-once; pods tolerating them for `tolerationSeconds` are deleted that long after the taint was added
-(DefaultTolerationSeconds gives every pod 300 s for not-ready/unreachable). A Normal
-`TaintManagerEviction` event is recorded on each evicted pod, as the taint eviction controller does.
+once; pods tolerating them for `tolerationSeconds` are deleted that long after this controller first
+saw them under the taint (DefaultTolerationSeconds gives every pod 300 s for not-ready/unreachable).
+A Normal `TaintManagerEviction` event is recorded on each evicted pod.
+
+As kubernetes/kubernetes pkg/controller/tainteviction/taint_eviction.go `processPodOnNode` does it:
+the eviction is scheduled at "now" when the controller processes the pod on the tainted node, not at
+the taint's `timeAdded`, so a restarted controller starts every clock again; a scheduled eviction
+keeps its time while the pod stays under NoExecute taints, and is cancelled when they go or when the
+pod tolerates them forever.
 
 Example:
     TaintEviction(api).reconcile()
@@ -13,7 +19,7 @@ import time
 from typing import Any
 
 from k3s_standin.client import Client, path
-from k3s_standin.controllers import clock, events, log, scheduling, taints
+from k3s_standin.controllers import events, log, scheduling, taints
 
 Obj = dict[str, Any]
 FOREVER = float("inf")
@@ -29,28 +35,25 @@ def toleration_seconds(taint: Obj, tolerations: list[Obj]) -> float | None:
     return max(0.0, min(limits))
 
 
-def eviction_time(pod: Obj, node_taints: list[Obj], added_at: dict[tuple[str, str], float],
-                  now: float) -> float | None:
-    """Epoch seconds when the pod must be evicted, None when never. `added_at` maps
-    (key, effect) to when the taint appeared, for taints without `timeAdded`."""
+def toleration_limit(pod: Obj, node_taints: list[Obj]) -> float | None:
+    """Seconds the pod may stay under the node's NoExecute taints: 0 when one is not tolerated, None
+    when all are tolerated forever (`GetMatchingTolerations`, `getMinTolerationTime`)."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    due = FOREVER
+    limit = FOREVER
     for taint in node_taints:
         if taint.get("effect") != taints.NO_EXECUTE:
             continue
         seconds = toleration_seconds(taint, tolerations)
         if seconds is None:
-            return now
-        stamp = taint.get("timeAdded")
-        start = clock.parse(stamp) if stamp else added_at.get((taint.get("key", ""), "NoExecute"), now)
-        due = min(due, start + seconds)
-    return None if due == FOREVER else due
+            return 0.0
+        limit = min(limit, seconds)
+    return None if limit == FOREVER else limit
 
 
 class TaintEviction:
     def __init__(self, api: Client) -> None:
         self.api = api
-        self.first_seen: dict[str, dict[tuple[str, str], float]] = {}
+        self.due: dict[str, float] = {}
 
     def reconcile(self) -> None:
         now = time.time()
@@ -58,23 +61,24 @@ class TaintEviction:
         for node in self.api.list(path("v1", "nodes")):
             node_taints = [t for t in (node.get("spec") or {}).get("taints") or []
                            if t.get("effect") == taints.NO_EXECUTE]
-            name = node["metadata"]["name"]
-            seen = self.first_seen.setdefault(name, {})
-            for taint in node_taints:
-                seen.setdefault((taint.get("key", ""), "NoExecute"), now)
-            for key in set(seen) - {(t.get("key", ""), "NoExecute") for t in node_taints}:
-                del seen[key]
             if node_taints:
-                tainted[name] = node_taints
+                tainted[node["metadata"]["name"]] = node_taints
         if not tainted:
+            self.due = {}
             return
+        scheduled = {}
         for pod in self.api.list(path("v1", "pods")):
             node_name = (pod.get("spec") or {}).get("nodeName")
             if node_name not in tainted or not scheduling.active(pod):
                 continue
-            due = eviction_time(pod, tainted[node_name], self.first_seen[node_name], now)
-            if due is not None and due <= now:
+            limit = toleration_limit(pod, tainted[node_name])
+            if limit is None:
+                continue
+            uid = pod["metadata"]["uid"]
+            scheduled[uid] = now if limit == 0 else self.due.get(uid, now + limit)
+            if scheduled[uid] <= now:
                 self.evict(pod)
+        self.due = scheduled
 
     def evict(self, pod: Obj) -> None:
         meta = pod["metadata"]

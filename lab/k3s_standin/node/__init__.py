@@ -2,7 +2,7 @@
 
 Start-up order and failures follow k3s: the kubelet opens `/dev/kmsg` first and kube-proxy raises
 `nf_conntrack_max`; either failing is fatal (`Error: ...` on stderr, exit 1) so systemd's Restart=
-loops exactly as with real k3s in an LXC container.
+loops exactly as with real k3s in an LXC container. Stopping leaves the pods running in their shims.
 
 Example:
     sys.exit(run(options))
@@ -24,6 +24,7 @@ from k3s_standin.node.kube_proxy import KubeProxy
 from k3s_standin.node.kubelet import Kubelet
 from k3s_standin.node.node_object import NodeSpecError
 from k3s_standin.node.pod_network import PodNetwork
+from k3s_standin.systemd_notify import notify_ready
 
 
 def fatal(component: str, error: str) -> int:
@@ -69,6 +70,15 @@ def start_network(api: client.Client, options: Any, network: PodNetwork) -> None
     loop.every("flannel", 2.0, lambda: network.sync_routes(api.list(path("v1", "nodes")), options.node_name))
 
 
+def announce_agent_ready(options: Any) -> None:
+    """`k3s agent` tells systemd READY=1 once its Node is registered and the network is up (its
+    upstream unit is Type=notify); in `k3s server` the server already did. As k3s-io/k3s
+    pkg/agent/run.go `run`: after the kubelet started and `startNetwork` (node configured, CNI up)."""
+    if options.role == "agent":
+        log.info("k3s agent is up and running")
+        notify_ready()
+
+
 def run(options: Any) -> int:
     """Run the node until SIGTERM (exit 0) or a fatal start-up error (exit 1)."""
     error = kmsg.open_kmsg()
@@ -92,12 +102,12 @@ def run(options: Any) -> int:
         proxy = KubeProxy(api, node_ip, options.service_cidr)
         proxy.setup()
         loop.every("kube-proxy", 2.0, proxy.sync)
+    announce_agent_ready(options)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     status_period = durations.seconds("node-status-update-frequency", dict(options.kubelet_args), 10.0)
     try:
         kubelet.loop_forever(status_period)
     except SystemExit:
+        # KillMode=process: the pods' shims keep running; the next kubelet adopts them.
         return 0
-    finally:
-        kubelet.stop_all()
     return 0

@@ -13,13 +13,13 @@ from typing import Any
 
 from k3s_standin import K3S_VERSION
 from k3s_standin.controllers import conditions
+from k3s_standin.node.runtime_state import ready_message
 
 Obj = dict[str, Any]
 
 CONDITIONS = [("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
               ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-              ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-              ("Ready", "True", "KubeletReady", "kubelet is posting ready status")]
+              ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available")]
 
 
 class NodeSpecError(ValueError):
@@ -106,13 +106,22 @@ def registration(options: Any, node_ip: str) -> Obj:
             "status": {"capacity": capacity, "allocatable": dict(capacity)}}
 
 
-def post_status(node: Obj, node_ip: str, hostname: str, now: str) -> bool:
-    """Refresh addresses, nodeInfo and the kubelet's conditions with a new heartbeat."""
+def ready_condition(errors: list[str]) -> tuple[str, str, str, str]:
+    """Ready as kubernetes/kubernetes pkg/kubelet/nodestatus/setters.go `ReadyCondition` sets it:
+    True/KubeletReady, or False/KubeletNotReady with the runtime and network errors."""
+    if errors:
+        return "Ready", "False", "KubeletNotReady", ready_message(errors)
+    return "Ready", "True", "KubeletReady", "kubelet is posting ready status"
+
+
+def post_status(node: Obj, node_ip: str, hostname: str, now: str, errors: list[str] | None = None) -> bool:
+    """Refresh addresses, nodeInfo and the kubelet's conditions with a new heartbeat; `errors` (see
+    `runtime_state`) make the node NotReady. Ready stays last, as the setter keeps it."""
     status = node.setdefault("status", {})
     status["addresses"] = [{"type": "InternalIP", "address": node_ip}, {"type": "Hostname", "address": hostname}]
     status["nodeInfo"] = node_info()
     status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 10250}}
-    for kind, value, reason, message in CONDITIONS:
+    for kind, value, reason, message in [*CONDITIONS, ready_condition(errors or [])]:
         conditions.set_condition(status, kind, value, reason, message, now, update_stamp="")
         for item in status["conditions"]:
             if item["type"] == kind:
