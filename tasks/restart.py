@@ -145,7 +145,8 @@ def restarted_and_back(state: State, host: Host, mode: str, control: Host, pods:
         if not reboot_container(state, host, timeout):
             return False
     else:
-        ok, output = host.run_shell_command(StringCommand("systemctl", "restart", UNITS[host.data.k3s_role]))
+        # Both units are Type=notify: a blocking restart would wait, without a deadline, until k3s is up.
+        ok, output = host.run_shell_command(StringCommand("systemctl", "restart", "--no-block", UNITS[host.data.k3s_role]))
         if not ok:
             logger.error(f"{host.print_prefix}restart failed: {output.stderr}")
             return False
