@@ -22,13 +22,12 @@ import os
 import shlex
 import socket
 import time
-from dataclasses import dataclass
-
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
-from pyinfra import logger
+from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
@@ -206,33 +205,46 @@ def release_for_run(state: State, host: Host) -> bool:
 
 
 @operation(is_idempotent=False)
-def cluster_lock_taken(job: str, duration: int, wait: float) -> Iterator[Any]:
+def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -> Iterator[Any]:
     """
-    Take the cluster-wide lock for this run (on a control node), waiting up to ``wait`` seconds
-    while another run holds it; fail with one line naming the holder otherwise.
+    Take the cluster-wide lock for this run, waiting up to ``wait`` seconds while another run holds
+    it; fail with one line naming the holder otherwise. Call it on every host from one line: the host
+    with ``takes_here`` (a control node) takes it; on the others it is an ordering point, so nothing
+    after it starts anywhere before the lock is taken.
 
     + job: what this run does, recorded as the lock's reason (``restart``, ``repair``)
     + duration: seconds the lock is held unless renewed (a holder that dies stops holding it then)
     + wait: seconds to wait for another holder
+    + takes_here: this host takes the lock (it must be a control node)
 
     **Example:**
 
     .. code:: python
 
-        cluster_lock_taken(name="Cluster lock taken", job="restart", duration=900, wait=300)
+        cluster_lock_taken(name="Cluster lock taken", job="restart", duration=900, wait=300,
+                           takes_here=host == inventory.get_group("k3s_control")[0])
     """
+    if not takes_here:
+        host.noop("a control node takes the cluster lock")
+        return
     yield FunctionCommand(take_for_run, (Holder.here(job), duration, wait), {})
 
 
 @operation(is_idempotent=False)
-def cluster_lock_released() -> Iterator[Any]:
+def cluster_lock_released(releases_here: bool) -> Iterator[Any]:
     """
-    Give up the lock this run took (nothing when it holds none).
+    Give up the lock this run took (nothing when it holds none); an ordering point on the hosts
+    without ``releases_here``, like :func:`cluster_lock_taken`.
+
+    + releases_here: this host releases it (the one that took it)
 
     **Example:**
 
     .. code:: python
 
-        cluster_lock_released(name="Cluster lock released")
+        cluster_lock_released(name="Cluster lock released", releases_here=host == control)
     """
+    if not releases_here:
+        host.noop("a control node releases the cluster lock")
+        return
     yield FunctionCommand(release_for_run, (), {})
