@@ -18,6 +18,7 @@ from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
 from tasks.k3s_ready import nodes_ready, ready_timeout
+from tasks.k3s_token import check_token_matches_cluster
 from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
 from tasks.preflight import preflight
@@ -52,6 +53,8 @@ if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
 
 role = host.data.get("k3s_role")
 waits_here = host == inventory.get_group("k3s_control")[0]
+if role == "server":
+    check_token_matches_cluster()
 if role:
     binary_sha256 = desired_sha256()
     config = config_files(k3s_config_fixes(preflight_report))

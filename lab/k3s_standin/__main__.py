@@ -54,7 +54,10 @@ def server(argv: Sequence[str]) -> int:
     _info(f"Starting k3s {K3S_VERSION} (standin)")
     address = apiserver.advertised_address(options)
     pki = certs.ensure_pki(options, address)
-    token = certs.ensure_token(options, pki)
+    try:
+        token = certs.ensure_token(options, pki)
+    except certs.TokenMismatch as error:
+        return _fatal(str(error))
     certs.write_kubeconfig(options, pki)
     _info(f"Wrote kubeconfig {options.write_kubeconfig}")
     try:

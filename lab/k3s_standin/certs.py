@@ -157,10 +157,28 @@ def token_password(token: str) -> str:
     return token
 
 
+class TokenMismatch(RuntimeError):
+    """The configured token is not the one the cluster's bootstrap data was encrypted with."""
+
+
 def ensure_token(options: Options, pki: Pki) -> str:
-    """Write `server/token` and `server/node-token` (0600); return the full K10 token."""
+    """Write `server/token` and `server/node-token` (0600); return the full K10 token.
+
+    A server that has bootstrapped keeps its token for good: k3s encrypts the bootstrap data in its
+    datastore with a key derived from the token's password (k3s-io/k3s `pkg/cluster/storage.go`;
+    docs.k3s.io/cli/token: "all server nodes must use the same token value once the cluster has been
+    started"), so a server started with another token fails with "bootstrap data already found and
+    encrypted with different token". The stand-in's bootstrap record is the token it first wrote.
+
+    Raises:
+        TokenMismatch: a configured token whose password differs from the bootstrapped one.
+    """
     token_file = os.path.join(options.server_dir, "token")
-    password = token_password(options.token) if options.token else token_password(_read(token_file))
+    bootstrapped = token_password(_read(token_file))
+    if options.token and bootstrapped and token_password(options.token) != bootstrapped:
+        raise TokenMismatch("starting kubernetes: preparing server: "
+                            "bootstrap data already found and encrypted with different token")
+    password = token_password(options.token) if options.token else bootstrapped
     password = password or secrets.token_hex(16)
     token = f"K10{ca_hash(pki)}::server:{password}"
     for name in ("token", "node-token"):
