@@ -27,6 +27,7 @@ from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import rancher
 from tasks.repair_timer import repair_timer
 from tasks.restart import restart_and_verify
+from tasks.root_propagation import root_shared
 
 K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
 
@@ -60,6 +61,7 @@ if role:
     config = config_files(k3s_config_fixes(preflight_report))
     units = unit_files()
     stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units)])
+    root_shared(name="/ shared mount", propagation=preflight_report["root_propagation"])
     k3s_binary(name="k3s binary", sha256=binary_sha256)
     k3s_config(name="k3s config and token", files=config)
     if role == "server":
