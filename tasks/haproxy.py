@@ -30,6 +30,7 @@ from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.command import FileUploadCommand, QuoteString
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
 
@@ -181,8 +182,13 @@ def haproxy() -> None:
         stats_port=_setting("haproxy_stats_port"),
     )
 
-    # python3 talks to the stats socket for the server status fact
-    apt.packages(name="HAProxy installed", packages=["haproxy", "python3"])
+    # python3 talks to the stats socket for the server status fact. A container made from a template
+    # has apt lists from when the template was built, whose package versions the mirror has dropped:
+    # refresh them (unless fresher than an hour) whenever something is to be installed.
+    packages = ["haproxy", "python3"]
+    installed = host.get_fact(DebPackages)
+    apt.packages(name="HAProxy installed", packages=packages,
+                 update=any(package not in installed for package in packages), cache_time=3600)
     checked_config(name="HAProxy config checked and live", content=content)
     systemd.service(
         name="HAProxy running and enabled", service="haproxy.service", running=True, enabled=True
