@@ -1,8 +1,9 @@
 """
 Rancher's reachability from a k3s control node, and why it is not reachable, in one command.
 
-The command prints marked sections (kubectl JSON, then curl's answer from ``/ping`` through
-the ClusterIP of ``cattle-system/rancher``); ``process`` turns them into a status whose
+The command prints marked sections (kubectl JSON, then the answer from ``/ping`` through the
+ClusterIP of ``cattle-system/rancher``, asked with python3: Proxmox's debian-12-standard template
+has no curl); ``process`` turns them into a status whose
 ``problem`` is one line saying what stands in the way, or ``None``.
 """
 
@@ -13,6 +14,8 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
+from verify import host_probe
+
 Obj = dict[str, Any]
 
 NAMESPACE = "cattle-system"
@@ -22,6 +25,7 @@ EXPOSURE_SERVICE = "rancher-lb"
 SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"
 CHART_LABEL = "helmcharts.helm.cattle.io/chart"
 _MARK = "### "
+PING = host_probe.command("ping")
 
 # Sections run in one shell; kubectl's stderr is kept in its section, that is the diagnosis
 # when the API itself does not answer. svclb pods live in kube-system (k3s >= 1.26) or in
@@ -38,7 +42,7 @@ echo '{_MARK}nodes'
 k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
 echo '{_MARK}ping'
 ip=$(k3s kubectl -n {NAMESPACE} get service {SERVICE} -o 'jsonpath={{.spec.clusterIP}}' 2>/dev/null)
-if [ -n "$ip" ]; then curl -sSk -m 5 "https://$ip/ping" 2>&1; echo; fi
+if [ -n "$ip" ]; then {PING} "$ip" 443 {SERVICE} 2>&1; echo; fi
 """
 
 

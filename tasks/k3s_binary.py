@@ -1,14 +1,27 @@
-"""Ensures ``/usr/local/bin/k3s`` is the pinned k3s binary, checked by sha256."""
+"""Ensures ``/usr/local/bin/k3s`` is the pinned k3s binary, checked by sha256 and by its version.
+
+Sources, in order: ``k3s_binary_src`` (a file on the deploy machine, for air-gapped hosts),
+``k3s_binary_url`` with ``k3s_sha256``, or ``k3s_version`` alone: then the release's binary URL
+and its sha256 from the release's ``sha256sum-<arch>.txt`` line for the binary, as k3s-io/k3s
+``install.sh`` does (``download_hash``: ``grep " k3s${SUFFIX}$"``), from ``k3s_release_url``
+(default: the k3s releases; an internal mirror of the same layout works). Downloads run on the
+host with its python3: Proxmox's debian-12-standard template has no curl.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import shlex
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+import requests
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api.command import QuoteString
 
 from facts.file_digests import FileDigests
 from tasks import data_error, local_sha256
@@ -16,6 +29,72 @@ from tasks import data_error, local_sha256
 K3S_BIN = "/usr/local/bin/k3s"
 STAGED = "/usr/local/bin/.k3s.new"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+RELEASES = "https://github.com/k3s-io/k3s/releases/download"
+# install.sh's SUFFIX: the amd64 asset is plain "k3s", others "k3s-<arch>"
+ASSETS = {"amd64": "k3s", "arm64": "k3s-arm64", "arm": "k3s-armhf"}
+# Downloads url to path with the host's python3 (no curl in Proxmox's template); retried 3 times.
+_DOWNLOAD = """\
+import shutil, sys, time, urllib.request
+for attempt in range(3):
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=60) as answer, open(sys.argv[2], "wb") as out:
+            shutil.copyfileobj(answer, out)
+        break
+    except OSError as error:
+        if attempt == 2:
+            sys.exit("cannot download %s: %s" % (sys.argv[1], error))
+        time.sleep(2)
+"""
+
+
+def release_urls(version: str, arch: str = "amd64", base: str = RELEASES) -> tuple[str, str]:
+    """The binary's and the checksum list's URLs of a k3s release.
+
+    Example:
+        release_urls("v1.31.4+k3s1")[0] == RELEASES + "/v1.31.4%2Bk3s1/k3s"
+    """
+    tag = urllib.parse.quote(version, safe="")
+    return f"{base}/{tag}/{ASSETS[arch]}", f"{base}/{tag}/sha256sum-{arch}.txt"
+
+
+def checksum_for(checksums: str, asset: str) -> str | None:
+    """The sha256 of ``asset`` in a ``sha256sum`` list (``<hex>  <name>`` lines), else ``None``."""
+    for line in checksums.splitlines():
+        digest, _, name = line.strip().partition(" ")
+        if name.strip().lstrip("*") == asset and SHA256.match(digest):
+            return digest
+    return None
+
+
+@functools.cache
+def released_sha256(version: str, arch: str, base: str) -> str:
+    """The release's published sha256 of its binary, read once per run on the deploy machine."""
+    binary_url, checksums_url = release_urls(version, arch, base)
+    try:
+        answer = requests.get(checksums_url, timeout=30)
+        answer.raise_for_status()
+    except requests.RequestException as error:
+        raise data_error("k3s_version", f"cannot read {checksums_url} ({type(error).__name__}); "
+                                        "set k3s_sha256, or k3s_binary_src for an air-gapped install") from None
+    digest = checksum_for(answer.text, ASSETS[arch])
+    if digest is None:
+        raise data_error("k3s_version", f"{checksums_url} lists no sha256 for {ASSETS[arch]}")
+    return digest
+
+
+def arch() -> str:
+    value = host.data.get("k3s_arch", "amd64")
+    if value not in ASSETS:
+        raise data_error("k3s_arch", f"{value!r} is not one of {', '.join(ASSETS)}")
+    return value
+
+
+def binary_url() -> str | None:
+    """``k3s_binary_url``, else the release URL from ``k3s_version`` (``None`` for a local file)."""
+    if host.data.get("k3s_binary_src"):
+        return None
+    return host.data.get("k3s_binary_url") or release_urls(
+        str(host.data.get("k3s_version")), arch(), str(host.data.get("k3s_release_url", RELEASES)))[0]
 
 
 def desired_sha256() -> str:
@@ -29,8 +108,14 @@ def desired_sha256() -> str:
     pinned = host.data.get("k3s_sha256")
     if pinned is not None and not SHA256.match(str(pinned)):
         raise data_error("k3s_sha256", "must be 64 lowercase hex digits")
-    if bool(source) == bool(url):
+    if source and url:
         raise data_error("k3s_binary_src", "set exactly one of k3s_binary_src (air-gapped) and k3s_binary_url")
+    if not source and not url:
+        version = host.data.get("k3s_version")
+        if not version:
+            raise data_error("k3s_version", "missing: set it (the release is downloaded and checked against its "
+                                            "published sha256), or k3s_binary_src for an air-gapped install")
+        return pinned or released_sha256(str(version), arch(), str(host.data.get("k3s_release_url", RELEASES)))
     if url:
         if not pinned:
             raise data_error("k3s_sha256", "required with k3s_binary_url")
@@ -46,9 +131,9 @@ def desired_sha256() -> str:
 
 def _fetch_commands(sha256: str) -> Iterator[Any]:
     """Stage the binary beside its target, verify it there, then move it into place atomically."""
-    url = host.data.get("k3s_binary_url")
+    url = binary_url()
     if url:
-        yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", STAGED, str(url))
+        yield StringCommand("python3", "-c", QuoteString(_DOWNLOAD), QuoteString(url), STAGED)
     else:
         yield FileUploadCommand(
             os.path.expanduser(str(host.data.k3s_binary_src)),
@@ -59,6 +144,13 @@ def _fetch_commands(sha256: str) -> Iterator[Any]:
         f"echo '{sha256}  {STAGED}' | sha256sum -c --quiet "
         f"|| {{ rm -f {STAGED}; echo 'k3s binary sha256 mismatch' >&2; exit 1; }}"
     )
+    version = host.data.get("k3s_version")
+    if version:
+        # The binary must be the release the inventory names, not only the file it pins.
+        expected = shlex.quote(f"k3s version {version} ")
+        yield (f"chmod 755 {STAGED} && {STAGED} --version | head -n 1 | grep -qF {expected} "
+               f"|| {{ echo \"k3s binary is not {version}: $({STAGED} --version | head -n 1)\" >&2; "
+               f"rm -f {STAGED}; exit 1; }}")
     yield StringCommand("chmod", "755", STAGED, "&&", "mv", "-f", STAGED, K3S_BIN)
 
 

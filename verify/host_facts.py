@@ -9,18 +9,16 @@ Example:
 from __future__ import annotations
 
 import json
-import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from verify import host_probe
 from verify.kube import KUBECONFIG
 from verify.targets import AGENT, HAPROXY, SERVER, Cluster, Target
 
-PROBE_SOURCE = Path(__file__).with_name("host_probe.py").read_text()
 UNIT_PROPERTIES = ["ExecStartPre", "ActiveState", "UnitFileState"]
 WATCHER_TIMER = "k3s-node-watcher.timer"
 WATCHER_SERVICE = "k3s-node-watcher.service"
@@ -28,11 +26,6 @@ WATCHER_LOG = "/var/log/k3s-node-watcher.log"
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 RANCHER_BACKEND = "backend_rancher"
 DEV_KMSG = "/dev/kmsg"
-
-
-def probe_command(*arguments: str) -> str:
-    """``python3 -c <host_probe.py> <arguments>`` as one shell command line."""
-    return shlex.join(["python3", "-c", PROBE_SOURCE, *arguments])
 
 
 def request_for(target: Target, cluster: Cluster) -> dict[str, Any]:
@@ -90,7 +83,7 @@ class Gathered:
 def gather_one(target: Target, cluster: Cluster) -> HostFacts | str:
     """Run the probe on one host: its facts, or the error (first stderr line) as a string."""
     try:
-        result = target.host.run(probe_command("gather", json.dumps(request_for(target, cluster))))
+        result = target.host.run(host_probe.command("gather", json.dumps(request_for(target, cluster))))
     except RuntimeError as error:
         return f"cannot connect ({str(error).strip().splitlines()[-1] if str(error).strip() else 'no answer'})"
     if result.rc != 0:

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from verify.host_facts import probe_command
+from verify import host_probe
 
 PING_TIMEOUT_SECONDS = 10
 
@@ -54,4 +54,4 @@ def ping_node_command(address: str, rancher_hostname: str) -> str:
         ping_node_command("10.0.0.111:443", "rancher.example.net")
     """
     ip, _, port = address.rpartition(":")
-    return probe_command("ping", ip, port, rancher_hostname)
+    return host_probe.command("ping", ip, port, rancher_hostname)
