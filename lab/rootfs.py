@@ -20,9 +20,11 @@ from topology import CACHE_DIR
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
+# As Proxmox's debian-12-standard template (proxmox/dab's package set for the standard flavour):
+# python3, but no curl; haproxy is what the deploy would install from the mirror the lab cannot reach.
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-yaml", "iproute2",
-    "iputils-ping", "curl", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
+    "iputils-ping", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
     "procps", "kmod", "less", "util-linux",
 )
 # This machine mounts the cgroup v1 `cpu` and `cpuacct` controllers as two hierarchies, which

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, run_pyinfra, ssh, verify_until_green
 from facts.haproxy import HaproxyServerStats
+from tests.lab.conftest import LAB, run_pyinfra, ssh, verify_until_green
+from verify import host_probe
 
 HAPROXY_IP = "10.213.0.121"
 LIVE_CONFIG = "/etc/haproxy/haproxy.cfg"
@@ -36,7 +37,7 @@ def haproxy_stats() -> dict:
 
 def ping_through_haproxy(hostname: str) -> str:
     """/ping with Rancher's name resolved to the HAProxy container, SNI and Host as a browser sends them."""
-    return ssh(HAPROXY_IP, f"curl -sk -m 5 --resolve {hostname}:443:{HAPROXY_IP} https://{hostname}/ping").stdout
+    return ssh(HAPROXY_IP, host_probe.command("ping", HAPROXY_IP, "443", hostname)).stdout
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,9 @@ def test_bad_port_leaves_the_previous_config_live_and_serving(lab_inventory_ssh:
     before = live_config_sha()
     bad = inventory_copy(lab_inventory_ssh, tmp_path, haproxy_critical_backends=[], haproxy_backend_port=70000)
     run_pyinfra(bad, "deploy.py", "--limit", "haproxy", timeout=300)
-    serving = ssh(HAPROXY_IP, "systemctl is-active haproxy && curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8404/stats")
+    # python3, not curl: the lab's containers have Proxmox's template package set
+    stats_status = "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:8404/stats\").status)'"
+    serving = ssh(HAPROXY_IP, f"systemctl is-active haproxy && {stats_status}")
     assert (live_config_sha(), serving.stdout.split()) == (before, ["active", "200"])
 
 
