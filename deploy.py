@@ -17,7 +17,7 @@ from tasks import all_hosts_reach
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
-from tasks.k3s_ready import nodes_ready, ready_timeout
+from tasks.k3s_ready import nodes_ready
 from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
 from tasks.preflight import preflight
@@ -26,6 +26,7 @@ from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import rancher
 from tasks.repair_timer import repair_timer
 from tasks.restart import restart_and_verify
+from tasks.settings import check_command_line_data, flag, seconds
 
 K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
 
@@ -45,6 +46,7 @@ def k3s_changed_anywhere() -> bool:
     )
 
 
+check_command_line_data()
 preflight_report = preflight()
 
 if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
@@ -62,17 +64,18 @@ if role:
     if role == "server":
         k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp)
     nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), waits_here=waits_here,
-                timeout=ready_timeout())
+                timeout=seconds("k3s_ready_timeout"))
     if role == "agent":
         k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp)
 nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
-            waits_here=waits_here, timeout=ready_timeout())
+            waits_here=waits_here, timeout=seconds("k3s_ready_timeout"))
 if role == "server":
     node_watcher(name="Node watcher", files=watcher_files())
     rancher()
 all_hosts_reach(name="Cluster and Rancher up", point="cluster and Rancher up")
 haproxy()
 all_hosts_reach(name="HAProxy up", point="HAProxy up")
-restart_and_verify(_if=lambda: host.data.get("restart_after_deploy") is True or k3s_changed_anywhere())
+restart_asked = flag("restart_after_deploy")
+restart_and_verify(_if=lambda: restart_asked or k3s_changed_anywhere())
 # Last, so a newly started timer's first run (at once) does not land in the scripted restart above.
 repair_timer()

@@ -2,19 +2,9 @@
 HAProxy in front of Rancher: a config that is checked before it goes live, reloaded only
 on change, and a deploy that waits until the critical backends' servers are UP.
 
-Host data (defaults in ``DEFAULTS``):
-
-* ``rancher_hostname``: SNI name routed to ``backend_rancher`` and sent as Host/SNI by the
-  health check (required).
-* ``haproxy_backend_port``: port of Rancher on every k3s node: 443 (ServiceLB) or 30443
-  (NodePort). Not validated here on purpose: ``haproxy -c`` judges the rendered config and
-  its own message is what the run fails with.
-* ``haproxy_wait_seconds``: deadline for the critical servers to be UP after a change (60).
-* ``haproxy_critical_backends``: backends whose every server must be UP (``[backend_rancher]``);
-  ``[]`` when Rancher is not meant to be reachable yet.
-* ``haproxy_check_inter``, ``haproxy_check_fall``, ``haproxy_check_rise``: health check
-  pace (``2s``, 2, 2): a dead node leaves the rotation within inter x fall.
-* ``haproxy_stats_port``: local stats page on 127.0.0.1 (8404, path ``/stats``).
+Host data: ``rancher_hostname`` and the ``haproxy_*`` keys of ``tasks.settings``. They go into
+the config as written, on purpose: ``haproxy -c`` judges the rendered config and its own message
+is what the run fails with. A dead node leaves the rotation within check inter x fall.
 
 Servers are every host of ``k3s_control`` and ``k3s_workers``, named by ``node_name`` and
 reached at ``node_ip``.
@@ -35,20 +25,11 @@ from pyinfra.operations import apt, systemd
 
 from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
+from facts.names import RANCHER_BACKEND
 from tasks import render, wait_until
+from tasks.settings import value
 
 CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
-RANCHER_BACKEND = "backend_rancher"
-
-DEFAULTS = {
-    "haproxy_backend_port": 443,
-    "haproxy_wait_seconds": 60,
-    "haproxy_critical_backends": [RANCHER_BACKEND],
-    "haproxy_check_inter": "2s",
-    "haproxy_check_fall": 2,
-    "haproxy_check_rise": 2,
-    "haproxy_stats_port": 8404,
-}
 
 
 @dataclass(frozen=True)
@@ -87,8 +68,9 @@ def k3s_node_servers() -> list[BackendServer]:
     return [BackendServer(node.data.node_name, node.data.node_ip) for node in nodes]
 
 
+# Only for critical_servers (another change rewrites it), which should call settings.value itself.
 def _setting(key: str) -> object:
-    return host.data.get(key, DEFAULTS.get(key))
+    return value(key)
 
 
 @operation()
@@ -166,19 +148,18 @@ def haproxy() -> None:
     if "haproxy" not in host.groups:
         return
 
-    hostname = host.data.get("rancher_hostname")
+    hostname = value("rancher_hostname")
     if not hostname:
         raise PyinfraError(f"haproxy: host {host.name}: field rancher_hostname: missing")
     servers = k3s_node_servers()
-    backend_port = _setting("haproxy_backend_port")
     content = render_haproxy_cfg(
         hostname=hostname,
         servers=servers,
-        backend_port=backend_port,
-        check_inter=_setting("haproxy_check_inter"),
-        check_fall=_setting("haproxy_check_fall"),
-        check_rise=_setting("haproxy_check_rise"),
-        stats_port=_setting("haproxy_stats_port"),
+        backend_port=value("haproxy_backend_port"),
+        check_inter=value("haproxy_check_inter"),
+        check_fall=value("haproxy_check_fall"),
+        check_rise=value("haproxy_check_rise"),
+        stats_port=value("haproxy_stats_port"),
     )
 
     # python3 talks to the stats socket for the server status fact
@@ -191,7 +172,7 @@ def haproxy() -> None:
     servers_up(
         name="HAProxy critical servers UP",
         expected=critical_servers(),
-        timeout=float(_setting("haproxy_wait_seconds")),
+        timeout=float(value("haproxy_wait_seconds")),
     )
 
 

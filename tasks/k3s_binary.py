@@ -11,7 +11,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from facts.file_digests import FileDigests
-from tasks import data_error, local_sha256
+from tasks import local_sha256
+from tasks.settings import data_error, value
 
 K3S_BIN = "/usr/local/bin/k3s"
 STAGED = "/usr/local/bin/.k3s.new"
@@ -24,9 +25,9 @@ def desired_sha256() -> str:
     With both ``k3s_binary_src`` and ``k3s_sha256`` the local file must match the pin, so a
     wrong file never reaches a host.
     """
-    source = host.data.get("k3s_binary_src")
-    url = host.data.get("k3s_binary_url")
-    pinned = host.data.get("k3s_sha256")
+    source = value("k3s_binary_src")
+    url = value("k3s_binary_url")
+    pinned = value("k3s_sha256")
     if pinned is not None and not SHA256.match(str(pinned)):
         raise data_error("k3s_sha256", "must be 64 lowercase hex digits")
     if bool(source) == bool(url):
@@ -46,12 +47,12 @@ def desired_sha256() -> str:
 
 def _fetch_commands(sha256: str) -> Iterator[Any]:
     """Stage the binary beside its target, verify it there, then move it into place atomically."""
-    url = host.data.get("k3s_binary_url")
+    url = value("k3s_binary_url")
     if url:
         yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", STAGED, str(url))
     else:
         yield FileUploadCommand(
-            os.path.expanduser(str(host.data.k3s_binary_src)),
+            os.path.expanduser(str(value("k3s_binary_src"))),
             STAGED,
             remote_temp_filename=host.get_temp_filename(STAGED),
         )

@@ -21,7 +21,8 @@ from pyinfra import host
 from pyinfra.api import OperationError, StringCommand, operation
 
 from facts.k3s_units import K3sUnit
-from tasks import DesiredFile, choice, file_commands, render, text_file
+from tasks import DesiredFile, file_commands, render, text_file
+from tasks.settings import one_of
 
 UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
 SYSTEMD_DIR = "/etc/systemd/system"
@@ -37,13 +38,13 @@ def _next_second() -> str:
 
 def unit_name() -> str:
     """``k3s.service`` on control nodes, ``k3s-agent.service`` on workers."""
-    return UNITS[choice("k3s_role", tuple(UNITS), "")]
+    return UNITS[one_of("k3s_role")]
 
 
 def unit_files() -> list[DesiredFile]:
     """The unit (``deploy``) or its kmsg drop-in (``installer``), per ``k3s_unit_source``."""
     unit = unit_name()
-    if choice("k3s_unit_source", ("deploy", "installer"), "deploy") == "deploy":
+    if one_of("k3s_unit_source") == "deploy":
         return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2"))]
     return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit))]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,43 +10,27 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 
 from facts.node_watcher import SERVICE, TIMER, NodeWatcher
-from tasks import DesiredFile, data_error, file_commands, render, text_file
+from tasks import DesiredFile, file_commands, render, text_file
+from tasks.settings import flag, time_span, url, whole_number
 
 SCRIPT = Path(__file__).resolve().parent.parent / "files" / "k3s-node-watcher"
 SYSTEMD_DIR = "/etc/systemd/system"
-TIME_SPAN = re.compile(r"^(\d+(\.\d+)?\s*(us|ms|s|sec|seconds?|m|min|minutes?|h|hr|hours?|d|days?|w|weeks?)?\s*)+$")
-
-
-def _time_span(key: str, default: str) -> str:
-    value = str(host.data.get(key, default))
-    if not TIME_SPAN.match(value):
-        raise data_error(key, f"{value!r} is not a systemd time span such as 2min or 90s")
-    return value
 
 
 def watcher_files() -> list[DesiredFile]:
     """Every file of the watcher, rendered from host data (``watcher_*`` keys)."""
-    alert_after = host.data.get("watcher_alert_after", 3)
-    if not isinstance(alert_after, int) or isinstance(alert_after, bool) or alert_after < 0:
-        raise data_error("watcher_alert_after", "must be a whole number of runs (0: never alert)")
-    remove_regardless = host.data.get("watcher_remove_regardless", False)
-    if not isinstance(remove_regardless, bool):
-        raise data_error("watcher_remove_regardless", "must be true or false")
-    webhook_url = str(host.data.get("watcher_webhook_url") or "")
-    if webhook_url and not re.match(r"^https?://\S+$", webhook_url):
-        raise data_error("watcher_webhook_url", "must be an http(s) URL without spaces")
     return [
         text_file("/usr/local/bin/k3s-node-watcher", SCRIPT.read_text(), mode="755"),
         text_file(f"{SYSTEMD_DIR}/{SERVICE}", render(
             "k3s-node-watcher.service.j2", k3s_unit="k3s.service",
-            alert_after=alert_after, remove_regardless=remove_regardless,
+            alert_after=whole_number("watcher_alert_after"), remove_regardless=flag("watcher_remove_regardless"),
         )),
         text_file(f"{SYSTEMD_DIR}/{TIMER}", render(
             "k3s-node-watcher.timer.j2",
-            on_boot_sec=_time_span("watcher_on_boot_sec", "2min"),
-            interval=_time_span("watcher_interval", "2min"),
+            on_boot_sec=time_span("watcher_on_boot_sec"),
+            interval=time_span("watcher_interval"),
         )),
-        text_file("/etc/default/k3s-node-watcher", render("k3s-node-watcher.env.j2", webhook_url=webhook_url),
+        text_file("/etc/default/k3s-node-watcher", render("k3s-node-watcher.env.j2", webhook_url=url("watcher_webhook_url")),
                   mode="600", secret=True),
         text_file("/etc/logrotate.d/k3s-node-watcher", render("k3s-node-watcher.logrotate.j2")),
     ]

@@ -16,8 +16,8 @@ from pyinfra.api import FunctionCommand, deploy, operation
 
 from facts.preflight import Preflight, PreflightReport
 from facts.proxmox_lxc import ProxmoxLxc
-from tasks import data_error
 from tasks.preflight_checks import Check, blocking, evaluate, format_table, node_module_checks, proxmox_checks
+from tasks.settings import flag
 
 
 def log_table(checks: list[Check]) -> None:
@@ -55,13 +55,6 @@ def stop_host(reasons: list[str]) -> Iterator[Any]:
     yield FunctionCommand(_refuse, (reasons,), {})
 
 
-def continue_despite_failures() -> bool:
-    value = host.data.get("preflight_continue", False)
-    if not isinstance(value, bool):
-        raise data_error("preflight_continue", f"must be true or false, got {value!r}")
-    return value
-
-
 def k3s_containers_on_this_node() -> list[int]:
     members = inventory.get_group("k3s_control", []) + inventory.get_group("k3s_workers", [])
     return [member.data.pct_vmid for member in members if member.data.get("pct_node") == host.data.node_name]
@@ -81,7 +74,7 @@ def preflight() -> PreflightReport | None:
         config = config_files(extra=k3s_config_fixes(report))
     """
     if host.data.get("k3s_role"):
-        go_on = continue_despite_failures()
+        go_on = flag("preflight_continue")
         report = host.get_fact(Preflight)
         checks = evaluate(report)
         log_table(checks)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import difflib
 import io
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host, inventory
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from facts.pct import PctLxc
+from tasks.settings import flag, value
 
 K3S_LXC_LINES = (
     ("lxc.apparmor.profile", "unconfined"),
@@ -42,11 +43,11 @@ def managed_containers() -> list[ManagedContainer]:
     return [
         ManagedContainer(
             vmid=member.data.pct_vmid,
-            wanted=K3S_LXC_LINES + ((KMSG_BIND,) if member.data.get("proxmox_lxc_bind_kmsg") is True else ()),
-            restart=member.data.get("proxmox_lxc_restart") is True,
+            wanted=K3S_LXC_LINES + ((KMSG_BIND,) if flag("proxmox_lxc_bind_kmsg", of=member) else ()),
+            restart=flag("proxmox_lxc_restart", of=member),
         )
         for member in members
-        if member.data.get("pct_node") == host.data.node_name and member.data.get("proxmox_lxc_manage") is True
+        if member.data.get("pct_node") == host.data.node_name and flag("proxmox_lxc_manage", of=member)
     ]
 
 
@@ -74,7 +75,7 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
 
         k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
     """
-    pct = host.data.get("pct_command", "pct")
+    pct = str(value("pct_command"))
     state = host.get_fact(PctLxc, vmids=[container.vmid for container in containers], pct_command=pct)
     boot_config = f"/boot/config-{state['release']}"
     for container in containers:

@@ -22,8 +22,9 @@ from pyinfra.api.exceptions import PyinfraError
 
 from facts.file_digests import FileDigests
 from facts.rancher import RancherStatus
-from tasks import InvalidField, wait_until
+from tasks import wait_until
 from tasks.rancher_values import rancher_values, render_manifest
+from tasks.settings import InvalidField, value
 
 MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
 
@@ -119,7 +120,7 @@ def rancher() -> None:
     """Ensure Rancher is installed (or removed) as host data ``rancher`` says."""
     if "k3s_control" not in host.groups:
         return
-    if host.data.get("rancher") is None:
+    if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
         return
 

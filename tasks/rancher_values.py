@@ -17,10 +17,8 @@ Data (host data, from the inventory's ``data:``):
   - ``exposure``: ``loadbalancer`` (ServiceLB on ``haproxy_backend_port`` of every node) or
     ``nodeport`` (NodePort ``haproxy_backend_port``, 30000-32767)
   - ``wait_seconds``: deadline for Rancher to answer ``/ping`` after a change (600)
-* ``rancher_hostname``: the name HAProxy routes to Rancher.
-* ``haproxy_backend_port``: where HAProxy reaches Rancher on the nodes (443).
-* ``rancher_bootstrap_password`` (secret, secrets file or env ``RANCHER_BOOTSTRAP_PASSWORD``):
-  Rancher's first admin password, at least 12 characters; omitted: Rancher generates one.
+* ``rancher_hostname``, ``haproxy_backend_port`` and the secret ``rancher_bootstrap_password``:
+  see ``tasks.settings``.
 """
 
 from __future__ import annotations
@@ -35,7 +33,8 @@ from typing import Any
 import yaml
 
 from facts.rancher import EXPOSURE_SERVICE
-from tasks import InvalidField, render
+from tasks import render
+from tasks.settings import SETTINGS, InvalidField
 
 DEFAULT_REPO = "https://releases.rancher.com/server-charts/stable"
 EXPOSURES = ("loadbalancer", "nodeport")
@@ -93,7 +92,7 @@ def _choice(settings: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> 
 
 
 def _port(data: Mapping[str, Any], exposure: str) -> int:
-    port = data.get("haproxy_backend_port", 443)
+    port = data.get("haproxy_backend_port", SETTINGS["haproxy_backend_port"].default)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidField("haproxy_backend_port", f"must be a port 1-65535, got {port!r}")
     if exposure == "nodeport" and port not in NODE_PORTS:

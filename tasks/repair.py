@@ -10,17 +10,9 @@ action once), then wait until the node is Ready with its lease renewed, then rem
 controller left. The last step prints one table, updates the attempt counts and sets the outcome
 that ``python repair.py`` turns into its exit status (see ``repair_plan.exit_status``).
 
-Host data (inventory ``data:`` or ``--data key=value``):
-
-``repair_max_nodes``              NotReady nodes acted on per run (default 1)
-``repair_max_unhealthy_percent``  above this share of NotReady nodes only report (default 50)
-``repair_max_attempts``           runs that may act on a node that stays NotReady (default 3)
-``repair_nodes``                  only these nodes (comma-separated); default every node
-``repair_ready_timeout``          seconds to wait for a repaired node to be Ready (default 240)
-``repair_state_file``             attempt counts and totals, on the machine running repair
-                                  (default ``$XDG_CACHE_HOME/k3s-lxc-resilience/repair-state.json``)
-``repair_log_file``               append one line per node and a summary per run (default: none)
-``repair_textfile``               Prometheus textfile for node_exporter (default: none)
+Host data (inventory ``data:`` or ``--data key=value``): the ``repair_*`` keys of ``tasks.settings``,
+read on the host running the repair, else from the first control node's data (a Proxmox host runs
+the repair when no control node answers, and the cluster's ``data:`` is not on Proxmox hosts).
 """
 
 from __future__ import annotations
@@ -59,17 +51,17 @@ from repair_plan import (
     api_down_nodes,
     exit_status,
     is_watched,
-    next_finding,
     log_lines,
     metrics_text,
+    next_finding,
     next_state,
     pending_row,
     plan,
     render_table,
     taint_patch_json,
 )
-from tasks import data_error
 from tasks.restart import control_clock, wait_until_back
+from tasks.settings import check_command_line_data, data_error, node_names, path, value, whole_number
 
 COMMAND_TIMEOUT = 60
 BOOT_TIMEOUT = 120
@@ -83,53 +75,23 @@ JOURNAL_NOTED = 3
 # --- settings -----------------------------------------------------------------------------------
 
 
-def setting(key: str, default: Any = None) -> Any:
-    """Host data, else the cluster's (the first control node's): when no control node answers, a
-    Proxmox host runs the repair, and the inventory's cluster ``data:`` is not on Proxmox hosts."""
-    value = host.data.get(key)
-    controls = inventory.get_group("k3s_control", [])
-    if value is None and controls:
-        value = controls[0].data.get(key)
-    return default if value is None else value
-
-
-def whole_number(key: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
-    value = setting(key, default)
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise data_error(key, f"{value!r} is not a whole number")
-    number = int(value)
-    if number < minimum or (maximum is not None and number > maximum):
-        raise data_error(key, f"{number} is not between {minimum} and {maximum if maximum is not None else 'any'}")
-    return number
-
-
 def limits() -> Limits:
     return Limits(
-        max_nodes=whole_number("repair_max_nodes", 1),
-        max_unhealthy_percent=whole_number("repair_max_unhealthy_percent", 50, maximum=100),
-        max_attempts=whole_number("repair_max_attempts", 3, minimum=1),
+        max_nodes=whole_number("repair_max_nodes"),
+        max_unhealthy_percent=whole_number("repair_max_unhealthy_percent"),
+        max_attempts=whole_number("repair_max_attempts"),
     )
 
 
 def selected_nodes() -> set[str] | None:
-    value = setting("repair_nodes")
-    if value is None or value == "":
-        return None
-    names = value.split(",") if isinstance(value, str) else value
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        raise data_error("repair_nodes", "must be node names, comma-separated or a list")
-    return {name.strip() for name in names if name.strip()}
+    """``repair_nodes``; ``None``: every node."""
+    return set(node_names("repair_nodes")) or None
 
 
 def state_file() -> Path:
+    """``repair_state_file``, else in the user's cache directory (the default follows ``XDG_CACHE_HOME``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    default = Path(cache) / "k3s-lxc-resilience" / "repair-state.json"
-    return Path(str(setting("repair_state_file") or default)).expanduser()
-
-
-def optional_path(key: str) -> Path | None:
-    value = setting(key)
-    return Path(str(value)).expanduser() if value else None
+    return path("repair_state_file") or Path(cache) / "k3s-lxc-resilience" / "repair-state.json"
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -316,7 +278,7 @@ def survey(runner: Host) -> RepairRun:
             continue
         access[node["name"]] = resolve(node["name"], containers)
         observations[node["name"]] = observe(access[node["name"]], listed_status(access[node["name"]], containers))
-    cluster = str(setting("k3s_server_url") or "cluster")
+    cluster = str(value("k3s_server_url", of=inventory.get_group("k3s_control")[0]) or "cluster")
     path = state_file()
     kept = load_state(path).get(cluster, {})
     steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)
@@ -482,13 +444,13 @@ def keep(run: RepairRun, rows: list[Row]) -> None:
     everything[run.cluster] = kept
     write_atomically(run.state_path, json.dumps(everything, indent=1, sort_keys=True) + "\n")
     now = time.time()
-    log_file = optional_path("repair_log_file")
+    log_file = path("repair_log_file")
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("a", encoding="utf-8") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
             log.writelines(f"{line}\n" for line in log_lines(rows, run.outcome, stamp))
-    textfile = optional_path("repair_textfile")
+    textfile = path("repair_textfile")
     if textfile is not None:
         write_atomically(textfile, metrics_text(kept, rows, run.outcome, now))
 
@@ -554,6 +516,7 @@ def runner() -> Host | None:
 @deploy("Repair NotReady nodes and stale taints")
 def repair() -> None:
     """Plan on one host (the first connected control node), then act and report there."""
+    check_command_line_data()
     if host != runner():
         return
     run = survey(host)
@@ -567,7 +530,7 @@ def repair() -> None:
     for step in run.steps:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
-    timeout = whole_number("repair_ready_timeout", 240, minimum=1)
+    timeout = whole_number("repair_ready_timeout")
     for step in run.steps:
         if step.act and step.action is Action.REMOVE_TAINTS:
             stale_taints_removed(name=f"Remove stale taints from {step.node}", run=run, step=step)

@@ -30,15 +30,14 @@ from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
 from inventory_schema import inventory_path
-from tasks import InvalidField, data_error, render
-from tasks.node_watcher import SYSTEMD_DIR, TIME_SPAN
-from tasks.restart import flag
+from tasks import render
+from tasks.node_watcher import SYSTEMD_DIR
+from tasks.settings import SETTINGS, TIME_SPAN, InvalidField, data_error, flag
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SERVICE = "k3s-node-repair.service"
 TIMER = "k3s-node-repair.timer"
 UNIT_PATHS = (f"{SYSTEMD_DIR}/{SERVICE}", f"{SYSTEMD_DIR}/{TIMER}")
-DEFAULT_INTERVAL = "2min"
 DEFAULT_PATHS = {
     "repair_log_file": "/var/log/k3s-node-repair.log",
     "repair_textfile": "/var/lib/node_exporter/textfile_collector/k3s_node_repair.prom",
@@ -95,7 +94,7 @@ def timer_settings(data: Mapping[str, Any], local: bool, inventory_file: Path,
     """
     if not local:
         raise InvalidField("repair_timer", REMOTE)
-    interval = str(data.get("repair_timer_interval", DEFAULT_INTERVAL))
+    interval = str(data.get("repair_timer_interval", SETTINGS["repair_timer_interval"].default))
     if problem := interval_problem(interval):
         raise InvalidField("repair_timer_interval", problem)
     paths = {key: str(data.get(key) or default) for key, default in DEFAULT_PATHS.items()}
@@ -130,7 +129,7 @@ def is_this_machine() -> bool:
 def wanted_timer() -> RepairTimer | None:
     """This Proxmox host's timer from its data, ``None`` when it has not opted in; a bad value is
     a one-line data error naming the host and the field."""
-    if not flag("repair_timer", False):
+    if not flag("repair_timer"):
         return None
     try:
         return timer_settings(host.data, is_this_machine(), inventory_path().resolve())
