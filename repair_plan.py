@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-WATCHED_TAINT_KEYS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
-WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
-UNITS = ("k3s.service", "k3s-agent.service")
-KMSG_FIX = "ln -sf /dev/console /dev/kmsg"
+from facts.names import K3S_UNITS, KMSG_FIX, WATCHED_EFFECTS, WATCHED_TAINT_KEYS
+
 DEPLOY_HINT = "run deploy.py to make the kmsg fix last"
 
 EXIT_HEALTHY = 0
@@ -142,7 +140,7 @@ def is_watched(taint: Mapping[str, Any]) -> bool:
 def k3s_unit(diagnosis: Mapping[str, Any]) -> str:
     """The node's k3s unit: the agent where it is installed, else the server."""
     units = diagnosis.get("units", {})
-    loaded = [unit for unit in reversed(UNITS) if units.get(unit, {}).get("load_state") == "loaded"]
+    loaded = [unit for unit in reversed(K3S_UNITS.values()) if units.get(unit, {}).get("load_state") == "loaded"]
     return loaded[0] if loaded else ""
 
 

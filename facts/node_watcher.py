@@ -8,6 +8,8 @@ from typing import TypedDict
 from pyinfra.api import FactBase
 
 from facts.file_digests import FileDigest, digest_script, parse_digest_lines
+from facts.sections import split_sections
+from facts.systemctl_show import first, systemctl_show
 
 SYSTEMCTL_MARKER = "--- systemctl show"
 TIMER = "k3s-node-watcher.timer"
@@ -50,14 +52,14 @@ class NodeWatcher(FactBase[NodeWatcherState]):
         )
 
     def process(self, output: list[str]) -> NodeWatcherState:
-        marker = output.index(SYSTEMCTL_MARKER)
-        properties = dict(line.partition("=")[::2] for line in output[marker + 1 :] if "=" in line)
-        started = properties.get("ExecMainStartTimestamp", "")
+        sections = split_sections(output, SYSTEMCTL_MARKER)
+        properties = systemctl_show(sections.get(SYSTEMCTL_MARKER, []))
+        started = first(properties, "ExecMainStartTimestamp")
         return NodeWatcherState(
-            files=parse_digest_lines(output[:marker]),
-            timer_active=properties.get("ActiveState", ""),
-            timer_enabled=properties.get("UnitFileState", ""),
-            last_result=properties.get("Result", ""),
-            last_exit_status=int(properties["ExecMainStatus"]) if started else None,
-            last_run=properties.get("ExecMainExitTimestamp", ""),
+            files=parse_digest_lines(sections[""]),
+            timer_active=first(properties, "ActiveState"),
+            timer_enabled=first(properties, "UnitFileState"),
+            last_result=first(properties, "Result"),
+            last_exit_status=int(first(properties, "ExecMainStatus")) if started else None,
+            last_run=first(properties, "ExecMainExitTimestamp"),
         )

@@ -25,11 +25,11 @@ from pyinfra.operations import apt, systemd
 
 from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
-from facts.names import RANCHER_BACKEND
+from facts.names import HAPROXY_CONFIG, RANCHER_BACKEND
 from tasks import render, wait_until
 from tasks.settings import value
 
-CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
+HAPROXY_SERVICE = "haproxy.service"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ def render_haproxy_cfg(
         check_rise=check_rise,
         stats_port=stats_port,
         stats_socket=stats_socket,
+        rancher_backend=RANCHER_BACKEND,
     )
 
 
@@ -74,7 +75,7 @@ def _setting(key: str) -> object:
 
 
 @operation()
-def checked_config(content: str, path: str = CONFIG_PATH):
+def checked_config(content: str, path: str = HAPROXY_CONFIG):
     """
     Put ``content`` live at ``path`` only if ``haproxy -c`` accepts it, then reload.
 
@@ -103,7 +104,7 @@ def checked_config(content: str, path: str = CONFIG_PATH):
         "&&", "chmod", "0644", QuoteString(candidate),
         "&&", "mv", "-f", QuoteString(candidate), QuoteString(path),
     )
-    if host.get_fact(SystemdStatus, services=["haproxy.service"]).get("haproxy.service"):
+    if host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
         yield "systemctl reload haproxy"
 
 
@@ -166,7 +167,7 @@ def haproxy() -> None:
     apt.packages(name="HAProxy installed", packages=["haproxy", "python3"])
     checked_config(name="HAProxy config checked and live", content=content)
     systemd.service(
-        name="HAProxy running and enabled", service="haproxy.service", running=True, enabled=True
+        name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
     )
 
     servers_up(

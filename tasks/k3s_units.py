@@ -17,19 +17,35 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from pyinfra import host
+from pyinfra import host, inventory
 from pyinfra.api import OperationError, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
 
 from facts.k3s_units import K3sUnit
+from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
 from tasks import DesiredFile, file_commands, render, text_file
 from tasks.settings import one_of
 
-UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
-SYSTEMD_DIR = "/etc/systemd/system"
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"
 # node name -> RFC 3339 UTC second after this process (re)started its k3s unit; the Ready wait
 # demands a heartbeat at least that recent from those nodes (tasks.k3s_ready).
 RESTARTED_AT: dict[str, str] = {}
+# host name -> its binary, config and unit operations in this run (pyinfra prepares every host
+# before it executes any): the restart + verify at the end of the deploy runs when one changed.
+K3S_INPUT_OPERATIONS: dict[str, list[OperationMeta]] = {}
+
+
+def k3s_changed_anywhere() -> bool:
+    """True once a k3s host still in the run changed its binary, config or unit in this run.
+
+    Example:
+        restart_and_verify(_if=k3s_changed_anywhere)
+    """
+    return any(
+        meta.is_complete() and meta.did_change()
+        for member in inventory.iter_activated_hosts()
+        for meta in K3S_INPUT_OPERATIONS.get(member.name, [])
+    )
 
 
 def _next_second() -> str:
@@ -38,15 +54,15 @@ def _next_second() -> str:
 
 def unit_name() -> str:
     """``k3s.service`` on control nodes, ``k3s-agent.service`` on workers."""
-    return UNITS[one_of("k3s_role")]
+    return K3S_UNITS[one_of("k3s_role")]
 
 
 def unit_files() -> list[DesiredFile]:
     """The unit (``deploy``) or its kmsg drop-in (``installer``), per ``k3s_unit_source``."""
     unit = unit_name()
     if one_of("k3s_unit_source") == "deploy":
-        return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2"))]
-    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit))]
+        return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2", kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
+    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit, kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
 
 
 def applied_stamp(input_digests: list[str]) -> DesiredFile:

@@ -9,12 +9,12 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
 
+from facts.names import K3S_UNITS, SYSTEMD_DIR
 from facts.node_watcher import SERVICE, TIMER, NodeWatcher
 from tasks import DesiredFile, file_commands, render, text_file
 from tasks.settings import flag, time_span, url, whole_number
 
 SCRIPT = Path(__file__).resolve().parent.parent / "files" / "k3s-node-watcher"
-SYSTEMD_DIR = "/etc/systemd/system"
 
 
 def watcher_files() -> list[DesiredFile]:
@@ -22,7 +22,7 @@ def watcher_files() -> list[DesiredFile]:
     return [
         text_file("/usr/local/bin/k3s-node-watcher", SCRIPT.read_text(), mode="755"),
         text_file(f"{SYSTEMD_DIR}/{SERVICE}", render(
-            "k3s-node-watcher.service.j2", k3s_unit="k3s.service",
+            "k3s-node-watcher.service.j2", k3s_unit=K3S_UNITS["server"],
             alert_after=whole_number("watcher_alert_after"), remove_regardless=flag("watcher_remove_regardless"),
         )),
         text_file(f"{SYSTEMD_DIR}/{TIMER}", render(

@@ -19,14 +19,9 @@ from pyinfra import host, inventory
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from facts.pct import PctLxc
+from facts.proxmox_lxc import K3S_LXC_LINES
 from tasks.settings import flag, value
 
-K3S_LXC_LINES = (
-    ("lxc.apparmor.profile", "unconfined"),
-    ("lxc.cgroup2.devices.allow", "a"),
-    ("lxc.cap.drop", ""),
-    ("lxc.mount.auto", '"proc:rw sys:rw"'),
-)
 KMSG_BIND = ("lxc.mount.entry", "/dev/kmsg dev/kmsg none defaults,bind,create=file")
 
 

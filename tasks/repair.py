@@ -37,11 +37,11 @@ from pyinfra.connectors.util import clear_askpass_cache
 from connectors.pct import container_command, pct_status
 from connectors.proxmox_node import one_line, pct_command_line
 from facts.cluster_nodes import ClusterNode, ClusterNodes
+from facts.names import KMSG_FIX
 from facts.node_diagnosis import NodeDiagnosis
 from facts.pct import PctContainer, PctList
 from repair_plan import (
     DEPLOY_HINT,
-    KMSG_FIX,
     Action,
     Finding,
     Limits,
@@ -325,7 +325,7 @@ def perform(finding: Finding, access: NodeAccess, timeout: int) -> tuple[bool, s
     if finding.action is Action.START_CONTAINER:
         return start_container(access, timeout)
     if finding.action is Action.RECREATE_KMSG:
-        ok, _, error = access.run(f"rm -f /dev/kmsg && {KMSG_FIX} && test -c /dev/kmsg")
+        ok, _, error = access.run(f"{KMSG_FIX} && test -c /dev/kmsg")
         return ok, "/dev/kmsg -> /dev/console" if ok else f"recreating /dev/kmsg failed: {error}"
     # A Type=notify k3s server blocks `systemctl restart` until it is up; the Ready wait follows anyway.
     ok, _, error = access.run(f"systemctl restart --no-block {shlex.quote(finding.unit)}")

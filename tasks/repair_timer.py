@@ -29,9 +29,9 @@ from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, systemd
 from pyinfra.operations.util import any_changed
 
+from facts.names import SYSTEMD_DIR
 from inventory_schema import inventory_path
 from tasks import render
-from tasks.node_watcher import SYSTEMD_DIR
 from tasks.settings import SETTINGS, TIME_SPAN, InvalidField, data_error, flag
 
 CHECKOUT = Path(__file__).resolve().parent.parent

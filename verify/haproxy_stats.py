@@ -8,8 +8,8 @@ Example:
 from __future__ import annotations
 
 from facts.haproxy import parse_show_stat
+from facts.names import HAPROXY_CONFIG
 
-HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 # The socket path is whatever the live config declares; python3 speaks to it because socat is
 # not part of a minimal Debian container.
 SHOW_STAT = (

@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from kubernetes.client import V1Node, V1Pod
 
+from facts.names import WATCHED_TAINT_KEYS
+
 KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
-BLOCKING_TAINTS = frozenset({"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"})
+BLOCKING_TAINTS = frozenset(WATCHED_TAINT_KEYS)
 SVCLB_PREFIX = "svclb-"
 
 

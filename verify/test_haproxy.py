@@ -2,10 +2,9 @@
 
 import pytest
 
+from facts.names import RANCHER_BACKEND
 from verify.haproxy_stats import HAPROXY_CONFIG, SHOW_STAT, first_error, server_states, servers_not_up
 from verify.units import unit_property
-
-BACKEND = "backend_rancher"
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +15,7 @@ def rancher_servers(haproxy_node):
             f"cannot read HAProxy stats on {haproxy_node.name} ({first_error(show_stat.stderr)}): "
             "is haproxy running with its stats socket?"
         )
-    return server_states(show_stat.stdout, BACKEND)
+    return server_states(show_stat.stdout, RANCHER_BACKEND)
 
 
 def test_haproxy_is_active(haproxy_node):
@@ -32,11 +31,11 @@ def test_haproxy_config_is_valid(haproxy_node):
 
 
 def test_rancher_backend_has_servers(haproxy_node, rancher_servers):
-    assert rancher_servers != {}, f"{BACKEND} on {haproxy_node.name} has no servers: check the haproxy group's config"
+    assert rancher_servers != {}, f"{RANCHER_BACKEND} on {haproxy_node.name} has no servers: check the haproxy group's config"
 
 
 def test_rancher_backend_servers_are_up(haproxy_node, rancher_servers):
     down = servers_not_up(rancher_servers)
     assert down == {}, (
-        f"{BACKEND} servers not UP on {haproxy_node.name}: {down}; check those nodes' svclb pods and that they are Ready"
+        f"{RANCHER_BACKEND} servers not UP on {haproxy_node.name}: {down}; check those nodes' svclb pods and that they are Ready"
     )

@@ -1,5 +1,6 @@
 """Rancher answers /ping in the cluster and through HAProxy, and nothing it needs is Pending."""
 
+from facts.names import RANCHER_BACKEND
 from verify.haproxy_stats import SHOW_STAT, server_addresses
 from verify.kube import https_port, pending_svclb_pods
 from verify.rancher import ping_node_command, ping_through
@@ -26,13 +27,13 @@ def test_rancher_pings_via_haproxy(haproxy_node, rancher_hostname):
     status, body = ping_through(haproxy_node.address, rancher_hostname)
     assert (status, body) == (200, "pong"), (
         f"Rancher /ping via HAProxy {haproxy_node.name} ({rancher_hostname}) gave {status} {body[:60]!r}: "
-        "check HAProxy's backend_rancher servers"
+        f"check HAProxy's {RANCHER_BACKEND} servers"
     )
 
 
 def test_rancher_pings_via_each_k3s_node(haproxy_node, rancher_hostname):
     """Each address HAProxy balances over answers by itself: HAProxy's own view lags by its checks."""
-    addresses = server_addresses(haproxy_node.host.check_output(SHOW_STAT), "backend_rancher")
+    addresses = server_addresses(haproxy_node.host.check_output(SHOW_STAT), RANCHER_BACKEND)
     answers = {server: haproxy_node.host.run(ping_node_command(address, rancher_hostname))
                for server, address in addresses.items()}
     silent = {server: (answer.stdout.strip() or answer.stderr.strip())[:80]
