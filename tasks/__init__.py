@@ -59,22 +59,32 @@ def all_hosts_reach(point: str) -> Iterator[Any]:
     yield from ()
 
 
-def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval: float, what: str) -> bool:
-    """Poll ``problem()`` (empty when all is well) until it is empty or ``timeout`` passes; then
-    log one line on ``target``: ``<what> after <timeout>s: <problem>``. Not a fixed sleep.
+def poll_until(problem: Callable[[], str], timeout: float, interval: float) -> str:
+    """Call ``problem()`` (empty when all is well) until it is empty or ``timeout`` passes, and
+    return its last answer. Not a fixed sleep: it returns as soon as all is well.
 
     Example:
-        wait_until(host, lambda: "" if up() else "still down", 60, 1, "haproxy: servers not UP")
+        left = poll_until(lambda: "tainted" if tainted() else "", 20, 2)
     """
     deadline = time.monotonic() + timeout
     while True:
         found = problem()
-        if not found:
-            return True
-        if time.monotonic() >= deadline:
-            target.log_styled(f"{what} after {timeout:g}s: {found}", fg="red", log_func=logger.error)
-            return False
+        if not found or time.monotonic() >= deadline:
+            return found
         time.sleep(interval)
+
+
+def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval: float, what: str) -> bool:
+    """:func:`poll_until`, then, when the problem stays, one line on ``target``:
+    ``<what> after <timeout>s: <problem>``.
+
+    Example:
+        wait_until(host, lambda: "" if up() else "still down", 60, 1, "haproxy: servers not UP")
+    """
+    found = poll_until(problem, timeout, interval)
+    if found:
+        target.log_styled(f"{what} after {timeout:g}s: {found}", fg="red", log_func=logger.error)
+    return not found
 
 
 def render(template: str, **variables: Any) -> str:

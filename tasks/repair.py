@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gevent
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.host import Host
@@ -60,6 +59,7 @@ from repair_plan import (
     render_table,
     taint_patch_json,
 )
+from tasks import poll_until, wait_until
 from tasks.restart import control_clock, wait_until_back
 from tasks.settings import check_command_line_data, data_error, node_names, path, value, whole_number
 
@@ -299,14 +299,12 @@ def reconnect(target: Host, timeout: int) -> bool:
     (an SSH host's old connection died with the container)."""
     clear_askpass_cache(target)
     target.disconnect()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def problem() -> str:
         target.connect(show_errors=False)
-        if target.connected:
-            return True
-        gevent.sleep(POLL_SECONDS)
-    logger.error(f"{target.print_prefix}no connection {timeout}s after its container started")
-    return False
+        return "" if target.connected else "its container has started, but the host does not answer"
+
+    return wait_until(target, problem, timeout, POLL_SECONDS, "no connection")
 
 
 def start_container(access: NodeAccess, timeout: int) -> tuple[bool, str]:
@@ -351,16 +349,18 @@ def node_taints(runner: Host, node: str) -> list[dict[str, Any]] | None:
 def remove_stale_taints(runner: Host, node: str, grace: int = 0) -> tuple[bool, str]:
     """Give the node lifecycle controller ``grace`` seconds to lift the taints of a node that just
     became Ready, then JSON-patch them away if the list is still the one read."""
-    deadline = time.monotonic() + grace
-    while True:
+    taints: list[dict[str, Any]] | None = None
+
+    def still_tainted() -> str:
+        nonlocal taints
         taints = node_taints(runner, node)
-        if taints is None:
-            return False, "cannot read the node's taints"
-        if not any(is_watched(taint) for taint in taints):
-            return True, "no stale taints left"
-        if time.monotonic() >= deadline:
-            break
-        gevent.sleep(POLL_SECONDS)
+        return "tainted" if taints and any(is_watched(taint) for taint in taints) else ""
+
+    poll_until(still_tainted, grace, POLL_SECONDS)
+    if taints is None:
+        return False, "cannot read the node's taints"
+    if not any(is_watched(taint) for taint in taints):
+        return True, "no stale taints left"
     ok, output = runner.run_shell_command(StringCommand(
         f"k3s kubectl patch node {shlex.quote(node)} --type=json -p {shlex.quote(taint_patch_json(taints))} "
         "--request-timeout=10s"
