@@ -14,6 +14,10 @@ from facts.systemctl_show import first, systemctl_show
 SYSTEMCTL_MARKER = "--- systemctl show"
 TIMER = "k3s-node-watcher.timer"
 SERVICE = "k3s-node-watcher.service"
+SCRIPT = "/usr/local/bin/k3s-node-watcher"
+ENV_FILE = "/etc/default/k3s-node-watcher"
+# The script's own --log-file default: it runs alone on the host.
+LOG = "/var/log/k3s-node-watcher.log"
 
 
 class NodeWatcherState(TypedDict):

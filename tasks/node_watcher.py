@@ -10,29 +10,30 @@ from pyinfra import host
 from pyinfra.api import StringCommand, operation
 
 from facts.names import K3S_UNITS, SYSTEMD_DIR
-from facts.node_watcher import SERVICE, TIMER, NodeWatcher
+from facts.node_watcher import ENV_FILE, LOG, SCRIPT, SERVICE, TIMER, NodeWatcher
 from tasks import DesiredFile, file_commands, render, text_file
 from tasks.settings import flag, time_span, url, whole_number
 
-SCRIPT = Path(__file__).resolve().parent.parent / "files" / "k3s-node-watcher"
+# The watcher as this checkout ships it; SCRIPT is where it is installed.
+SCRIPT_SOURCE = Path(__file__).resolve().parent.parent / "files" / "k3s-node-watcher"
 
 
 def watcher_files() -> list[DesiredFile]:
     """Every file of the watcher, rendered from host data (``watcher_*`` keys)."""
     return [
-        text_file("/usr/local/bin/k3s-node-watcher", SCRIPT.read_text(), mode="755"),
+        text_file(SCRIPT, SCRIPT_SOURCE.read_text(), mode="755"),
         text_file(f"{SYSTEMD_DIR}/{SERVICE}", render(
-            "k3s-node-watcher.service.j2", k3s_unit=K3S_UNITS["server"],
+            "k3s-node-watcher.service.j2", k3s_unit=K3S_UNITS["server"], script=SCRIPT, env_file=ENV_FILE,
             alert_after=whole_number("watcher_alert_after"), remove_regardless=flag("watcher_remove_regardless"),
         )),
         text_file(f"{SYSTEMD_DIR}/{TIMER}", render(
-            "k3s-node-watcher.timer.j2",
+            "k3s-node-watcher.timer.j2", service=SERVICE,
             on_boot_sec=time_span("watcher_on_boot_sec"),
             interval=time_span("watcher_interval"),
         )),
-        text_file("/etc/default/k3s-node-watcher", render("k3s-node-watcher.env.j2", webhook_url=url("watcher_webhook_url")),
+        text_file(ENV_FILE, render("k3s-node-watcher.env.j2", webhook_url=url("watcher_webhook_url")),
                   mode="600", secret=True),
-        text_file("/etc/logrotate.d/k3s-node-watcher", render("k3s-node-watcher.logrotate.j2")),
+        text_file("/etc/logrotate.d/k3s-node-watcher", render("k3s-node-watcher.logrotate.j2", log=LOG)),
     ]
 
 

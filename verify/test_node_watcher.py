@@ -1,10 +1,7 @@
 """The node watcher runs on every control node and its last run succeeded."""
 
+from facts.node_watcher import LOG, SERVICE, TIMER
 from verify.units import unit_property
-
-TIMER = "k3s-node-watcher.timer"
-SERVICE = "k3s-node-watcher.service"
-LOG = "/var/log/k3s-node-watcher.log"
 
 
 def test_watcher_timer_is_enabled(control_node):
