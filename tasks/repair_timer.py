@@ -4,7 +4,7 @@ A Proxmox host whose inventory entry has ``data: {repair_timer: true}`` gets
 ``k3s-node-repair.service`` and ``.timer``: every ``repair_timer_interval`` (a systemd time span,
 default ``2min``, counted from the end of the last run) the service runs this checkout's
 ``repair.py -y`` with its venv, against the inventory this deploy was run with, under the limits
-that inventory sets (``repair_max_nodes`` and the others in ``tasks/repair.py``). Its log,
+that inventory sets (``repair_max_nodes`` and the other ``repair_*`` settings). Its log,
 Prometheus textfile and attempt counts go to the host's ``repair_log_file``, ``repair_textfile``
 and ``repair_state_file`` (defaults below).
 

@@ -143,27 +143,27 @@ SETTINGS = _table(
             source=Source.RESTART),
     Setting("restart_verify", Kind.FLAG, True, "run `pytest verify/` afterwards", "tasks/restart.py",
             source=Source.RESTART),
-    Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair.py",
+    Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair/__init__.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_max_unhealthy_percent", Kind.WHOLE_NUMBER, 50, "above this share of NotReady nodes only "
-            "report (the cause is then likely the network or the control plane)", "tasks/repair.py",
+            "report (the cause is then likely the network or the control plane)", "tasks/repair/__init__.py",
             source=Source.REPAIR, maximum=100, cluster=True),
     Setting("repair_max_attempts", Kind.WHOLE_NUMBER, 3, "runs that may act on a node that stays NotReady",
-            "tasks/repair.py", source=Source.REPAIR, minimum=1, cluster=True),
+            "tasks/repair/__init__.py", source=Source.REPAIR, minimum=1, cluster=True),
     Setting("repair_nodes", Kind.NODE_NAMES, None, "only these nodes, comma-separated or a list (default: every "
-            "node)", "tasks/repair.py", source=Source.REPAIR, cluster=True),
+            "node)", "tasks/repair/__init__.py", source=Source.REPAIR, cluster=True),
     Setting("repair_ready_timeout", Kind.WHOLE_NUMBER, 240, "seconds to wait for a repaired node to be Ready",
-            "tasks/repair.py", source=Source.REPAIR, minimum=1, cluster=True),
+            "tasks/repair/__init__.py", source=Source.REPAIR, minimum=1, cluster=True),
     Setting("repair_state_file", Kind.PATH, None, "attempt counts and totals, on the machine running repair "
             "(default `$XDG_CACHE_HOME/k3s-lxc-resilience/repair-state.json`; the timer's: "
-            "`/var/lib/k3s-node-repair/state.json`)", "tasks/repair.py, tasks/repair_timer.py",
+            "`/var/lib/k3s-node-repair/state.json`)", "tasks/repair/, tasks/repair_timer.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_log_file", Kind.PATH, None, "append one line per node and a summary per run (the timer's: "
-            "`/var/log/k3s-node-repair.log`)", "tasks/repair.py, tasks/repair_timer.py",
+            "`/var/log/k3s-node-repair.log`)", "tasks/repair/, tasks/repair_timer.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_textfile", Kind.PATH, None, "Prometheus textfile for node_exporter (the timer's: "
             "`/var/lib/node_exporter/textfile_collector/k3s_node_repair.prom`)",
-            "tasks/repair.py, tasks/repair_timer.py", source=Source.REPAIR, cluster=True),
+            "tasks/repair/, tasks/repair_timer.py", source=Source.REPAIR, cluster=True),
     Setting("repair_timer", Kind.FLAG, False, "on a Proxmox host that is this machine (`local: true`): run the "
             "repair on a timer; `false` removes a timer installed before", "tasks/repair_timer.py",
             source=Source.REPAIR_TIMER),
@@ -181,8 +181,8 @@ SETTINGS = _table(
     Setting("k3s_role", Kind.CHOICE, None, "`server` in `k3s_control`, `agent` in `k3s_workers`",
             "deploy.py, tasks/*", source=Source.INVENTORY, choices=("server", "agent")),
     Setting("k3s_server_url", Kind.TEXT, None, "`https://<first control node_ip>:6443`",
-            "tasks/k3s_config.py, tasks/repair.py", source=Source.INVENTORY),
-    Setting("pct_node", Kind.TEXT, None, "the host's `pct.node`", "tasks/proxmox_lxc.py, tasks/repair.py",
+            "tasks/k3s_config.py, tasks/repair/__init__.py", source=Source.INVENTORY),
+    Setting("pct_node", Kind.TEXT, None, "the host's `pct.node`", "tasks/proxmox_lxc.py, tasks/repair/access.py",
             source=Source.INVENTORY),
     Setting("pct_vmid", Kind.VALUE, None, "the host's `pct.vmid`", "connectors/pct.py, tasks/*",
             source=Source.INVENTORY),

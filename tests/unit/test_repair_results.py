@@ -1,6 +1,6 @@
 """Exit status, attempt bookkeeping and the final table."""
 
-from repair_plan import (
+from tasks.repair.report import (
     EXIT_API_UNREACHABLE,
     EXIT_HEALTHY,
     EXIT_NOT_REPAIRED,
