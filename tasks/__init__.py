@@ -1,24 +1,17 @@
 """pyinfra operations of the deploy, one concern per module, plus the helpers they share:
-rendering templates, waiting with a deadline, and keeping files in place."""
+rendering templates and waiting with a deadline."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
-import os
-import posixpath
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import operation
 
-from facts.file_digests import FileDigest
 from tasks.settings import SETTINGS, one_of
 from tasks.settings import data_error as data_error
 
@@ -90,61 +83,3 @@ def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval
 def render(template: str, **variables: Any) -> str:
     """Render ``templates/<template>``; a missing variable is an error, not an empty string."""
     return _jinja.get_template(template).render(**variables)
-
-
-@dataclass(frozen=True)
-class DesiredFile:
-    """A file's full content and octal mode; ``secret`` files get their mode before their content."""
-
-    path: str
-    content: bytes = field(repr=False)
-    mode: str
-    secret: bool = False
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-
-def text_file(path: str, content: str, mode: str = "644", secret: bool = False) -> DesiredFile:
-    return DesiredFile(path=path, content=content.encode(), mode=mode, secret=secret)
-
-
-def file_commands(files: list[DesiredFile], present: dict[str, FileDigest | None]) -> Iterator[Any]:
-    """Commands that bring ``files`` from ``present`` to the desired content and mode.
-
-    Content is uploaded from memory, so it never appears on a command line or in pyinfra's diff
-    output; a secret file is created empty with its final mode first, so its content never lands
-    in a file others can read.
-    """
-    for desired in files:
-        current = present.get(desired.path)
-        if current and current["sha256"] == desired.sha256:
-            if current["mode"] != desired.mode:
-                yield StringCommand("chmod", desired.mode, desired.path)
-            continue
-        prepare = ["mkdir", "-p", posixpath.dirname(desired.path)]
-        if desired.secret:
-            prepare += ["&&", "touch", desired.path, "&&", "chmod", desired.mode, desired.path]
-        yield StringCommand(*prepare)
-        yield FileUploadCommand(
-            io.BytesIO(desired.content),
-            desired.path,
-            remote_temp_filename=host.get_temp_filename(desired.path),
-        )
-        yield StringCommand("chmod", desired.mode, desired.path)
-
-
-def local_sha256(path: str) -> str:
-    """sha256 of a file on the deploy machine, read once per deploy whatever the host count."""
-    stat = os.stat(path)
-    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

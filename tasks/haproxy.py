@@ -12,21 +12,18 @@ reached at ``node_ip``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from io import StringIO
 
 from pyinfra import host, inventory
-from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api import FunctionCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
 
-from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 from facts.names import HAPROXY_CONFIG, RANCHER_BACKEND
 from tasks import render, wait_until
+from tasks.desired_files import desired_files, text_file
 from tasks.settings import value
 
 HAPROXY_SERVICE = "haproxy.service"
@@ -79,10 +76,10 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
     """
     Put ``content`` live at ``path`` only if ``haproxy -c`` accepts it, then reload.
 
-    The file is uploaded beside the live one and moved over it in the same command that
-    checks it, so a config HAProxy rejects never goes live and the run fails with HAProxy's
-    own message. A running HAProxy is reloaded (``systemctl reload``: the master starts new
-    workers and hands over the listeners, no connection is dropped).
+    The file is staged beside the live one and moved over it in the same command that checks
+    it (``tasks.desired_files``), so a config HAProxy rejects never goes live and the run fails
+    with HAProxy's own message. A running HAProxy is reloaded (``systemctl reload``: the master
+    starts new workers and hands over the listeners, no connection is dropped).
 
     Example:
 
@@ -90,20 +87,10 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
 
         checked_config(name="HAProxy config", content=render_haproxy_cfg(...))
     """
-    wanted = {"mode": "644", "sha256": hashlib.sha256(content.encode()).hexdigest()}
-    if host.get_fact(FileDigests, paths=[path]).get(path) == wanted:
-        host.noop(f"{path} is up to date")
+    commands = list(desired_files([text_file(path, content, check=("haproxy", "-c", "-f"))], f"{path} is up to date"))
+    if not commands:
         return
-
-    candidate = f"{path}.new"
-    yield FileUploadCommand(
-        StringIO(content), candidate, remote_temp_filename=host.get_temp_filename(candidate)
-    )
-    yield StringCommand(
-        "haproxy", "-c", "-f", QuoteString(candidate),
-        "&&", "chmod", "0644", QuoteString(candidate),
-        "&&", "mv", "-f", QuoteString(candidate), QuoteString(path),
-    )
+    yield from commands
     if host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
         yield "systemctl reload haproxy"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
 from collections.abc import Iterator
@@ -11,12 +13,26 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 
 from facts.file_digests import FileDigests
-from tasks import local_sha256
 from tasks.settings import data_error, value
 
 K3S_BIN = "/usr/local/bin/k3s"
 STAGED = "/usr/local/bin/.k3s.new"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def local_sha256(path: str) -> str:
+    """sha256 of a file on the deploy machine, read once per deploy whatever the host count."""
+    stat = os.stat(path)
+    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def desired_sha256() -> str:

@@ -10,11 +10,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
-from pyinfra import host
 from pyinfra.api import operation
 
-from facts.file_digests import FileDigests
-from tasks import DesiredFile, file_commands, text_file
+from tasks.desired_files import DesiredFile, desired_files, text_file
 from tasks.settings import data_error, mapping, one_of, required_text, value
 
 CONFIG = "/etc/rancher/k3s/config.yaml"
@@ -75,8 +73,4 @@ def k3s_config(files: list[DesiredFile]) -> Iterator[Any]:
 
         k3s_config(name="Configure k3s", files=config_files())
     """
-    present = host.get_fact(FileDigests, paths=[desired.path for desired in files])
-    commands = list(file_commands(files, present))
-    if not commands:
-        host.noop("k3s config and token file are in place")
-    yield from commands
+    yield from desired_files(files, "k3s config and token file are in place")

@@ -23,7 +23,8 @@ from pyinfra.api.operation import OperationMeta
 
 from facts.k3s_units import K3sUnit
 from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
-from tasks import DesiredFile, file_commands, render, text_file
+from tasks import render
+from tasks.desired_files import DesiredFile, file_commands, text_file
 from tasks.settings import one_of
 
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"

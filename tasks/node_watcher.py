@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pyinfra import host
-from pyinfra.api import StringCommand, operation
+from pyinfra.api import operation
 
 from facts.names import K3S_UNITS, SYSTEMD_DIR
-from facts.node_watcher import ENV_FILE, LOG, SCRIPT, SERVICE, TIMER, NodeWatcher
-from tasks import DesiredFile, file_commands, render, text_file
+from facts.node_watcher import ENV_FILE, LOG, SCRIPT, SERVICE, TIMER
+from tasks import render
+from tasks.desired_files import DesiredFile, text_file
 from tasks.settings import flag, time_span, url, whole_number
+from tasks.systemd_timer import timer_commands
 
 # The watcher as this checkout ships it; SCRIPT is where it is installed.
 SCRIPT_SOURCE = Path(__file__).resolve().parent.parent / "files" / "k3s-node-watcher"
@@ -51,14 +52,4 @@ def node_watcher(files: list[DesiredFile]) -> Iterator[Any]:
 
         node_watcher(name="Node watcher", files=watcher_files())
     """
-    state = host.get_fact(NodeWatcher, paths=[desired.path for desired in files])
-    changed = [desired for desired in files if list(file_commands([desired], state["files"]))]
-    yield from file_commands(changed, state["files"])
-    if any(desired.path.startswith(SYSTEMD_DIR) for desired in changed):
-        yield StringCommand(
-            "systemctl", "daemon-reload", "&&", "systemctl", "enable", TIMER, "&&", "systemctl", "restart", TIMER,
-        )
-    elif state["timer_enabled"] != "enabled" or state["timer_active"] != "active":
-        yield StringCommand("systemctl", "enable", "--now", TIMER)
-    elif not changed:
-        host.noop("node watcher is installed and its timer is active")
+    yield from timer_commands(TIMER, SERVICE, files)

@@ -10,16 +10,16 @@ changes apply on the container's next start; it is restarted here only with
 from __future__ import annotations
 
 import difflib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host, inventory
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 
 from facts.pct import PctLxc
 from facts.proxmox_lxc import K3S_LXC_LINES
+from tasks.desired_files import replaced, text_file
 from tasks.settings import flag, value
 
 KMSG_BIND = ("lxc.mount.entry", "/dev/kmsg dev/kmsg none defaults,bind,create=file")
@@ -81,8 +81,8 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
             path = f"/etc/pve/lxc/{vmid}.conf"
             for line in difflib.unified_diff(current, desired, path, path, lineterm=""):
                 host.log(line)
-            yield FileUploadCommand(io.BytesIO(("\n".join(desired) + "\n").encode()), path,
-                                    remote_temp_filename=host.get_temp_filename(path))
+            # /etc/pve (pmxcfs) keeps its own modes: it has no chmod.
+            yield from replaced(text_file(path, "\n".join(desired) + "\n", mode=None))
             if container.restart:
                 yield StringCommand(pct, "reboot", str(vmid))
         if not state["boot_config_in_container"][vmid]:
