@@ -73,6 +73,7 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
     pct = str(value("pct_command"))
     state = host.get_fact(PctLxc, vmids=[container.vmid for container in containers], pct_command=pct)
     boot_config = f"/boot/config-{state['release']}"
+    commands: list[Any] = []
     for container in containers:
         vmid = container.vmid
         current = state["confs"][vmid]
@@ -82,11 +83,14 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
             for line in difflib.unified_diff(current, desired, path, path, lineterm=""):
                 host.log(line)
             # /etc/pve (pmxcfs) keeps its own modes: it has no chmod.
-            yield from replaced(text_file(path, "\n".join(desired) + "\n", mode=None))
+            commands += replaced(text_file(path, "\n".join(desired) + "\n", mode=None))
             if container.restart:
-                yield StringCommand(pct, "reboot", str(vmid))
+                commands.append(StringCommand(pct, "reboot", str(vmid)))
         if not state["boot_config_in_container"][vmid]:
             if state["host_has_boot_config"]:
-                yield StringCommand(pct, "push", str(vmid), boot_config, boot_config)
+                commands.append(StringCommand(pct, "push", str(vmid), boot_config, boot_config))
             else:
                 host.log(f"{boot_config} is missing on this node; containers cannot get it (kubelet warns)")
+    if not commands:
+        host.noop(f"containers {', '.join(str(container.vmid) for container in containers)} have their k3s settings")
+    yield from commands
