@@ -11,8 +11,11 @@ and verify when this run changed anything on a k3s host (or inventory data
 opted in, the repair on a timer. A second run changes nothing.
 """
 
+from typing import cast
+
 from pyinfra import host, inventory
 
+from facts.preflight import PreflightReport
 from tasks import all_hosts_reach
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
@@ -34,7 +37,8 @@ def node_names(group: str) -> list[str]:
 
 
 check_command_line_data()
-preflight_report = preflight()
+# pyinfra types a deploy's result as an operation's; preflight() returns the host's report.
+preflight_report = cast(PreflightReport | None, preflight())
 
 if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
     k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())

@@ -4,7 +4,7 @@ rendering templates and waiting with a deadline."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
 
 
 @operation()
-def all_hosts_reach(point: str) -> Iterator[Any]:
+def all_hosts_reach(point: str) -> Generator[Any, None, None]:
     """
     An ordering point: call it on every host from the same line, and no host starts what follows
     before every host has done what precedes. pyinfra orders operations as a graph of each host's

@@ -13,6 +13,7 @@ reached at ``node_ip``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, deploy, operation
@@ -67,7 +68,7 @@ def k3s_node_servers() -> list[BackendServer]:
 
 
 # Only for critical_servers (another change rewrites it), which should call settings.value itself.
-def _setting(key: str) -> object:
+def _setting(key: str) -> Any:
     return value(key)
 
 

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from pyinfra import host
@@ -80,7 +80,7 @@ def _fetch_commands(sha256: str) -> Iterator[Any]:
 
 
 @operation()
-def k3s_binary(sha256: str) -> Iterator[Any]:
+def k3s_binary(sha256: str) -> Generator[Any, None, None]:
     """
     Install the k3s binary at ``/usr/local/bin/k3s`` from ``k3s_binary_src`` (a file on the
     deploy machine, for air-gapped hosts) or ``k3s_binary_url``; the sha256 is checked on the host

@@ -6,7 +6,7 @@ line, in the config file's diff or in pyinfra's output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import yaml
@@ -61,7 +61,7 @@ def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
 
 
 @operation()
-def k3s_config(files: list[DesiredFile]) -> Iterator[Any]:
+def k3s_config(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """
     Write the k3s config file and token file when their content or mode differs (one fact call).
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host, inventory
@@ -63,7 +63,8 @@ def unit_files() -> list[DesiredFile]:
     unit = unit_name()
     if one_of("k3s_unit_source") == "deploy":
         return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2", kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
-    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit, kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
+    drop_in = render("10-kmsg.conf.j2", unit=unit, kmsg_exec_start_pre=KMSG_EXEC_START_PRE)
+    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", drop_in)]
 
 
 def applied_stamp(input_digests: list[str]) -> DesiredFile:
@@ -73,7 +74,7 @@ def applied_stamp(input_digests: list[str]) -> DesiredFile:
 
 
 @operation()
-def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Iterator[Any]:
+def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generator[Any, None, None]:
     """
     Write the unit files, then daemon-reload, enable and restart the unit when any input changed;
     otherwise only make sure it is enabled and running.

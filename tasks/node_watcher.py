@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ def watcher_files() -> list[DesiredFile]:
 
 
 @operation()
-def node_watcher(files: list[DesiredFile]) -> Iterator[Any]:
+def node_watcher(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """
     Install the watcher's files and keep its timer enabled and running; systemd reloads and the
     timer restarts only when a unit file changed.

@@ -8,7 +8,7 @@ On ``proxmox_hosts`` it prints the conf lines and kernel modules the k3s contain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host, inventory, logger
@@ -40,7 +40,7 @@ def _refuse(state: Any, host: Any, reasons: list[str]) -> bool:
 
 
 @operation(is_idempotent=False)
-def stop_host(reasons: list[str]) -> Iterator[Any]:
+def stop_host(reasons: list[str]) -> Generator[Any, None, None]:
     """
     Fail this host, with ``reasons`` in the log, so no later operation touches it.
 

@@ -1,16 +1,17 @@
 """Opt-in, on ``proxmox_hosts``: the container settings k3s needs in LXC.
 
 Enabled per k3s container with its inventory data ``proxmox_lxc_manage: true`` (cluster-wide under
-``data:``). For every such container on the node it ensures the conf lines below in ``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and
-pushes the node's ``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf
-changes apply on the container's next start; it is restarted here only with
-``proxmox_lxc_restart: true``. ``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
+``data:``). For every such container on the node it ensures ``facts.proxmox_lxc.K3S_LXC_LINES`` in
+``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and pushes the node's
+``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf changes apply on the
+container's next start; it is restarted here only with ``proxmox_lxc_restart: true``.
+``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ def conf_with(lines: list[str], wanted: tuple[tuple[str, str], ...]) -> list[str
 
 
 @operation()
-def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
+def k3s_lxc_settings(containers: list[ManagedContainer]) -> Generator[Any, None, None]:
     """
     Ensure each container's conf has its wanted lines and its ``/boot/config-<release>``; a
     container whose conf changed is rebooted only if it asked for it (``restart``).

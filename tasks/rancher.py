@@ -105,7 +105,7 @@ def rancher() -> None:
         return
 
     try:
-        values = rancher_values(host.data)
+        values = rancher_values(host.data.dict())
     except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 

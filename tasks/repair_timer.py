@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ def wanted_timer() -> RepairTimer | None:
     if not flag("repair_timer"):
         return None
     try:
-        return timer_settings(host.data, is_this_machine(), inventory_path().resolve())
+        return timer_settings(host.data.dict(), is_this_machine(), inventory_path().resolve())
     except InvalidField as error:
         raise data_error(error.field, error.problem) from None
 
@@ -147,7 +147,7 @@ def timer_installed(timer: RepairTimer) -> None:
 
 
 @operation()
-def repair_timer_units(files: list[DesiredFile]) -> Iterator[Any]:
+def repair_timer_units(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """
     Install the repair's service and timer units and keep the timer enabled and running; systemd
     reloads and the timer restarts only when a unit file changed.

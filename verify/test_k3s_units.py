@@ -10,7 +10,8 @@ SHOWN_KMSG_FIX = f"argv[]=/bin/bash -c {KMSG_FIX} ; ignore_errors=yes"
 def test_unit_recreates_dev_kmsg_before_start(k3s_node):
     exec_start_pre = unit_property(k3s_node.host, k3s_node.k3s_unit, "ExecStartPre")
     assert SHOWN_KMSG_FIX in exec_start_pre, (
-        f"{k3s_node.k3s_unit} on {k3s_node.name} has no effective kmsg ExecStartPre: re-run the deploy (pyinfra inventory.py deploy.py)"
+        f"{k3s_node.k3s_unit} on {k3s_node.name} has no effective kmsg ExecStartPre: "
+        "re-run the deploy (pyinfra inventory.py deploy.py)"
     )
 
 
@@ -30,5 +31,6 @@ def test_k3s_service_is_active(k3s_node):
 def test_k3s_service_is_enabled(k3s_node):
     state = unit_property(k3s_node.host, k3s_node.k3s_unit, "UnitFileState")
     assert state == "enabled", (
-        f"{k3s_node.k3s_unit} is {state or 'not installed'} on {k3s_node.name}, so it will not start after a reboot: re-run the deploy"
+        f"{k3s_node.k3s_unit} is {state or 'not installed'} on {k3s_node.name}, "
+        "so it will not start after a reboot: re-run the deploy"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import inventory, logger
@@ -60,6 +60,8 @@ def reconnect(target: Host, timeout: int) -> bool:
 
 def start_container(access: NodeAccess, timeout: int) -> tuple[bool, str]:
     """``pct start``, then wait for the container's boot to finish and reconnect its host."""
+    if access.proxmox is None:
+        return False, "no Proxmox host runs its container"
     ok, output = access.proxmox.run_shell_command(access.pct("start"), _timeout=COMMAND_TIMEOUT)
     if not ok:
         return False, f"pct start {access.vmid} failed: {one_line(output)}"
@@ -175,7 +177,7 @@ def clear_taints(state: State, host: Host, run: RepairRun, step: Step) -> bool:
 
 
 @operation(is_idempotent=False)
-def node_repaired(run: RepairRun, step: Step, timeout: int) -> Iterator[Any]:
+def node_repaired(run: RepairRun, step: Step, timeout: int) -> Generator[Any, None, None]:
     """
     Act on a NotReady node's causes in order, then wait until it is Ready (lease renewed).
 
@@ -193,7 +195,7 @@ def node_repaired(run: RepairRun, step: Step, timeout: int) -> Iterator[Any]:
 
 
 @operation(is_idempotent=False)
-def stale_taints_removed(run: RepairRun, step: Step) -> Iterator[Any]:
+def stale_taints_removed(run: RepairRun, step: Step) -> Generator[Any, None, None]:
     """
     Remove unreachable/not-ready taints from a Ready node (JSON patch with a test op).
 

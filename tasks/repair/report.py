@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from facts.cluster_nodes import ClusterNode
 from tasks.repair.access import NodeAccess
 from tasks.repair.plan import Cause, Observation, Step
 from tasks.settings import data_error, path
@@ -52,7 +51,7 @@ class RepairRun:
 
     cluster: str
     api_up: bool
-    nodes: dict[str, ClusterNode]
+    nodes: Mapping[str, Mapping[str, Any]]
     steps: list[Step]
     access: dict[str, NodeAccess]
     observations: dict[str, Observation]
@@ -161,7 +160,7 @@ def render_table(rows: list[Row]) -> str:
     widths = [max(len(line[column]) for line in cells) for column in range(len(TABLE_COLUMNS))]
     lines = []
     for index, line in enumerate(cells):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if index:
             lines += [f"    - {note}" for note in rows[index - 1].notes]
     return "\n".join(lines)
@@ -197,18 +196,18 @@ def write_atomically(target: Path, content: str) -> None:
 def report(state: State, host: Host, run: RepairRun) -> bool:
     """Print the table, keep the attempt counts, set the outcome; fail unless healthy or repaired."""
     rows = [run.rows.get(step.node, pending_row(step)) for step in run.steps]
-    run.outcome = exit_status(rows, run.api_up)
+    outcome = run.outcome = exit_status(rows, run.api_up)
     if not run.api_up and not rows:
         logger.error(f"{host.print_prefix}the Kubernetes API does not answer and no control node is selected")
     elif not rows:
         logger.info(f"{host.print_prefix}healthy: {run.scope()} Ready, no stale taints; nothing changed")
     else:
         log_rows("Repair results", rows)
-    keep(run, rows)
-    return run.outcome in (0, 10)
+    keep(run, rows, outcome)
+    return outcome in (EXIT_HEALTHY, EXIT_REPAIRED)
 
 
-def keep(run: RepairRun, rows: list[Row]) -> None:
+def keep(run: RepairRun, rows: list[Row], outcome: int) -> None:
     """Update the state file, and the log file and textfile when host data names them."""
     kept = next_state(run.kept, run.nodes, rows, run.acted)
     everything = load_state(run.state_path)
@@ -220,14 +219,14 @@ def keep(run: RepairRun, rows: list[Row]) -> None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("a", encoding="utf-8") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-            log.writelines(f"{line}\n" for line in log_lines(rows, run.outcome, stamp))
+            log.writelines(f"{line}\n" for line in log_lines(rows, outcome, stamp))
     textfile = path("repair_textfile")
     if textfile is not None:
-        write_atomically(textfile, metrics_text(kept, rows, run.outcome, now))
+        write_atomically(textfile, metrics_text(kept, rows, outcome, now))
 
 
 @operation(is_idempotent=False)
-def repair_reported(run: RepairRun) -> Iterator[Any]:
+def repair_reported(run: RepairRun) -> Generator[Any, None, None]:
     """
     Print the results table and set the outcome; fails when a node is not repaired.
 
