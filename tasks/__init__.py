@@ -15,7 +15,7 @@ from pyinfra.api import operation
 from tasks.settings import SETTINGS, one_of
 from tasks.settings import data_error as data_error
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 _jinja = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     undefined=jinja2.StrictUndefined,
@@ -81,5 +81,5 @@ def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval
 
 
 def render(template: str, **variables: Any) -> str:
-    """Render ``templates/<template>``; a missing variable is an error, not an empty string."""
+    """Render ``tasks/templates/<template>``; a missing variable is an error, not an empty string."""
     return _jinja.get_template(template).render(**variables)

@@ -46,7 +46,7 @@ def render_haproxy_cfg(
     stats_port: object,
     stats_socket: str = STATS_SOCKET,
 ) -> str:
-    """Render ``templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
+    """Render ``tasks/templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
     return render(
         "haproxy.cfg.j2",
         hostname=hostname,

@@ -176,7 +176,7 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
 
 
 def render_manifest(values: RancherValues) -> str:
-    """``templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
+    """``tasks/templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
     return render(
         "rancher.yaml.j2",
         values=values,
