@@ -87,10 +87,10 @@ def survey(runner: Host) -> RepairRun:
         access[node["name"]] = resolve(node["name"], containers)
         observations[node["name"]] = observe(access[node["name"]], listed_status(access[node["name"]], containers))
     cluster = str(value("k3s_server_url", of=inventory.get_group("k3s_control")[0]) or "cluster")
-    path = state_file()
-    kept = load_state(path).get(cluster, {})
+    state_path = state_file()
+    kept = load_state(state_path).get(cluster, {})
     steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)
-    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, path, only)
+    return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, state_path, only)
 
 
 def runner() -> Host | None:
