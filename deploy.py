@@ -32,7 +32,7 @@ from tasks.restart import restart_and_verify
 from tasks.settings import check_command_line_data, flag, seconds
 
 
-def node_names(group: str) -> list[str]:
+def group_node_names(group: str) -> list[str]:
     return [member.data.node_name for member in inventory.get_group(group, [])]
 
 
@@ -55,11 +55,11 @@ if role:
     k3s_inputs.append(k3s_config(name="k3s config and token", files=config))
     if role == "server":
         k3s_inputs.append(k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp))
-    nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), waits_here=waits_here,
+    nodes_ready(name="Control nodes Ready", names=group_node_names("k3s_control"), waits_here=waits_here,
                 timeout=seconds("k3s_ready_timeout"))
     if role == "agent":
         k3s_inputs.append(k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp))
-nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
+nodes_ready(name="All nodes Ready", names=group_node_names("k3s_control") + group_node_names("k3s_workers"),
             waits_here=waits_here, timeout=seconds("k3s_ready_timeout"))
 if role == "server":
     node_watcher(name="Node watcher", files=watcher_files())

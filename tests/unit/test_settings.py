@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,9 @@ from pyinfra.context import ctx_host, ctx_inventory, ctx_state
 
 from inventory_schema import InventoryError, load_inventory
 from tasks.settings import (
+    SETTINGS,
     DeployDataError,
+    Kind,
     check_command_line_data,
     flag,
     node_names,
@@ -26,6 +29,7 @@ from tasks.settings import (
 )
 from tasks.settings_docs import DOCS, with_tables
 
+REPO = Path(__file__).resolve().parents[2]
 CLUSTER = {
     "k3s_control": [{"name": "k3s-control", "ssh": {"host": "192.0.2.101"}, "node_ip": "192.0.2.101"}],
     "k3s_workers": [{"name": "k3s-worker-1", "ssh": {"host": "192.0.2.111"}, "node_ip": "192.0.2.111"}],
@@ -144,3 +148,21 @@ def test_connection_data_on_the_command_line_is_pyinfras() -> None:
     pyinfra_inventory = Inventory(([("k3s-control", {})], {}), override_data={"ssh_user": "root", "restart_serial": False})
     with ctx_inventory.use(pyinfra_inventory):
         check_command_line_data()
+
+
+READERS = {Kind.FLAG: flag, Kind.SECONDS: seconds, Kind.WHOLE_NUMBER: whole_number, Kind.CHOICE: one_of,
+           Kind.TIME_SPAN: time_span}
+
+
+@pytest.mark.parametrize("key", sorted(key for key, setting in SETTINGS.items()
+                                       if setting.kind in READERS and setting.default is not None))
+def test_every_default_is_a_value_its_reader_accepts(key: str) -> None:
+    assert read(READERS[SETTINGS[key].kind], key, {}) == SETTINGS[key].default
+
+
+def test_every_key_the_product_reads_is_in_the_table() -> None:
+    calls = re.compile(r"\b(?:value|flag|seconds|whole_number|one_of|time_span|node_names|mapping|path|url|"
+                       r"required_text|data_error)\(\s*\"([a-z0-9_]+)\"")
+    sources = [*REPO.glob("tasks/**/*.py"), REPO / "deploy.py"]
+    read_keys = {key for source in sources for key in calls.findall(source.read_text())}
+    assert sorted(read_keys - set(SETTINGS)) == []
