@@ -227,7 +227,8 @@ def key_problem(key: str) -> str:
         return "" if setting.source is not Source.INVENTORY else "set by the inventory from the host's entry"
     if key.startswith(CONNECTION_PREFIXES):
         return "set by the inventory from ssh: or pct:"
-    close = difflib.get_close_matches(key, list(SETTINGS), n=1)
+    settable = [name for name, candidate in SETTINGS.items() if candidate.source is not Source.INVENTORY]
+    close = difflib.get_close_matches(key, settable, n=1)
     return f"unknown setting (did you mean {close[0]}?)" if close else "unknown setting"
 
 
