@@ -152,8 +152,8 @@ SETTINGS = _table(
             "tasks/repair/__init__.py", source=Source.REPAIR, minimum=1, cluster=True),
     Setting("repair_nodes", Kind.NODE_NAMES, None, "only these nodes, comma-separated or a list (default: every "
             "node)", "tasks/repair/__init__.py", source=Source.REPAIR, cluster=True),
-    Setting("repair_ready_timeout", Kind.WHOLE_NUMBER, 240, "seconds to wait for a repaired node to be Ready",
-            "tasks/repair/__init__.py", source=Source.REPAIR, minimum=1, cluster=True),
+    Setting("repair_ready_timeout", Kind.SECONDS, 240, "seconds to wait for a repaired node to be Ready",
+            "tasks/repair/__init__.py", source=Source.REPAIR, cluster=True),
     Setting("repair_state_file", Kind.PATH, None, "attempt counts and totals, on the machine running repair "
             "(default `$XDG_CACHE_HOME/k3s-lxc-resilience/repair-state.json`; the timer's: "
             "`/var/lib/k3s-node-repair/state.json`)", "tasks/repair/, tasks/repair_timer.py",

@@ -31,7 +31,7 @@ from tasks.repair.access import NodeAccess, listed_status, observe, reachable, r
 from tasks.repair.actions import node_repaired, show_journal, stale_taints_removed
 from tasks.repair.plan import Action, Limits, Observation, api_down_nodes, plan
 from tasks.repair.report import RepairRun, load_state, log_rows, pending_row, repair_reported
-from tasks.settings import check_command_line_data, node_names, path, value, whole_number
+from tasks.settings import check_command_line_data, node_names, path, seconds, value, whole_number
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,7 @@ def repair() -> None:
     for step in run.steps:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
-    timeout = whole_number("repair_ready_timeout")
+    timeout = seconds("repair_ready_timeout")
     for step in run.steps:
         if step.act and step.action is Action.REMOVE_TAINTS:
             stale_taints_removed(name=f"Remove stale taints from {step.node}", run=run, step=step)
