@@ -16,4 +16,5 @@ KMSG_EXEC_START_PRE = f'-/bin/bash -c "{KMSG_FIX}"'
 WATCHED_TAINT_KEYS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
 WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
+HAPROXY_SERVICE = "haproxy.service"
 RANCHER_BACKEND = "backend_rancher"

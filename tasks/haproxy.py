@@ -22,12 +22,11 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
 
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
-from facts.names import HAPROXY_CONFIG, RANCHER_BACKEND
+from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from tasks import render, wait_until
 from tasks.desired_files import desired_files, text_file
 from tasks.settings import value
 
-HAPROXY_SERVICE = "haproxy.service"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from facts.names import RANCHER_BACKEND
+from facts.names import HAPROXY_SERVICE, RANCHER_BACKEND
 from verify.haproxy_stats import HAPROXY_CONFIG, SHOW_STAT, first_error, server_states, servers_not_up
 from verify.units import unit_property
 
@@ -19,7 +19,7 @@ def rancher_servers(haproxy_node):
 
 
 def test_haproxy_is_active(haproxy_node):
-    state = unit_property(haproxy_node.host, "haproxy.service", "ActiveState")
+    state = unit_property(haproxy_node.host, HAPROXY_SERVICE, "ActiveState")
     assert state == "active", f"haproxy is {state} on {haproxy_node.name}: systemctl start haproxy; journalctl -u haproxy"
 
 
