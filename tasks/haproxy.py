@@ -28,7 +28,6 @@ from tasks.desired_files import desired_files, text_file
 from tasks.settings import value
 
 
-
 @dataclass(frozen=True)
 class BackendServer:
     name: str
