@@ -109,9 +109,25 @@ SETTINGS = _table(
     Setting("watcher_alert_after", Kind.WHOLE_NUMBER, 3, "alert when repairs repeat that many runs in a row "
             "(0: never)", "tasks/node_watcher.py"),
     Setting("watcher_webhook_url", Kind.URL, None, "where the watcher posts its alerts", "tasks/node_watcher.py"),
-    Setting("rancher", Kind.MAPPING, None, "`{hostname, replicas, chart_version or chart_file, repo, tls, "
-            "exposure: loadbalancer or nodeport, wait_seconds}`; without it no manifest, and a previous Rancher "
-            "is deleted", "tasks/rancher.py, tasks/rancher_values.py"),
+    Setting("rancher", Kind.MAPPING, None, "Rancher's install, with the `rancher.*` fields below; without it "
+            "no manifest, and a previous Rancher is deleted", "tasks/rancher.py, tasks/rancher_values.py"),
+    Setting("rancher.hostname", Kind.TEXT, None, "Rancher's DNS name (default: `rancher_hostname`; must equal it "
+            "when both are set)", "tasks/rancher_values.py"),
+    Setting("rancher.replicas", Kind.WHOLE_NUMBER, 1, "Rancher pods", "tasks/rancher_values.py", minimum=1),
+    Setting("rancher.chart_version", Kind.TEXT, None, "version from `repo`; omitted: the repo's latest",
+            "tasks/rancher_values.py"),
+    Setting("rancher.chart_file", Kind.PATH, None, "a local chart `.tgz` for air-gapped sites, sent as "
+            "`chartContent` (excludes `chart_version`)", "tasks/rancher_values.py"),
+    Setting("rancher.repo", Kind.TEXT, "https://releases.rancher.com/server-charts/stable", "chart repository "
+            "URL (https, http or oci)", "tasks/rancher_values.py"),
+    Setting("rancher.tls", Kind.CHOICE, "rancher", "`rancher`: Rancher's own CA (real clusters need "
+            "cert-manager); `secret`: the certificate in the `tls-rancher-ingress` secret; `external`: TLS ends "
+            "before Rancher", "tasks/rancher_values.py", choices=("rancher", "secret", "external")),
+    Setting("rancher.exposure", Kind.CHOICE, "loadbalancer", "`loadbalancer`: ServiceLB on `haproxy_backend_port` "
+            "of every node; `nodeport`: NodePort `haproxy_backend_port` (30000-32767)", "tasks/rancher_values.py",
+            choices=("loadbalancer", "nodeport")),
+    Setting("rancher.wait_seconds", Kind.SECONDS, 600, "deadline for Rancher to answer `/ping` after a change",
+            "tasks/rancher_values.py"),
     Setting("rancher_hostname", Kind.TEXT, None, "the name HAProxy routes by SNI",
             "tasks/haproxy.py, tasks/rancher_values.py, verify/targets.py"),
     Setting("haproxy_backend_port", Kind.VALUE, 443, "443 with ServiceLB, 30443 with a NodePort",
@@ -223,13 +239,25 @@ def key_problem(key: str) -> str:
         key_problem("watcher_intervall") == "unknown setting (did you mean watcher_interval?)"
     """
     setting = SETTINGS.get(key)
+    if setting is not None and "." in key:
+        parent, _, field_name = key.partition(".")
+        return f"a field of {parent}: set it as {parent}: {{{field_name}: ...}}"
     if setting is not None:
         return "" if setting.source is not Source.INVENTORY else "set by the inventory from the host's entry"
     if key.startswith(CONNECTION_PREFIXES):
         return "set by the inventory from ssh: or pct:"
-    settable = [name for name, candidate in SETTINGS.items() if candidate.source is not Source.INVENTORY]
+    settable = [name for name, candidate in SETTINGS.items() if candidate.source is not Source.INVENTORY and "." not in name]
     close = difflib.get_close_matches(key, settable, n=1)
     return f"unknown setting (did you mean {close[0]}?)" if close else "unknown setting"
+
+
+def fields_of(parent: str) -> dict[str, Setting]:
+    """The table's fields of a mapping setting, by field name.
+
+    Example:
+        fields_of("rancher")["replicas"].default == 1
+    """
+    return {key.partition(".")[2]: setting for key, setting in SETTINGS.items() if key.startswith(f"{parent}.")}
 
 
 def check_command_line_data() -> None:
