@@ -23,8 +23,8 @@ _jinja = jinja2.Environment(
 )
 
 
-# Kept for tasks/restart.py and tasks/k3s_ready.py (another change rewrites them), which import
-# these two from here: new code reads host data through tasks.settings.
+# tasks/restart.py imports choice and data_error from here, tasks/k3s_ready.py data_error (other
+# changes rewrite both files); new code reads host data through tasks.settings. Drop both then.
 def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
     """``settings.one_of(key)``; ``allowed`` and ``default`` must be the table's."""
     setting = SETTINGS[key]
