@@ -1,7 +1,7 @@
 """Files the deploy keeps in place: each one's full content and mode, replaced only when they differ.
 
 A new content is uploaded from memory (never on a command line, never in pyinfra's diff output) to
-``<path>.new`` beside the live file, optionally checked there (``haproxy -c -f``), given its mode and
+``.<name>.new`` beside the live file, optionally checked there (``haproxy -c -f``), given its mode and
 renamed over the live file: a reader never sees half a file, and a content the check rejects never
 goes live. A secret file's staged copy is created empty with its final mode before any content
 lands in it, in a directory created 0700 when missing.
@@ -45,8 +45,10 @@ class DesiredFile:
 
     @property
     def staged(self) -> str:
-        """Beside the live file, so the rename is atomic; a name k3s, systemd and Proxmox ignore."""
-        return f"{self.path}.new"
+        """Beside the live file, so the rename is atomic; hidden and ending ``.new``, a name that
+        k3s's manifests, systemd, logrotate's directory and Proxmox's confs all skip."""
+        directory, name = posixpath.split(self.path)
+        return posixpath.join(directory, f".{name}.new")
 
 
 def text_file(path: str, content: str, mode: str | None = "644", secret: bool = False,

@@ -31,7 +31,7 @@ def manifest_present(content: str, path: str = MANIFEST_PATH):
     """
     Write the manifest 0600 (it holds the bootstrap password), never readable by others on the
     way and never printed, not even with ``--diff`` (``tasks.desired_files``; its staged
-    ``<path>.new`` is a name k3s does not apply). k3s creates its manifests directory on first
+    ``.rancher.yaml.new`` is a name k3s does not apply). k3s creates its manifests directory on first
     start; before that it is created 0700 here.
     Name the operation: unnamed operations print their arguments.
 

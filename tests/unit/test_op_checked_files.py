@@ -16,9 +16,9 @@ def test_haproxy_checks_the_staged_config_before_it_goes_live_then_reloads():
     facts = {"FileDigests": {"/etc/haproxy/haproxy.cfg": None}, "SystemdStatus": {"haproxy.service": True}}
     assert run(checked_config, facts=facts, content=CONFIG)[0] == [
         "mkdir -p /etc/haproxy",
-        ["upload", CONFIG, "/etc/haproxy/haproxy.cfg.new"],
-        "haproxy -c -f /etc/haproxy/haproxy.cfg.new && chmod 644 /etc/haproxy/haproxy.cfg.new"
-        " && mv -f /etc/haproxy/haproxy.cfg.new /etc/haproxy/haproxy.cfg",
+        ["upload", CONFIG, "/etc/haproxy/.haproxy.cfg.new"],
+        "haproxy -c -f /etc/haproxy/.haproxy.cfg.new && chmod 644 /etc/haproxy/.haproxy.cfg.new"
+        " && mv -f /etc/haproxy/.haproxy.cfg.new /etc/haproxy/haproxy.cfg",
         "systemctl reload haproxy",
     ]
 
@@ -38,7 +38,7 @@ def test_the_rancher_manifest_is_created_0600_in_a_0700_directory_before_its_con
     path = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
     commands, _ = run(manifest_present, facts={"FileDigests": {path: None}}, content=MANIFEST)
     assert commands[0] == ("umask 077 && mkdir -p /var/lib/rancher/k3s/server/manifests"
-                           f" && install -m 600 /dev/null {path}.new")
+                           " && install -m 600 /dev/null /var/lib/rancher/k3s/server/manifests/.rancher.yaml.new")
 
 
 def test_the_bootstrap_password_is_never_on_a_command_line():

@@ -15,11 +15,11 @@ def test_absent_files_are_staged_and_renamed_the_token_created_0600_first():
     commands, _ = run(k3s_config, facts={"FileDigests": {CONFIG: None, TOKEN_FILE: None}}, files=FILES)
     assert commands == [
         "mkdir -p /etc/rancher/k3s",
-        ["upload", "node-name: k3s-worker-1\n", "/etc/rancher/k3s/config.yaml.new"],
-        "chmod 600 /etc/rancher/k3s/config.yaml.new && mv -f /etc/rancher/k3s/config.yaml.new /etc/rancher/k3s/config.yaml",
-        "umask 077 && mkdir -p /etc/rancher/k3s && install -m 600 /dev/null /etc/rancher/k3s/token.new",
-        ["upload", "K10secret\n", "/etc/rancher/k3s/token.new"],
-        "chmod 600 /etc/rancher/k3s/token.new && mv -f /etc/rancher/k3s/token.new /etc/rancher/k3s/token",
+        ["upload", "node-name: k3s-worker-1\n", "/etc/rancher/k3s/.config.yaml.new"],
+        "chmod 600 /etc/rancher/k3s/.config.yaml.new && mv -f /etc/rancher/k3s/.config.yaml.new /etc/rancher/k3s/config.yaml",
+        "umask 077 && mkdir -p /etc/rancher/k3s && install -m 600 /dev/null /etc/rancher/k3s/.token.new",
+        ["upload", "K10secret\n", "/etc/rancher/k3s/.token.new"],
+        "chmod 600 /etc/rancher/k3s/.token.new && mv -f /etc/rancher/k3s/.token.new /etc/rancher/k3s/token",
     ]
 
 

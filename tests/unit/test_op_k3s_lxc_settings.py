@@ -23,8 +23,8 @@ def test_a_conf_without_the_lines_is_replaced_through_a_staged_copy_without_chmo
     commands, _ = run(k3s_lxc_settings, facts=pct_lxc(["arch: amd64"]), containers=container())
     assert commands == [
         "mkdir -p /etc/pve/lxc",
-        ["upload", "\n".join(COMPLETE) + "\n", "/etc/pve/lxc/111.conf.new"],
-        "mv -f /etc/pve/lxc/111.conf.new /etc/pve/lxc/111.conf",
+        ["upload", "\n".join(COMPLETE) + "\n", "/etc/pve/lxc/.111.conf.new"],
+        "mv -f /etc/pve/lxc/.111.conf.new /etc/pve/lxc/111.conf",
     ]
 
 

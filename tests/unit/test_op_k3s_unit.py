@@ -36,14 +36,14 @@ def test_a_new_unit_is_written_then_k3s_restarted_without_blocking_then_the_stam
                        unit_file_state="")
     assert run(k3s_unit, facts=facts, unit="k3s-agent.service", files=[UNIT], stamp=STAMP)[0] == [
         "mkdir -p /etc/systemd/system",
-        ["upload", UNIT.content.decode(), "/etc/systemd/system/k3s-agent.service.new"],
-        "chmod 644 /etc/systemd/system/k3s-agent.service.new"
-        " && mv -f /etc/systemd/system/k3s-agent.service.new /etc/systemd/system/k3s-agent.service",
+        ["upload", UNIT.content.decode(), "/etc/systemd/system/.k3s-agent.service.new"],
+        "chmod 644 /etc/systemd/system/.k3s-agent.service.new"
+        " && mv -f /etc/systemd/system/.k3s-agent.service.new /etc/systemd/system/k3s-agent.service",
         "systemctl daemon-reload && systemctl enable k3s-agent.service && systemctl restart --no-block k3s-agent.service",
         "mkdir -p /var/lib/k3s-lxc-resilience",
-        ["upload", "abc\n", "/var/lib/k3s-lxc-resilience/k3s-agent.service.applied.new"],
-        "chmod 600 /var/lib/k3s-lxc-resilience/k3s-agent.service.applied.new"
-        " && mv -f /var/lib/k3s-lxc-resilience/k3s-agent.service.applied.new"
+        ["upload", "abc\n", "/var/lib/k3s-lxc-resilience/.k3s-agent.service.applied.new"],
+        "chmod 600 /var/lib/k3s-lxc-resilience/.k3s-agent.service.applied.new"
+        " && mv -f /var/lib/k3s-lxc-resilience/.k3s-agent.service.applied.new"
         " /var/lib/k3s-lxc-resilience/k3s-agent.service.applied",
     ]
 

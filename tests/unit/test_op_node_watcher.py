@@ -26,13 +26,13 @@ def test_a_fresh_install_writes_the_files_then_reloads_and_restarts_the_timer():
                       files=FILES)
     assert commands == [
         "mkdir -p /usr/local/bin",
-        ["upload", "#!/usr/bin/python3\n", "/usr/local/bin/k3s-node-watcher.new"],
-        "chmod 755 /usr/local/bin/k3s-node-watcher.new && mv -f /usr/local/bin/k3s-node-watcher.new"
+        ["upload", "#!/usr/bin/python3\n", "/usr/local/bin/.k3s-node-watcher.new"],
+        "chmod 755 /usr/local/bin/.k3s-node-watcher.new && mv -f /usr/local/bin/.k3s-node-watcher.new"
         " /usr/local/bin/k3s-node-watcher",
         "mkdir -p /etc/systemd/system",
-        ["upload", "[Timer]\n", "/etc/systemd/system/k3s-node-watcher.timer.new"],
-        "chmod 644 /etc/systemd/system/k3s-node-watcher.timer.new && mv -f"
-        " /etc/systemd/system/k3s-node-watcher.timer.new /etc/systemd/system/k3s-node-watcher.timer",
+        ["upload", "[Timer]\n", "/etc/systemd/system/.k3s-node-watcher.timer.new"],
+        "chmod 644 /etc/systemd/system/.k3s-node-watcher.timer.new && mv -f"
+        " /etc/systemd/system/.k3s-node-watcher.timer.new /etc/systemd/system/k3s-node-watcher.timer",
         RELOAD,
     ]
 
