@@ -46,7 +46,7 @@ class DesiredFile:
     @property
     def staged(self) -> str:
         """Beside the live file, so the rename is atomic; hidden and ending ``.new``, a name that
-        k3s's manifests, systemd, logrotate's directory and Proxmox's confs all skip."""
+        k3s's manifest directory, systemd and Proxmox's confs skip."""
         directory, name = posixpath.split(self.path)
         return posixpath.join(directory, f".{name}.new")
 
