@@ -11,15 +11,18 @@ and verify when this run changed anything on a k3s host (or inventory data
 opted in, the repair on a timer. A second run changes nothing.
 """
 
-from pyinfra import host, inventory, state
+from typing import cast
 
+from pyinfra import host, inventory
+
+from facts.preflight import PreflightReport
 from tasks import all_hosts_reach
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
-from tasks.k3s_ready import nodes_ready, ready_timeout
+from tasks.k3s_ready import nodes_ready
 from tasks.k3s_token import check_token_matches_cluster
-from tasks.k3s_units import applied_stamp, k3s_unit, unit_files, unit_name
+from tasks.k3s_units import K3S_INPUT_OPERATIONS, applied_stamp, k3s_changed_anywhere, k3s_unit, unit_files, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
 from tasks.preflight import preflight
 from tasks.preflight_checks import k3s_config_fixes
@@ -28,26 +31,16 @@ from tasks.rancher import rancher
 from tasks.repair_timer import repair_timer
 from tasks.restart import restart_and_verify
 from tasks.root_propagation import root_shared
+from tasks.settings import check_command_line_data, flag, seconds
 
-K3S_OPERATIONS = {"k3s binary", "k3s config and token", "k3s server unit", "k3s agent unit"}
 
-
-def node_names(group: str) -> list[str]:
+def group_node_names(group: str) -> list[str]:
     return [member.data.node_name for member in inventory.get_group(group, [])]
 
 
-def k3s_changed_anywhere() -> bool:
-    """True once any k3s host's binary, config or unit operation changed something in this run."""
-    hashes = {op_hash for op_hash, meta in state.op_meta.items() if meta.names & K3S_OPERATIONS}
-    return any(
-        op.operation_meta.is_complete() and op.operation_meta.did_change()
-        for member in inventory.iter_activated_hosts()
-        for op_hash, op in state.ops[member].items()
-        if op_hash in hashes
-    )
-
-
-preflight_report = preflight()
+check_command_line_data()
+# pyinfra types a deploy's result as an operation's; preflight() returns the host's report.
+preflight_report = cast(PreflightReport | None, preflight())
 
 if host in inventory.get_group("proxmox_hosts", []) and managed_containers():
     k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
@@ -61,23 +54,26 @@ if role:
     config = config_files(k3s_config_fixes(preflight_report))
     units = unit_files()
     stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units)])
+    assert preflight_report is not None, "preflight() reads every k3s host"
     root_shared(name="/ shared mount", propagation=preflight_report["root_propagation"])
-    k3s_binary(name="k3s binary", sha256=binary_sha256)
-    k3s_config(name="k3s config and token", files=config)
+    k3s_inputs = K3S_INPUT_OPERATIONS.setdefault(host.name, [])
+    k3s_inputs.append(k3s_binary(name="k3s binary", sha256=binary_sha256))
+    k3s_inputs.append(k3s_config(name="k3s config and token", files=config))
     if role == "server":
-        k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp)
-    nodes_ready(name="Control nodes Ready", names=node_names("k3s_control"), waits_here=waits_here,
-                timeout=ready_timeout())
+        k3s_inputs.append(k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp))
+    nodes_ready(name="Control nodes Ready", names=group_node_names("k3s_control"), waits_here=waits_here,
+                timeout=seconds("k3s_ready_timeout"))
     if role == "agent":
-        k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp)
-nodes_ready(name="All nodes Ready", names=node_names("k3s_control") + node_names("k3s_workers"),
-            waits_here=waits_here, timeout=ready_timeout())
+        k3s_inputs.append(k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp))
+nodes_ready(name="All nodes Ready", names=group_node_names("k3s_control") + group_node_names("k3s_workers"),
+            waits_here=waits_here, timeout=seconds("k3s_ready_timeout"))
 if role == "server":
     node_watcher(name="Node watcher", files=watcher_files())
     rancher()
 all_hosts_reach(name="Cluster and Rancher up", point="cluster and Rancher up")
 haproxy()
 all_hosts_reach(name="HAProxy up", point="HAProxy up")
-restart_and_verify(_if=lambda: host.data.get("restart_after_deploy") is True or k3s_changed_anywhere())
+restart_asked = flag("restart_after_deploy")
+restart_and_verify(_if=lambda: restart_asked or k3s_changed_anywhere())
 # Last, so a newly started timer's first run (at once) does not land in the scripted restart above.
 repair_timer()

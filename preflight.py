@@ -7,5 +7,7 @@ inventory data ``preflight_continue: true``. ``deploy.py`` runs the same preflig
 """
 
 from tasks.preflight import preflight
+from tasks.settings import check_command_line_data
 
+check_command_line_data()
 preflight()

@@ -7,7 +7,8 @@
 ``python repair.py [pyinfra options]`` runs pyinfra on this file in-process and exits with
 0 healthy (nothing to do), 10 repaired, 20 Kubernetes API unreachable, 30 not repaired (a node
 reported, over a limit, still NotReady, or a dry run with work to do), 1 pyinfra itself failed.
-The steps, limits and host data are in ``tasks/repair.py``; the decisions in ``repair_plan.py``.
+The steps, limits and host data are in the package ``tasks/repair``: ``plan`` decides, ``access`` reaches
+the nodes, ``actions`` acts, ``report`` reports.
 """
 
 import sys

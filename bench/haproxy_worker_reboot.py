@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from facts.haproxy import HaproxyServerStats, server_is_up  # noqa: E402
+from facts.names import RANCHER_BACKEND  # noqa: E402
 from verify.rancher import ping_through  # noqa: E402
 
 LAB = REPO / "lab"
@@ -47,7 +48,7 @@ def ssh(ip: str, command: str) -> str:
 
 def server_state(server: str) -> str:
     stats = HaproxyServerStats().process(ssh(HAPROXY_IP, HaproxyServerStats().command()).splitlines())
-    fields = stats.get("backend_rancher", {}).get(server, {})
+    fields = stats.get(RANCHER_BACKEND, {}).get(server, {})
     return "UP" if server_is_up(fields) else fields.get("status") or "absent"
 
 
@@ -86,7 +87,7 @@ def main() -> None:
     hostname = inventory["data"]["rancher_hostname"]
     server = worker_name(args.vmid, inventory)
     if server_state(server) != "UP":
-        raise SystemExit(f"bench: backend_rancher/{server} is not UP before the reboot")
+        raise SystemExit(f"bench: {RANCHER_BACKEND}/{server} is not UP before the reboot")
     rancher_node = ssh("10.213.0.101", "k3s kubectl -n cattle-system get pods -l app=rancher "
                                        "-o jsonpath='{.items[*].spec.nodeName}'").split()
 
@@ -131,7 +132,7 @@ def main() -> None:
     (REPO / f"bench/results/{name}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))
     if up_at is None:
-        raise SystemExit(f"bench: backend_rancher/{server} not back UP within {args.deadline:g}s")
+        raise SystemExit(f"bench: {RANCHER_BACKEND}/{server} not back UP within {args.deadline:g}s")
 
 
 if __name__ == "__main__":

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from typing import TypedDict
 
 from pyinfra.api import FactBase
 
 from facts.file_digests import FileDigest, digest_script, parse_digest_lines
+from facts.sections import split_sections
+from facts.systemctl_show import ExecStartPre, exec_start_pre, first, systemctl_show
 
 SYSTEMCTL_MARKER = "--- systemctl show"
 SHOW_PROPERTIES = "LoadState,ActiveState,SubState,UnitFileState,FragmentPath,DropInPaths,ExecStartPre"
-EXEC_ARGV = re.compile(r"argv\[\]=(?P<argv>.*?) ; ignore_errors=(?P<ignore>yes|no)")
-
-
-class ExecStartPre(TypedDict):
-    """One effective ``ExecStartPre`` line; ``ignore_errors`` is systemd's ``-`` prefix."""
-
-    argv: str
-    ignore_errors: bool
 
 
 class K3sUnitState(TypedDict):
@@ -58,26 +51,15 @@ class K3sUnit(FactBase[K3sUnitState]):
         )
 
     def process(self, output: list[str]) -> K3sUnitState:
-        marker = output.index(SYSTEMCTL_MARKER)
-        properties: dict[str, list[str]] = {}
-        for line in output[marker + 1 :]:
-            key, _, value = line.partition("=")
-            properties.setdefault(key, []).append(value)
-
-        def first(key: str) -> str:
-            return properties.get(key, [""])[0]
-
+        sections = split_sections(output, SYSTEMCTL_MARKER)
+        properties = systemctl_show(sections.get(SYSTEMCTL_MARKER, []))
         return K3sUnitState(
-            files=parse_digest_lines(output[:marker]),
-            load_state=first("LoadState"),
-            active_state=first("ActiveState"),
-            sub_state=first("SubState"),
-            unit_file_state=first("UnitFileState"),
-            fragment_path=first("FragmentPath"),
-            drop_in_paths=first("DropInPaths").split(),
-            exec_start_pre=[
-                ExecStartPre(argv=match["argv"], ignore_errors=match["ignore"] == "yes")
-                for value in properties.get("ExecStartPre", [])
-                for match in EXEC_ARGV.finditer(value)
-            ],
+            files=parse_digest_lines(sections[""]),
+            load_state=first(properties, "LoadState"),
+            active_state=first(properties, "ActiveState"),
+            sub_state=first(properties, "SubState"),
+            unit_file_state=first(properties, "UnitFileState"),
+            fragment_path=first(properties, "FragmentPath"),
+            drop_in_paths=first(properties, "DropInPaths").split(),
+            exec_start_pre=exec_start_pre(properties),
         )

@@ -7,10 +7,12 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
-from facts.k3s_units import EXEC_ARGV, ExecStartPre
 from facts.kmsg import Kmsg, KmsgState
+from facts.names import K3S_UNITS
+from facts.sections import split_sections
+from facts.systemctl_show import ExecStartPre, exec_start_pre, first, systemctl_show
 
-UNITS = ("k3s.service", "k3s-agent.service")
+UNITS = tuple(K3S_UNITS.values())
 JOURNAL_LINES = 20
 KMSG_MARKER = "--- kmsg"
 UNIT_MARKER = "--- unit "
@@ -72,14 +74,7 @@ class NodeDiagnosis(FactBase[NodeDiagnosisState]):
         )
 
     def process(self, output: list[str]) -> NodeDiagnosisState:
-        sections: dict[str, list[str]] = {}
-        current = ""
-        for line in output:
-            if line.startswith((KMSG_MARKER, UNIT_MARKER, JOURNAL_MARKER)):
-                current = line
-                sections[current] = []
-            elif current:
-                sections[current].append(line)
+        sections = split_sections(output, KMSG_MARKER, UNIT_MARKER, JOURNAL_MARKER)
         kmsg_lines = sections.get(KMSG_MARKER, ["missing", "unusable"])
         kmsg = Kmsg().process(kmsg_lines[:1])
         return NodeDiagnosisState(
@@ -95,22 +90,11 @@ class NodeDiagnosis(FactBase[NodeDiagnosisState]):
 
 def unit_state(lines: list[str]) -> UnitState:
     """One unit's ``systemctl show`` lines; ``ExecStartPre`` may span several lines."""
-    properties: dict[str, list[str]] = {}
-    for line in lines:
-        key, _, value = line.partition("=")
-        properties.setdefault(key, []).append(value)
-
-    def first(key: str) -> str:
-        return properties.get(key, [""])[0]
-
+    properties = systemctl_show(lines)
     return UnitState(
-        load_state=first("LoadState"),
-        active_state=first("ActiveState"),
-        sub_state=first("SubState"),
-        result=first("Result"),
-        exec_start_pre=[
-            ExecStartPre(argv=match["argv"], ignore_errors=match["ignore"] == "yes")
-            for value in properties.get("ExecStartPre", [])
-            for match in EXEC_ARGV.finditer(value)
-        ],
+        load_state=first(properties, "LoadState"),
+        active_state=first(properties, "ActiveState"),
+        sub_state=first(properties, "SubState"),
+        result=first(properties, "Result"),
+        exec_start_pre=exec_start_pre(properties),
     )

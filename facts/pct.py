@@ -7,6 +7,8 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from facts.sections import split_sections
+
 
 class PctContainer(TypedDict):
     vmid: int
@@ -83,15 +85,14 @@ class PctLxc(FactBase[PctLxcState]):
         )
 
     def process(self, output: list[str]) -> PctLxcState:
-        state = PctLxcState(release=output[0], host_has_boot_config=output[1] == "yes", confs={},
-                            boot_config_in_container={})
-        vmid = 0
-        for line in output[2:]:
-            if line.startswith(CONF_MARKER):
-                vmid = int(line.split()[-1])
-                state["confs"][vmid] = []
-            elif line.startswith(BOOT_CONFIG_MARKER):
-                state["boot_config_in_container"][vmid] = line.split()[-1] == "yes"
-            else:
-                state["confs"][vmid].append(line)
-        return state
+        sections = split_sections(output, CONF_MARKER, BOOT_CONFIG_MARKER)
+        release, host_has_boot_config = sections[""][:2]
+        return PctLxcState(
+            release=release,
+            host_has_boot_config=host_has_boot_config == "yes",
+            confs={int(marker.split()[-1]): lines for marker, lines in sections.items()
+                   if marker.startswith(CONF_MARKER)},
+            # "--- boot config <vmid> yes|no"
+            boot_config_in_container={int(marker.split()[-2]): marker.split()[-1] == "yes"
+                                      for marker in sections if marker.startswith(BOOT_CONFIG_MARKER)},
+        )

@@ -11,6 +11,8 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from facts.sections import split_sections
+
 MOUNTINFO_MARKER = "--- mountinfo"
 CONTAINERD_ROOT = "/var/lib/rancher/k3s/agent/containerd"
 CONNTRACK_MAX = "/proc/sys/net/netfilter/nf_conntrack_max"
@@ -160,9 +162,9 @@ class Preflight(FactBase[PreflightReport]):
         return COMMAND
 
     def process(self, output: list[str]) -> PreflightReport:
-        marker = output.index(MOUNTINFO_MARKER)
-        values = dict(line.partition("=")[::2] for line in output[:marker])
-        mounts = parse_mountinfo(output[marker + 1 :])
+        sections = split_sections(output, MOUNTINFO_MARKER)
+        values = dict(line.partition("=")[::2] for line in sections[""])
+        mounts = parse_mountinfo(sections.get(MOUNTINFO_MARKER, []))
         root = mount_of("/", mounts)
         containerd = mount_of(CONTAINERD_ROOT, mounts)
         version, controllers = cgroup_layout(mounts, values.get("CGROUP2_CONTROLLERS", ""))

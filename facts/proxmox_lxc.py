@@ -8,6 +8,16 @@ from typing import TypedDict
 
 from pyinfra.api import FactBase
 
+from facts.sections import split_sections
+
+# What k3s needs in a container's conf: no AppArmor confinement, every device and capability,
+# /proc and /sys writable (the preflight checks them, tasks/proxmox_lxc writes them).
+K3S_LXC_LINES = (
+    ("lxc.apparmor.profile", "unconfined"),
+    ("lxc.cgroup2.devices.allow", "a"),
+    ("lxc.cap.drop", ""),
+    ("lxc.mount.auto", '"proc:rw sys:rw"'),
+)
 CONF_MARKER = "--- conf"
 MODULES_MARKER = "--- modules"
 
@@ -41,18 +51,15 @@ class ProxmoxLxc(FactBase[ProxmoxLxcState]):
         )
 
     def process(self, output: list[str]) -> ProxmoxLxcState:
+        sections = split_sections(output, CONF_MARKER, MODULES_MARKER)
         state = ProxmoxLxcState(confs={}, modules={})
-        current: list[str] | None = None
-        for line in output:
-            if line.startswith(CONF_MARKER):
-                _, _, vmid, *missing = line.split()
-                current = None if missing else []
-                state["confs"][int(vmid)] = current
-            elif line == MODULES_MARKER:
-                current = None
-            elif current is not None:
-                current.append(line)
-            elif "=" in line:
-                module, _, loaded = line.partition("=")
-                state["modules"][module] = loaded == "yes"
+        for marker, lines in sections.items():
+            if marker.startswith(CONF_MARKER):
+                _, _, vmid, *missing = marker.split()
+                state["confs"][int(vmid)] = None if missing else lines
+        for line in sections.get(MODULES_MARKER, []):
+            module, separator, loaded = line.partition("=")
+            if not separator:
+                continue
+            state["modules"][module] = loaded == "yes"
         return state

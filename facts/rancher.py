@@ -14,6 +14,7 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
+from facts.sections import split_sections
 from verify import host_probe
 
 Obj = dict[str, Any]
@@ -35,27 +36,26 @@ _COMMAND = f"""\
 k() {{ k3s kubectl "$@" 2>&1; }}
 echo '{_MARK}cattle'; k -n {NAMESPACE} get deployments,pods,services -o json
 echo '{_MARK}helmchart'
-k -n kube-system get helmcharts.helm.cattle.io rancher --ignore-not-found -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
+k -n kube-system get helmcharts.helm.cattle.io rancher --ignore-not-found \\
+  -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
 echo '{_MARK}job'; k -n kube-system get jobs -l {CHART_LABEL}=rancher -o json
 echo '{_MARK}svclb'; k -n kube-system get pods -l {SVCLB_LABEL}={EXPOSURE_SERVICE} -o json
 echo '{_MARK}nodes'
-k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
+k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}'\\
+'{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
 echo '{_MARK}ping'
 ip=$(k3s kubectl -n {NAMESPACE} get service {SERVICE} -o 'jsonpath={{.spec.clusterIP}}' 2>/dev/null)
 if [ -n "$ip" ]; then {PING} "$ip" 443 {SERVICE} 2>&1; echo; fi
 """
 
 
-def split_sections(lines: list[str]) -> dict[str, str]:
+def section_texts(lines: list[str]) -> dict[str, str]:
     """Section name -> its text, from the command's marked output."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] = []
-    for line in lines:
-        if line.startswith(_MARK):
-            current = sections.setdefault(line[len(_MARK):].strip(), [])
-        else:
-            current.append(line)
-    return {name: "\n".join(body).strip() for name, body in sections.items()}
+    return {
+        marker[len(_MARK):].strip(): "\n".join(body).strip()
+        for marker, body in split_sections(lines, _MARK).items()
+        if marker
+    }
 
 
 def _last_line(text: str) -> str:
@@ -177,7 +177,7 @@ def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
         "job": job_name,
         "job_failed": _job_failure(job, chart or {}),
         "deployment": deployment is not None,
-        "available": bool(deployment) and _condition(deployment, "Available").get("status") == "True",
+        "available": deployment is not None and _condition(deployment, "Available").get("status") == "True",
         "pods": {p["metadata"]["name"]: pod_problem(p) for p in rancher_pods},
         "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb_pods},
         "nodes": nodes,
@@ -240,4 +240,4 @@ class RancherStatus(FactBase[dict[str, Any]]):
         return _COMMAND
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        return rancher_status(split_sections(output))
+        return rancher_status(section_texts(output))

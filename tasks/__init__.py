@@ -1,27 +1,21 @@
 """pyinfra operations of the deploy, one concern per module, plus the helpers they share:
-reading host data with one-line errors, rendering templates, and keeping files in place."""
+rendering templates and waiting with a deadline."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import io
-import os
-import posixpath
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from pyinfra import host, logger
-from pyinfra.api import FileUploadCommand, StringCommand, operation
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api import operation
 
-from facts.file_digests import FileDigest
+from tasks.settings import SETTINGS, one_of
+from tasks.settings import data_error as data_error
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 _jinja = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     undefined=jinja2.StrictUndefined,
@@ -29,49 +23,17 @@ _jinja = jinja2.Environment(
 )
 
 
-class DeployDataError(PyinfraError):
-    """Bad host data; the message is one line naming the host and the field."""
-
-
-class InvalidField(ValueError):
-    """A value that cannot be deployed, found by pure validation (no host context); ``field`` is
-    its inventory key. Operations turn it into :func:`data_error`'s one line naming the host.
-
-    Example:
-        raise InvalidField("rancher.replicas", "must be an integer >= 1, got 0")
-    """
-
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(f"field {field_name}: {problem}")
-        self.field = field_name
-        self.problem = problem
-
-
-def data_error(key: str, problem: str) -> DeployDataError:
-    """``deploy: host <node_name>: field <key>: <problem>`` for the current host."""
-    return DeployDataError(f"deploy: host {host.data.get('node_name') or host.name}: field {key}: {problem}")
-
-
-def required(key: str, kind: type = str) -> Any:
-    """Host data ``key``, which must be present, non-empty and of ``kind``."""
-    value = host.data.get(key)
-    if value is None or value == "":
-        raise data_error(key, "missing")
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise data_error(key, f"must be a {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
+# tasks/restart.py imports choice and data_error from here, tasks/k3s_ready.py data_error (other
+# changes rewrite both files); new code reads host data through tasks.settings. Drop both then.
 def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
-    """Host data ``key`` restricted to ``allowed``."""
-    value = host.data.get(key, default)
-    if value not in allowed:
-        raise data_error(key, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
+    """``settings.one_of(key)``; ``allowed`` and ``default`` must be the table's."""
+    setting = SETTINGS[key]
+    assert (allowed, default) == (setting.choices, setting.default), f"{key}: see tasks/settings.py"
+    return one_of(key)
 
 
 @operation()
-def all_hosts_reach(point: str) -> Iterator[Any]:
+def all_hosts_reach(point: str) -> Generator[Any, None, None]:
     """
     An ordering point: call it on every host from the same line, and no host starts what follows
     before every host has done what precedes. pyinfra orders operations as a graph of each host's
@@ -90,82 +52,34 @@ def all_hosts_reach(point: str) -> Iterator[Any]:
     yield from ()
 
 
-def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval: float, what: str) -> bool:
-    """Poll ``problem()`` (empty when all is well) until it is empty or ``timeout`` passes; then
-    log one line on ``target``: ``<what> after <timeout>s: <problem>``. Not a fixed sleep.
+def poll_until(problem: Callable[[], str], timeout: float, interval: float) -> str:
+    """Call ``problem()`` (empty when all is well) until it is empty or ``timeout`` passes, and
+    return its last answer. Not a fixed sleep: it returns as soon as all is well.
 
     Example:
-        wait_until(host, lambda: "" if up() else "still down", 60, 1, "haproxy: servers not UP")
+        left = poll_until(lambda: "tainted" if tainted() else "", 20, 2)
     """
     deadline = time.monotonic() + timeout
     while True:
         found = problem()
-        if not found:
-            return True
-        if time.monotonic() >= deadline:
-            target.log_styled(f"{what} after {timeout:g}s: {found}", fg="red", log_func=logger.error)
-            return False
+        if not found or time.monotonic() >= deadline:
+            return found
         time.sleep(interval)
 
 
-def render(template: str, **variables: Any) -> str:
-    """Render ``templates/<template>``; a missing variable is an error, not an empty string."""
-    return _jinja.get_template(template).render(**variables)
+def wait_until(target: Any, problem: Callable[[], str], timeout: float, interval: float, what: str) -> bool:
+    """:func:`poll_until`, then, when the problem stays, one line on ``target``:
+    ``<what> after <timeout>s: <problem>``.
 
-
-@dataclass(frozen=True)
-class DesiredFile:
-    """A file's full content and octal mode; ``secret`` files get their mode before their content."""
-
-    path: str
-    content: bytes = field(repr=False)
-    mode: str
-    secret: bool = False
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
-
-
-def text_file(path: str, content: str, mode: str = "644", secret: bool = False) -> DesiredFile:
-    return DesiredFile(path=path, content=content.encode(), mode=mode, secret=secret)
-
-
-def file_commands(files: list[DesiredFile], present: dict[str, FileDigest | None]) -> Iterator[Any]:
-    """Commands that bring ``files`` from ``present`` to the desired content and mode.
-
-    Content is uploaded from memory, so it never appears on a command line or in pyinfra's diff
-    output; a secret file is created empty with its final mode first, so its content never lands
-    in a file others can read.
+    Example:
+        wait_until(host, lambda: "" if up() else "still down", 60, 1, "haproxy: servers not UP")
     """
-    for desired in files:
-        current = present.get(desired.path)
-        if current and current["sha256"] == desired.sha256:
-            if current["mode"] != desired.mode:
-                yield StringCommand("chmod", desired.mode, desired.path)
-            continue
-        prepare = ["mkdir", "-p", posixpath.dirname(desired.path)]
-        if desired.secret:
-            prepare += ["&&", "touch", desired.path, "&&", "chmod", desired.mode, desired.path]
-        yield StringCommand(*prepare)
-        yield FileUploadCommand(
-            io.BytesIO(desired.content),
-            desired.path,
-            remote_temp_filename=host.get_temp_filename(desired.path),
-        )
-        yield StringCommand("chmod", desired.mode, desired.path)
+    found = poll_until(problem, timeout, interval)
+    if found:
+        target.log_styled(f"{what} after {timeout:g}s: {found}", fg="red", log_func=logger.error)
+    return not found
 
 
-def local_sha256(path: str) -> str:
-    """sha256 of a file on the deploy machine, read once per deploy whatever the host count."""
-    stat = os.stat(path)
-    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def render(template: str, **variables: Any) -> str:
+    """Render ``tasks/templates/<template>``; a missing variable is an error, not an empty string."""
+    return _jinja.get_template(template).render(**variables)

@@ -22,7 +22,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,7 +205,7 @@ def release_for_run(state: State, host: Host) -> bool:
 
 
 @operation(is_idempotent=False)
-def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -> Iterator[Any]:
+def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -> Generator[Any, None, None]:
     """
     Take the cluster-wide lock for this run, waiting up to ``wait`` seconds while another run holds
     it; fail with one line naming the holder otherwise. Call it on every host from one line: the host
@@ -231,7 +231,7 @@ def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -
 
 
 @operation(is_idempotent=False)
-def cluster_lock_released(releases_here: bool) -> Iterator[Any]:
+def cluster_lock_released(releases_here: bool) -> Generator[Any, None, None]:
     """
     Give up the lock this run took (nothing when it holds none); an ordering point on the hosts
     without ``releases_here``, like :func:`cluster_lock_taken`.

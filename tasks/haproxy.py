@@ -2,19 +2,9 @@
 HAProxy in front of Rancher: a config that is checked before it goes live, reloaded only
 on change, and a deploy that waits until the critical backends' servers are UP.
 
-Host data (defaults in ``DEFAULTS``):
-
-* ``rancher_hostname``: SNI name routed to ``backend_rancher`` and sent as Host/SNI by the
-  health check (required).
-* ``haproxy_backend_port``: port of Rancher on every k3s node: 443 (ServiceLB) or 30443
-  (NodePort). Not validated here on purpose: ``haproxy -c`` judges the rendered config and
-  its own message is what the run fails with.
-* ``haproxy_wait_seconds``: deadline for the critical servers to be UP after a change (60).
-* ``haproxy_critical_backends``: backends whose every server must be UP (``[backend_rancher]``);
-  ``[]`` when Rancher is not meant to be reachable yet.
-* ``haproxy_check_inter``, ``haproxy_check_fall``, ``haproxy_check_rise``: health check
-  pace (``2s``, 2, 2): a dead node leaves the rotation within inter x fall.
-* ``haproxy_stats_port``: local stats page on 127.0.0.1 (8404, path ``/stats``).
+Host data: ``rancher_hostname`` and the ``haproxy_*`` keys of ``tasks.settings``. They go into
+the config as written, on purpose: ``haproxy -c`` judges the rendered config and its own message
+is what the run fails with. A dead node leaves the rotation within check inter x fall.
 
 Servers are every host of ``k3s_control`` and ``k3s_workers``, named by ``node_name`` and
 reached at ``node_ip``.
@@ -22,34 +12,21 @@ reached at ``node_ip``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from io import StringIO
+from typing import Any
 
 from pyinfra import host, inventory
-from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api import FunctionCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import apt, systemd
 
-from facts.file_digests import FileDigests
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
+from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from tasks import render, wait_until
-
-CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
-RANCHER_BACKEND = "backend_rancher"
-
-DEFAULTS = {
-    "haproxy_backend_port": 443,
-    "haproxy_wait_seconds": 60,
-    "haproxy_critical_backends": [RANCHER_BACKEND],
-    "haproxy_check_inter": "2s",
-    "haproxy_check_fall": 2,
-    "haproxy_check_rise": 2,
-    "haproxy_stats_port": 8404,
-}
+from tasks.desired_files import desired_files, text_file
+from tasks.settings import value
 
 
 @dataclass(frozen=True)
@@ -68,7 +45,7 @@ def render_haproxy_cfg(
     stats_port: object,
     stats_socket: str = STATS_SOCKET,
 ) -> str:
-    """Render ``templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
+    """Render ``tasks/templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
     return render(
         "haproxy.cfg.j2",
         hostname=hostname,
@@ -79,6 +56,7 @@ def render_haproxy_cfg(
         check_rise=check_rise,
         stats_port=stats_port,
         stats_socket=stats_socket,
+        rancher_backend=RANCHER_BACKEND,
     )
 
 
@@ -88,19 +66,20 @@ def k3s_node_servers() -> list[BackendServer]:
     return [BackendServer(node.data.node_name, node.data.node_ip) for node in nodes]
 
 
-def _setting(key: str) -> object:
-    return host.data.get(key, DEFAULTS.get(key))
+# Only for critical_servers (another change rewrites it), which should call settings.value itself.
+def _setting(key: str) -> Any:
+    return value(key)
 
 
 @operation()
-def checked_config(content: str, path: str = CONFIG_PATH):
+def checked_config(content: str, path: str = HAPROXY_CONFIG):
     """
     Put ``content`` live at ``path`` only if ``haproxy -c`` accepts it, then reload.
 
-    The file is uploaded beside the live one and moved over it in the same command that
-    checks it, so a config HAProxy rejects never goes live and the run fails with HAProxy's
-    own message. A running HAProxy is reloaded (``systemctl reload``: the master starts new
-    workers and hands over the listeners, no connection is dropped).
+    The file is staged beside the live one and moved over it in the same command that checks
+    it (``tasks.desired_files``), so a config HAProxy rejects never goes live and the run fails
+    with HAProxy's own message. A running HAProxy is reloaded (``systemctl reload``: the master
+    starts new workers and hands over the listeners, no connection is dropped).
 
     Example:
 
@@ -108,21 +87,11 @@ def checked_config(content: str, path: str = CONFIG_PATH):
 
         checked_config(name="HAProxy config", content=render_haproxy_cfg(...))
     """
-    wanted = {"mode": "644", "sha256": hashlib.sha256(content.encode()).hexdigest()}
-    if host.get_fact(FileDigests, paths=[path]).get(path) == wanted:
-        host.noop(f"{path} is up to date")
+    commands = list(desired_files([text_file(path, content, check=("haproxy", "-c", "-f"))], f"{path} is up to date"))
+    if not commands:
         return
-
-    candidate = f"{path}.new"
-    yield FileUploadCommand(
-        StringIO(content), candidate, remote_temp_filename=host.get_temp_filename(candidate)
-    )
-    yield StringCommand(
-        "haproxy", "-c", "-f", QuoteString(candidate),
-        "&&", "chmod", "0644", QuoteString(candidate),
-        "&&", "mv", "-f", QuoteString(candidate), QuoteString(path),
-    )
-    if host.get_fact(SystemdStatus, services=["haproxy.service"]).get("haproxy.service"):
+    yield from commands
+    if host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
         yield "systemctl reload haproxy"
 
 
@@ -167,19 +136,18 @@ def haproxy() -> None:
     if "haproxy" not in host.groups:
         return
 
-    hostname = host.data.get("rancher_hostname")
+    hostname = value("rancher_hostname")
     if not hostname:
         raise PyinfraError(f"haproxy: host {host.name}: field rancher_hostname: missing")
     servers = k3s_node_servers()
-    backend_port = _setting("haproxy_backend_port")
     content = render_haproxy_cfg(
         hostname=hostname,
         servers=servers,
-        backend_port=backend_port,
-        check_inter=_setting("haproxy_check_inter"),
-        check_fall=_setting("haproxy_check_fall"),
-        check_rise=_setting("haproxy_check_rise"),
-        stats_port=_setting("haproxy_stats_port"),
+        backend_port=value("haproxy_backend_port"),
+        check_inter=value("haproxy_check_inter"),
+        check_fall=value("haproxy_check_fall"),
+        check_rise=value("haproxy_check_rise"),
+        stats_port=value("haproxy_stats_port"),
     )
 
     # python3 talks to the stats socket for the server status fact. A container made from a template
@@ -191,13 +159,13 @@ def haproxy() -> None:
                  update=any(package not in installed for package in packages), cache_time=3600)
     checked_config(name="HAProxy config checked and live", content=content)
     systemd.service(
-        name="HAProxy running and enabled", service="haproxy.service", running=True, enabled=True
+        name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
     )
 
     servers_up(
         name="HAProxy critical servers UP",
         expected=critical_servers(),
-        timeout=float(_setting("haproxy_wait_seconds")),
+        timeout=float(value("haproxy_wait_seconds")),
     )
 
 

@@ -11,11 +11,12 @@ host with its python3: Proxmox's debian-12-standard template has no curl.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 import shlex
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import requests
@@ -24,12 +25,12 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
 from facts.file_digests import FileDigests
-from tasks import data_error, local_sha256
+from tasks.settings import SETTINGS, data_error, one_of, value
 
 K3S_BIN = "/usr/local/bin/k3s"
 STAGED = "/usr/local/bin/.k3s.new"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-RELEASES = "https://github.com/k3s-io/k3s/releases/download"
+RELEASES = SETTINGS["k3s_release_url"].default
 # install.sh's SUFFIX: the amd64 asset is plain "k3s", others "k3s-<arch>"
 ASSETS = {"amd64": "k3s", "arm64": "k3s-arm64", "arm": "k3s-armhf"}
 # Downloads url to path with the host's python3 (no curl in Proxmox's template); retried 3 times.
@@ -82,19 +83,27 @@ def released_sha256(version: str, arch: str, base: str) -> str:
     return digest
 
 
-def arch() -> str:
-    value = host.data.get("k3s_arch", "amd64")
-    if value not in ASSETS:
-        raise data_error("k3s_arch", f"{value!r} is not one of {', '.join(ASSETS)}")
-    return value
-
-
 def binary_url() -> str | None:
     """``k3s_binary_url``, else the release URL from ``k3s_version`` (``None`` for a local file)."""
-    if host.data.get("k3s_binary_src"):
+    if value("k3s_binary_src"):
         return None
-    return host.data.get("k3s_binary_url") or release_urls(
-        str(host.data.get("k3s_version")), arch(), str(host.data.get("k3s_release_url", RELEASES)))[0]
+    return value("k3s_binary_url") or release_urls(
+        str(value("k3s_version")), one_of("k3s_arch"), str(value("k3s_release_url")))[0]
+
+
+def local_sha256(path: str) -> str:
+    """sha256 of a file on the deploy machine, read once per deploy whatever the host count."""
+    stat = os.stat(path)
+    return _cached_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def desired_sha256() -> str:
@@ -103,19 +112,19 @@ def desired_sha256() -> str:
     With both ``k3s_binary_src`` and ``k3s_sha256`` the local file must match the pin, so a
     wrong file never reaches a host.
     """
-    source = host.data.get("k3s_binary_src")
-    url = host.data.get("k3s_binary_url")
-    pinned = host.data.get("k3s_sha256")
+    source = value("k3s_binary_src")
+    url = value("k3s_binary_url")
+    pinned = value("k3s_sha256")
     if pinned is not None and not SHA256.match(str(pinned)):
         raise data_error("k3s_sha256", "must be 64 lowercase hex digits")
     if source and url:
         raise data_error("k3s_binary_src", "set exactly one of k3s_binary_src (air-gapped) and k3s_binary_url")
     if not source and not url:
-        version = host.data.get("k3s_version")
+        version = value("k3s_version")
         if not version:
             raise data_error("k3s_version", "missing: set it (the release is downloaded and checked against its "
                                             "published sha256), or k3s_binary_src for an air-gapped install")
-        return pinned or released_sha256(str(version), arch(), str(host.data.get("k3s_release_url", RELEASES)))
+        return pinned or released_sha256(str(version), one_of("k3s_arch"), str(value("k3s_release_url")))
     if url:
         if not pinned:
             raise data_error("k3s_sha256", "required with k3s_binary_url")
@@ -136,7 +145,7 @@ def _fetch_commands(sha256: str) -> Iterator[Any]:
         yield StringCommand("python3", "-c", QuoteString(_DOWNLOAD), QuoteString(url), STAGED)
     else:
         yield FileUploadCommand(
-            os.path.expanduser(str(host.data.k3s_binary_src)),
+            os.path.expanduser(str(value("k3s_binary_src"))),
             STAGED,
             remote_temp_filename=host.get_temp_filename(STAGED),
         )
@@ -144,7 +153,7 @@ def _fetch_commands(sha256: str) -> Iterator[Any]:
         f"echo '{sha256}  {STAGED}' | sha256sum -c --quiet "
         f"|| {{ rm -f {STAGED}; echo 'k3s binary sha256 mismatch' >&2; exit 1; }}"
     )
-    version = host.data.get("k3s_version")
+    version = value("k3s_version")
     if version:
         # The binary must be the release the inventory names, not only the file it pins.
         expected = shlex.quote(f"k3s version {version} ")
@@ -155,7 +164,7 @@ def _fetch_commands(sha256: str) -> Iterator[Any]:
 
 
 @operation()
-def k3s_binary(sha256: str) -> Iterator[Any]:
+def k3s_binary(sha256: str) -> Generator[Any, None, None]:
     """
     Install the k3s binary at ``/usr/local/bin/k3s`` from ``k3s_binary_src`` (a file on the
     deploy machine, for air-gapped hosts) or ``k3s_binary_url``; the sha256 is checked on the host

@@ -6,15 +6,14 @@ line, in the config file's diff or in pyinfra's output.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import yaml
-from pyinfra import host
 from pyinfra.api import operation
 
-from facts.file_digests import FileDigests
-from tasks import DesiredFile, choice, data_error, file_commands, required, text_file
+from tasks.desired_files import DesiredFile, desired_files, text_file
+from tasks.settings import data_error, mapping, one_of, required_text, value
 
 CONFIG = "/etc/rancher/k3s/config.yaml"
 TOKEN_FILE = "/etc/rancher/k3s/token"
@@ -26,34 +25,32 @@ def config_entries(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The host's k3s config: what the deploy owns, then ``extra`` (e.g. preflight fixes), then
     inventory ``k3s_config``. List values of ``extra`` and ``k3s_config`` are joined, so an
     operator's entry never drops a fix the deploy needs."""
-    role = choice("k3s_role", ("server", "agent"), "")
+    role = one_of("k3s_role")
     entries: dict[str, Any] = {
-        "node-name": required("node_name"),
-        "node-ip": required("node_ip"),
+        "node-name": required_text("node_name"),
+        "node-ip": required_text("node_ip"),
         "token-file": TOKEN_FILE,
     }
     if role == "agent":
-        entries["server"] = required("k3s_server_url")
-    operator = host.data.get("k3s_config") or {}
-    if not isinstance(operator, Mapping):
-        raise data_error("k3s_config", "must be a mapping of k3s flag names to values")
+        entries["server"] = required_text("k3s_server_url")
+    operator = mapping("k3s_config")
     for source in (extra or {}, operator):
-        for key, value in source.items():
+        for key, wanted in source.items():
             if str(key).rstrip("+") in DEPLOY_OWNED:
                 raise data_error(f"k3s_config.{key}", "is set by the deploy from the inventory")
             current = entries.get(key)
-            if isinstance(current, list) and isinstance(value, list):
-                entries[key] = current + [item for item in value if item not in current]
+            if isinstance(current, list) and isinstance(wanted, list):
+                entries[key] = current + [item for item in wanted if item not in current]
             else:
-                entries[key] = value
+                entries[key] = wanted
     return entries
 
 
 def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
     """``config.yaml`` and the token file with their exact content."""
-    if not host.data.get("k3s_token"):
+    if not value("k3s_token"):
         raise data_error("k3s_token", "missing: set it in the secrets_file or the environment variable K3S_TOKEN")
-    token = str(host.data.k3s_token).strip()
+    token = str(value("k3s_token")).strip()
     if not token or "\n" in token:
         raise data_error("k3s_token", "must be one non-empty line")
     config = HEADER + yaml.safe_dump(config_entries(extra), default_flow_style=False, sort_keys=True)
@@ -64,7 +61,7 @@ def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
 
 
 @operation()
-def k3s_config(files: list[DesiredFile]) -> Iterator[Any]:
+def k3s_config(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """
     Write the k3s config file and token file when their content or mode differs (one fact call).
 
@@ -76,8 +73,4 @@ def k3s_config(files: list[DesiredFile]) -> Iterator[Any]:
 
         k3s_config(name="Configure k3s", files=config_files())
     """
-    present = host.get_fact(FileDigests, paths=[desired.path for desired in files])
-    commands = list(file_commands(files, present))
-    if not commands:
-        host.noop("k3s config and token file are in place")
-    yield from commands
+    yield from desired_files(files, "k3s config and token file are in place")

@@ -12,7 +12,7 @@ machine's, whose clock may be skewed.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import gevent
@@ -21,21 +21,12 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from facts.cluster_nodes import ClusterNodes
-from tasks import data_error
+from facts.cluster_nodes import ClusterNode, ClusterNodes
 from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, probe_command
 
 POLL_SECONDS = 2
 # node name -> the control node's clock just before this run (re)started that node's k3s unit
 RESTARTED_AT: dict[str, float] = {}
-
-
-def ready_timeout() -> int:
-    """Seconds to wait for nodes to be Ready, from ``k3s_ready_timeout`` (default 300)."""
-    value = host.data.get("k3s_ready_timeout", 300)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise data_error("k3s_ready_timeout", "must be a positive number of seconds")
-    return value
 
 
 def control_clock(control: Host, timeout: int) -> float | None:
@@ -57,10 +48,10 @@ def control_clock(control: Host, timeout: int) -> float | None:
     return None
 
 
-def note_restart(state: State, host: Host, control: Host) -> bool:
-    """Record the control node's clock as this node's restart moment (a FunctionCommand body,
+def note_restart(state: State, host: Host) -> bool:
+    """Record the first control node's clock as this node's restart moment (a FunctionCommand body,
     yielded just before the command that restarts its unit)."""
-    issued = control_clock(control, 60)
+    issued = control_clock(state.inventory.get_group("k3s_control")[0], 60)
     if issued is not None:
         RESTARTED_AT[host.data.node_name] = issued
     return issued is not None
@@ -99,7 +90,7 @@ def wait_all_ready(state: State, host: Host, names: list[str], timeout: int, int
 
 
 @operation()
-def nodes_ready(names: list[str], waits_here: bool, timeout: int = 300, interval: int = 2) -> Iterator[Any]:
+def nodes_ready(names: list[str], waits_here: bool, timeout: int, interval: int = 2) -> Generator[Any, None, None]:
     """
     Wait until every node in ``names`` reports Ready. Call it on every host from one line: the host
     with ``waits_here`` (a control node) polls the API; on the others it is an ordering point, so
@@ -121,8 +112,8 @@ def nodes_ready(names: list[str], waits_here: bool, timeout: int = 300, interval
         host.noop(f"a control node waits for {', '.join(names)} to be Ready")
         return
     if not any(name in RESTARTED_AT for name in names):
-        nodes = host.get_fact(ClusterNodes) or {}
-        if all(nodes.get(name, {}).get("ready") == "True" for name in names):
+        nodes: dict[str, ClusterNode] | None = host.get_fact(ClusterNodes)
+        if nodes and all(name in nodes and nodes[name]["ready"] == "True" for name in names):
             host.noop(f"nodes {', '.join(names)} are Ready")
             return
     yield FunctionCommand(wait_all_ready, (names, timeout, interval), {})

@@ -13,7 +13,7 @@ import hashlib
 from pyinfra import host
 
 from facts.k3s_token import SERVER_TOKEN, BootstrappedTokenDigest
-from tasks import data_error, required
+from tasks.settings import data_error, required_text
 
 
 def token_password(token: str) -> str:
@@ -30,7 +30,7 @@ def token_password(token: str) -> str:
 
 def check_token_matches_cluster() -> None:
     """On a server that has bootstrapped, raise the one-line data error when ``k3s_token`` differs."""
-    token = required("k3s_token")
+    token = required_text("k3s_token")
     bootstrapped = host.get_fact(BootstrappedTokenDigest)
     if bootstrapped and hashlib.sha256(token_password(token).encode()).hexdigest() != bootstrapped:
         raise data_error("k3s_token", f"is not the token this server's cluster was bootstrapped with ({SERVER_TOKEN}); "

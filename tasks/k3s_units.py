@@ -13,38 +13,57 @@ for etcd peers), so readiness is the job of ``tasks.k3s_ready``, which polls wit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
 
 from facts.k3s_units import K3sUnit
-from tasks import DesiredFile, choice, file_commands, render, text_file
+from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
+from tasks import render
+from tasks.desired_files import DesiredFile, file_commands, text_file
 from tasks.k3s_ready import note_restart
+from tasks.settings import one_of
 
-UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
-SYSTEMD_DIR = "/etc/systemd/system"
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"
+# host name -> its binary, config and unit operations in this run (pyinfra prepares every host
+# before it executes any): the restart + verify at the end of the deploy runs when one changed.
+K3S_INPUT_OPERATIONS: dict[str, list[OperationMeta]] = {}
+
+
+def k3s_changed_anywhere() -> bool:
+    """True once a k3s host still in the run changed its binary, config or unit in this run.
+
+    Example:
+        restart_and_verify(_if=k3s_changed_anywhere)
+    """
+    return any(
+        meta.is_complete() and meta.did_change()
+        for member in inventory.iter_activated_hosts()
+        for meta in K3S_INPUT_OPERATIONS.get(member.name, [])
+    )
 
 
 def restart_noted() -> FunctionCommand:
     """Note the control node's clock as this node's restart moment, for the Ready wait that follows
     (tasks.k3s_ready): a heartbeat counts only if it was posted after it."""
-    return FunctionCommand(note_restart, (inventory.get_group("k3s_control")[0],), {})
+    return FunctionCommand(note_restart, (), {})
 
 
 def unit_name() -> str:
     """``k3s.service`` on control nodes, ``k3s-agent.service`` on workers."""
-    return UNITS[choice("k3s_role", tuple(UNITS), "")]
+    return K3S_UNITS[one_of("k3s_role")]
 
 
 def unit_files() -> list[DesiredFile]:
     """The unit (``deploy``) or its kmsg drop-in (``installer``), per ``k3s_unit_source``."""
     unit = unit_name()
-    if choice("k3s_unit_source", ("deploy", "installer"), "deploy") == "deploy":
-        return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2"))]
-    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", render("10-kmsg.conf.j2", unit=unit))]
+    if one_of("k3s_unit_source") == "deploy":
+        return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2", kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
+    drop_in = render("10-kmsg.conf.j2", unit=unit, kmsg_exec_start_pre=KMSG_EXEC_START_PRE)
+    return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", drop_in)]
 
 
 def applied_stamp(input_digests: list[str]) -> DesiredFile:
@@ -54,7 +73,7 @@ def applied_stamp(input_digests: list[str]) -> DesiredFile:
 
 
 @operation()
-def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Iterator[Any]:
+def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generator[Any, None, None]:
     """
     Write the unit files, then daemon-reload, enable and restart the unit when any input changed;
     otherwise only make sure it is enabled and running.

@@ -105,7 +105,7 @@ def pod_problem(pod: Obj, restart: NodeRestart) -> str:
     """Why one pod is not serving again yet; empty when it is."""
     meta, status = pod["metadata"], pod.get("status") or {}
     name = f"{meta.get('namespace')}/{meta.get('name')}"
-    ready = next((item for item in status.get("conditions") or [] if item.get("type") == "Ready"), {})
+    ready: Obj = next((item for item in status.get("conditions") or [] if item.get("type") == "Ready"), {})
     if status.get("phase") != "Running" or ready.get("status") != "True":
         return f"pod {name} not Running and Ready"
     if restart.containers_restarted:

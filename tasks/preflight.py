@@ -8,7 +8,7 @@ On ``proxmox_hosts`` it prints the conf lines and kernel modules the k3s contain
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host, inventory, logger
@@ -16,8 +16,8 @@ from pyinfra.api import FunctionCommand, deploy, operation
 
 from facts.preflight import Preflight, PreflightReport
 from facts.proxmox_lxc import ProxmoxLxc
-from tasks import data_error
 from tasks.preflight_checks import Check, blocking, evaluate, format_table, node_module_checks, proxmox_checks
+from tasks.settings import flag
 
 
 def log_table(checks: list[Check]) -> None:
@@ -40,7 +40,7 @@ def _refuse(state: Any, host: Any, reasons: list[str]) -> bool:
 
 
 @operation(is_idempotent=False)
-def stop_host(reasons: list[str]) -> Iterator[Any]:
+def stop_host(reasons: list[str]) -> Generator[Any, None, None]:
     """
     Fail this host, with ``reasons`` in the log, so no later operation touches it.
 
@@ -53,13 +53,6 @@ def stop_host(reasons: list[str]) -> Iterator[Any]:
         stop_host(name="Preflight: stop", reasons=["cgroup controllers: missing cpu cpuacct"])
     """
     yield FunctionCommand(_refuse, (reasons,), {})
-
-
-def continue_despite_failures() -> bool:
-    value = host.data.get("preflight_continue", False)
-    if not isinstance(value, bool):
-        raise data_error("preflight_continue", f"must be true or false, got {value!r}")
-    return value
 
 
 def k3s_containers_on_this_node() -> list[int]:
@@ -81,7 +74,7 @@ def preflight() -> PreflightReport | None:
         config = config_files(extra=k3s_config_fixes(report))
     """
     if host.data.get("k3s_role"):
-        go_on = continue_despite_failures()
+        go_on = flag("preflight_continue")
         report = host.get_fact(Preflight)
         checks = evaluate(report)
         log_table(checks)

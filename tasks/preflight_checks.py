@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from facts.names import KMSG_EXEC_START_PRE
 from facts.preflight import CONNTRACK_MAX, CONTAINERD_ROOT, PreflightReport
+from facts.proxmox_lxc import K3S_LXC_LINES
 
 OK, FIXED, WARN, FAIL = "ok", "fixed", "warn", "fail"
 CONNTRACK_FIX = {"kube-proxy-arg": ["conntrack-max-per-core=0"]}
@@ -85,7 +87,7 @@ def check_kmsg(report: PreflightReport) -> Check:
     return Check(
         "/dev/kmsg", FIXED, f"{report['kmsg']} {report['kmsg_target']}".strip(),
         breaks="Error: failed to run Kubelet: failed to create kubelet: open /dev/kmsg: no such file or directory",
-        fix='k3s unit (deploy): ExecStartPre=-/bin/bash -c "rm -f /dev/kmsg && ln -sf /dev/console /dev/kmsg"',
+        fix=f"k3s unit (deploy): ExecStartPre={KMSG_EXEC_START_PRE}",
     )
 
 
@@ -266,14 +268,6 @@ def evaluate(report: PreflightReport) -> list[Check]:
 
 def blocking(checks: list[Check]) -> list[Check]:
     return [check for check in checks if check.state == FAIL]
-
-
-K3S_LXC_LINES = (
-    ("lxc.apparmor.profile", "unconfined"),
-    ("lxc.cgroup2.devices.allow", "a"),
-    ("lxc.cap.drop", ""),
-    ("lxc.mount.auto", '"proc:rw sys:rw"'),
-)
 
 
 # Keys whose every line counts (LXC appends them); for the others the last line wins.

@@ -1,31 +1,28 @@
 """Opt-in, on ``proxmox_hosts``: the container settings k3s needs in LXC.
 
 Enabled per k3s container with its inventory data ``proxmox_lxc_manage: true`` (cluster-wide under
-``data:``). For every such container on the node it ensures the conf lines below in ``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and
-pushes the node's ``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf
-changes apply on the container's next start; it is restarted here only with
-``proxmox_lxc_restart: true``. ``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
+``data:``). For every such container on the node it ensures ``facts.proxmox_lxc.K3S_LXC_LINES`` in
+``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and pushes the node's
+``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf changes apply on the
+container's next start; it is restarted here only with ``proxmox_lxc_restart: true``.
+``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
 """
 
 from __future__ import annotations
 
 import difflib
-import io
+from collections.abc import Generator
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Any
 
 from pyinfra import host, inventory
-from pyinfra.api import FileUploadCommand, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 
 from facts.pct import PctLxc
+from facts.proxmox_lxc import K3S_LXC_LINES
+from tasks.desired_files import replaced, text_file
+from tasks.settings import flag, value
 
-K3S_LXC_LINES = (
-    ("lxc.apparmor.profile", "unconfined"),
-    ("lxc.cgroup2.devices.allow", "a"),
-    ("lxc.cap.drop", ""),
-    ("lxc.mount.auto", '"proc:rw sys:rw"'),
-)
 KMSG_BIND = ("lxc.mount.entry", "/dev/kmsg dev/kmsg none defaults,bind,create=file")
 
 
@@ -42,11 +39,11 @@ def managed_containers() -> list[ManagedContainer]:
     return [
         ManagedContainer(
             vmid=member.data.pct_vmid,
-            wanted=K3S_LXC_LINES + ((KMSG_BIND,) if member.data.get("proxmox_lxc_bind_kmsg") is True else ()),
-            restart=member.data.get("proxmox_lxc_restart") is True,
+            wanted=K3S_LXC_LINES + ((KMSG_BIND,) if flag("proxmox_lxc_bind_kmsg", of=member) else ()),
+            restart=flag("proxmox_lxc_restart", of=member),
         )
         for member in members
-        if member.data.get("pct_node") == host.data.node_name and member.data.get("proxmox_lxc_manage") is True
+        if member.data.get("pct_node") == host.data.node_name and flag("proxmox_lxc_manage", of=member)
     ]
 
 
@@ -61,7 +58,7 @@ def conf_with(lines: list[str], wanted: tuple[tuple[str, str], ...]) -> list[str
 
 
 @operation()
-def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
+def k3s_lxc_settings(containers: list[ManagedContainer]) -> Generator[Any, None, None]:
     """
     Ensure each container's conf has its wanted lines and its ``/boot/config-<release>``; a
     container whose conf changed is rebooted only if it asked for it (``restart``).
@@ -74,9 +71,10 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
 
         k3s_lxc_settings(name="k3s LXC settings", containers=managed_containers())
     """
-    pct = host.data.get("pct_command", "pct")
+    pct = str(value("pct_command"))
     state = host.get_fact(PctLxc, vmids=[container.vmid for container in containers], pct_command=pct)
     boot_config = f"/boot/config-{state['release']}"
+    commands: list[Any] = []
     for container in containers:
         vmid = container.vmid
         current = state["confs"][vmid]
@@ -85,12 +83,15 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Iterator[Any]:
             path = f"/etc/pve/lxc/{vmid}.conf"
             for line in difflib.unified_diff(current, desired, path, path, lineterm=""):
                 host.log(line)
-            yield FileUploadCommand(io.BytesIO(("\n".join(desired) + "\n").encode()), path,
-                                    remote_temp_filename=host.get_temp_filename(path))
+            # /etc/pve (pmxcfs) keeps its own modes: it has no chmod.
+            commands += replaced(text_file(path, "\n".join(desired) + "\n", mode=None))
             if container.restart:
-                yield StringCommand(pct, "reboot", str(vmid))
+                commands.append(StringCommand(pct, "reboot", str(vmid)))
         if not state["boot_config_in_container"][vmid]:
             if state["host_has_boot_config"]:
-                yield StringCommand(pct, "push", str(vmid), boot_config, boot_config)
+                commands.append(StringCommand(pct, "push", str(vmid), boot_config, boot_config))
             else:
                 host.log(f"{boot_config} is missing on this node; containers cannot get it (kubelet warns)")
+    if not commands:
+        host.noop(f"containers {', '.join(str(container.vmid) for container in containers)} have their k3s settings")
+    yield from commands

@@ -11,56 +11,37 @@ The manifest holds the bootstrap password: it is written 0600 and never shown.
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
-from io import StringIO
-
 from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.command import FileUploadCommand, QuoteString
+from pyinfra.api.command import QuoteString
 from pyinfra.api.exceptions import PyinfraError
 
 from facts.file_digests import FileDigests
 from facts.rancher import RancherStatus
-from tasks import InvalidField, wait_until
+from tasks import wait_until
+from tasks.desired_files import desired_files, text_file
 from tasks.rancher_values import rancher_values, render_manifest
+from tasks.settings import InvalidField, value
 
 MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
 
 
 @operation()
-def secret_file(content: str, path: str):
+def manifest_present(content: str, path: str = MANIFEST_PATH):
     """
-    Write ``content`` to ``path`` with mode 0600, never readable by others on the way.
-
-    The new content lands in ``<path>.new`` (created 0600 first, a name k3s does not apply)
-    and is renamed over ``path``; it is never printed, not even with ``--diff``. A missing
-    directory is created 0700.
+    Write the manifest 0600 (it holds the bootstrap password), never readable by others on the
+    way and never printed, not even with ``--diff`` (``tasks.desired_files``; its staged
+    ``.rancher.yaml.new`` is a name k3s does not apply). k3s creates its manifests directory on first
+    start; before that it is created 0700 here.
     Name the operation: unnamed operations print their arguments.
 
     Example:
 
     .. code:: python
 
-        secret_file(name="Rancher manifest", content=manifest, path=MANIFEST_PATH)
+        manifest_present(name="Rancher manifest", content=manifest)
     """
-    wanted = {"mode": "600", "sha256": hashlib.sha256(content.encode()).hexdigest()}
-    if host.get_fact(FileDigests, paths=[path]).get(path) == wanted:
-        host.noop(f"{path} is up to date")
-        return
-
-    staged = f"{path}.new"
-    # k3s creates its manifests directory on first start; before that the deploy does
-    yield StringCommand(
-        "umask", "077", "&&", "mkdir", "-p", QuoteString(posixpath.dirname(path)),
-        "&&", "install", "-m", "0600", "/dev/null", QuoteString(staged),
-    )
-    yield FileUploadCommand(
-        StringIO(content), staged, remote_temp_filename=host.get_temp_filename(staged)
-    )
-    yield StringCommand(
-        "chmod", "0600", QuoteString(staged), "&&", "mv", "-f", QuoteString(staged), QuoteString(path)
-    )
+    yield from desired_files([text_file(path, content, mode="600", secret=True)], f"{path} is up to date")
 
 
 @operation()
@@ -119,16 +100,16 @@ def rancher() -> None:
     """Ensure Rancher is installed (or removed) as host data ``rancher`` says."""
     if "k3s_control" not in host.groups:
         return
-    if host.data.get("rancher") is None:
+    if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
         return
 
     try:
-        values = rancher_values(host.data)
+        values = rancher_values(host.data.dict())
     except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 
-    secret_file(name="Rancher HelmChart manifest", content=render_manifest(values), path=MANIFEST_PATH)
+    manifest_present(name="Rancher HelmChart manifest", content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         rancher_ready(name="Rancher answers /ping", timeout=values.wait_seconds)

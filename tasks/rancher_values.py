@@ -3,24 +3,9 @@ Rancher's inventory values, validated, and the k3s manifest that installs Ranche
 
 Pure: nothing here touches a host, so a bad value fails the run before anything is written.
 
-Data (host data, from the inventory's ``data:``):
-
-* ``rancher``: mapping; its presence turns the Rancher install on.
-
-  - ``hostname``: Rancher's DNS name (defaults to ``rancher_hostname``; must equal it when both are set)
-  - ``replicas``: Rancher pods (1)
-  - ``chart_version``: version from ``repo``; omitted: the repo's latest
-  - ``chart_file``: a local chart ``.tgz`` for air-gapped sites, sent as ``chartContent`` (excludes ``chart_version``)
-  - ``repo``: chart repository (``https://releases.rancher.com/server-charts/stable``)
-  - ``tls``: ``rancher`` (Rancher's own CA; real clusters need cert-manager), ``secret``
-    (certificate in the ``tls-rancher-ingress`` secret) or ``external`` (TLS ends before Rancher)
-  - ``exposure``: ``loadbalancer`` (ServiceLB on ``haproxy_backend_port`` of every node) or
-    ``nodeport`` (NodePort ``haproxy_backend_port``, 30000-32767)
-  - ``wait_seconds``: deadline for Rancher to answer ``/ping`` after a change (600)
-* ``rancher_hostname``: the name HAProxy routes to Rancher.
-* ``haproxy_backend_port``: where HAProxy reaches Rancher on the nodes (443).
-* ``rancher_bootstrap_password`` (secret, secrets file or env ``RANCHER_BOOTSTRAP_PASSWORD``):
-  Rancher's first admin password, at least 12 characters; omitted: Rancher generates one.
+Data (host data, from the inventory's ``data:``): ``rancher`` (a mapping, whose presence turns the
+Rancher install on) with the ``rancher.*`` fields, ``rancher_hostname``, ``haproxy_backend_port`` and
+the secret ``rancher_bootstrap_password``: their types, defaults and meaning are in ``tasks.settings``.
 """
 
 from __future__ import annotations
@@ -35,16 +20,12 @@ from typing import Any
 import yaml
 
 from facts.rancher import EXPOSURE_SERVICE
-from tasks import InvalidField, render
+from tasks import render
+from tasks.settings import SETTINGS, InvalidField, fields_of
 
-DEFAULT_REPO = "https://releases.rancher.com/server-charts/stable"
-EXPOSURES = ("loadbalancer", "nodeport")
-TLS_MODES = ("rancher", "secret", "external")
+FIELDS = fields_of("rancher")
 NODE_PORTS = range(30000, 32768)
 MIN_PASSWORD_LENGTH = 12
-KNOWN_FIELDS = frozenset(
-    {"hostname", "replicas", "chart_version", "chart_file", "repo", "tls", "exposure", "wait_seconds"}
-)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -79,21 +60,22 @@ def _hostname(settings: Mapping[str, Any], data: Mapping[str, Any]) -> str:
 
 
 def _replicas(settings: Mapping[str, Any]) -> int:
-    replicas = settings.get("replicas", 1)
+    replicas = settings.get("replicas", FIELDS["replicas"].default)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise InvalidField("rancher.replicas", f"must be an integer >= 1, got {replicas!r}")
     return replicas
 
 
-def _choice(settings: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
-    value = settings.get(key, choices[0])
+def _choice(settings: Mapping[str, Any], key: str) -> str:
+    choices = FIELDS[key].choices
+    value = settings.get(key, FIELDS[key].default)
     if value not in choices:
         raise InvalidField(f"rancher.{key}", f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
 def _port(data: Mapping[str, Any], exposure: str) -> int:
-    port = data.get("haproxy_backend_port", 443)
+    port = data.get("haproxy_backend_port", SETTINGS["haproxy_backend_port"].default)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise InvalidField("haproxy_backend_port", f"must be a port 1-65535, got {port!r}")
     if exposure == "nodeport" and port not in NODE_PORTS:
@@ -124,7 +106,7 @@ def _chart_version(settings: Mapping[str, Any]) -> str | None:
 
 
 def _wait_seconds(settings: Mapping[str, Any]) -> float:
-    seconds = settings.get("wait_seconds", 600)
+    seconds = settings.get("wait_seconds", FIELDS["wait_seconds"].default)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
         raise InvalidField("rancher.wait_seconds", f"must be a number of seconds > 0, got {seconds!r}")
     return float(seconds)
@@ -143,11 +125,11 @@ def rancher_values(data: Mapping[str, Any]) -> RancherValues:
     settings = data.get("rancher")
     if not isinstance(settings, Mapping):
         raise InvalidField("rancher", f"must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - KNOWN_FIELDS)
+    unknown = sorted(set(settings) - set(FIELDS))
     if unknown:
         raise InvalidField(f"rancher.{unknown[0]}", "unknown field")
-    exposure = _choice(settings, "exposure", EXPOSURES)
-    repo = settings.get("repo", DEFAULT_REPO)
+    exposure = _choice(settings, "exposure")
+    repo = settings.get("repo", FIELDS["repo"].default)
     if not isinstance(repo, str) or not repo.startswith(("https://", "http://", "oci://")):
         raise InvalidField("rancher.repo", f"must be a chart repository URL, got {repo!r}")
     return RancherValues(
@@ -156,7 +138,7 @@ def rancher_values(data: Mapping[str, Any]) -> RancherValues:
         repo=repo,
         chart_version=_chart_version(settings),
         chart_content=_chart_content(settings),
-        tls=_choice(settings, "tls", TLS_MODES),
+        tls=_choice(settings, "tls"),
         exposure=exposure,
         port=_port(data, exposure),
         wait_seconds=_wait_seconds(settings),
@@ -177,7 +159,7 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
 
 
 def render_manifest(values: RancherValues) -> str:
-    """``templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
+    """``tasks/templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
     return render(
         "rancher.yaml.j2",
         values=values,

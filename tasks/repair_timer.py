@@ -2,9 +2,9 @@
 
 A Proxmox host whose inventory entry has ``data: {repair_timer: true}`` gets
 ``k3s-node-repair.service`` and ``.timer``: every ``repair_timer_interval`` (a systemd time span,
-default ``2min``, counted from the end of the last run) the service runs this checkout's
+counted from the end of the last run) the service runs this checkout's
 ``repair.py -y`` with its venv, against the inventory this deploy was run with, under the limits
-that inventory sets (``repair_max_nodes`` and the others in ``tasks/repair.py``). Its log,
+that inventory sets (``repair_max_nodes`` and the other ``repair_*`` settings). Its log,
 Prometheus textfile and attempt counts go to the host's ``repair_log_file``, ``repair_textfile``
 and ``repair_state_file`` (defaults below).
 
@@ -14,31 +14,30 @@ venv and the inventory are here. ``repair_timer: false`` (or absent) removes a t
 
 from __future__ import annotations
 
-import io
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyinfra import host, inventory
-from pyinfra.api import deploy
+from pyinfra.api import deploy, operation
 from pyinfra.connectors.local import LocalConnector
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, systemd
-from pyinfra.operations.util import any_changed
 
+from facts.names import SYSTEMD_DIR
 from inventory_schema import inventory_path
-from tasks import InvalidField, data_error, render
-from tasks.node_watcher import SYSTEMD_DIR, TIME_SPAN
-from tasks.restart import flag
+from tasks import render
+from tasks.desired_files import DesiredFile, text_file
+from tasks.settings import SETTINGS, TIME_SPAN, InvalidField, data_error, flag
+from tasks.systemd_timer import timer_commands
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 SERVICE = "k3s-node-repair.service"
 TIMER = "k3s-node-repair.timer"
 UNIT_PATHS = (f"{SYSTEMD_DIR}/{SERVICE}", f"{SYSTEMD_DIR}/{TIMER}")
-DEFAULT_INTERVAL = "2min"
 DEFAULT_PATHS = {
     "repair_log_file": "/var/log/k3s-node-repair.log",
     "repair_textfile": "/var/lib/node_exporter/textfile_collector/k3s_node_repair.prom",
@@ -95,7 +94,7 @@ def timer_settings(data: Mapping[str, Any], local: bool, inventory_file: Path,
     """
     if not local:
         raise InvalidField("repair_timer", REMOTE)
-    interval = str(data.get("repair_timer_interval", DEFAULT_INTERVAL))
+    interval = str(data.get("repair_timer_interval", SETTINGS["repair_timer_interval"].default))
     if problem := interval_problem(interval):
         raise InvalidField("repair_timer_interval", problem)
     paths = {key: str(data.get(key) or default) for key, default in DEFAULT_PATHS.items()}
@@ -130,10 +129,10 @@ def is_this_machine() -> bool:
 def wanted_timer() -> RepairTimer | None:
     """This Proxmox host's timer from its data, ``None`` when it has not opted in; a bad value is
     a one-line data error naming the host and the field."""
-    if not flag("repair_timer", False):
+    if not flag("repair_timer"):
         return None
     try:
-        return timer_settings(host.data, is_this_machine(), inventory_path().resolve())
+        return timer_settings(host.data.dict(), is_this_machine(), inventory_path().resolve())
     except InvalidField as error:
         raise data_error(error.field, error.problem) from None
 
@@ -143,15 +142,26 @@ def timer_installed(timer: RepairTimer) -> None:
     only when a unit file changed."""
     if not host.get_fact(Directory, path="/run/systemd/system"):
         raise data_error("repair_timer", "this machine does not run systemd (no /run/systemd/system)")
-    written = [
-        files.put(name=f"Repair timer: {posixpath.basename(path)}", src=io.StringIO(content), dest=path, mode="644")
-        for path, content in unit_files(timer).items()
-    ]
-    changed = any_changed(*written)
-    systemd.daemon_reload(name="Repair timer: systemd reload", _if=changed)
-    systemd.service(name="Repair timer: restarted with its new units", service=TIMER, running=True,
-                    restarted=True, enabled=True, _if=changed)
-    systemd.service(name="Repair timer: enabled and running", service=TIMER, running=True, enabled=True)
+    repair_timer_units(name="Repair timer: units, enabled and running",
+                       files=[text_file(path, content) for path, content in unit_files(timer).items()])
+
+
+@operation()
+def repair_timer_units(files: list[DesiredFile]) -> Generator[Any, None, None]:
+    """
+    Install the repair's service and timer units and keep the timer enabled and running; systemd
+    reloads and the timer restarts only when a unit file changed.
+
+    + files: the unit files, from ``unit_files()``
+
+    **Example:**
+
+    .. code:: python
+
+        units = [text_file(path, content) for path, content in unit_files(timer).items()]
+        repair_timer_units(name="Repair timer", files=units)
+    """
+    yield from timer_commands(TIMER, SERVICE, files)
 
 
 def timer_removed() -> None:

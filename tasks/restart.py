@@ -6,15 +6,9 @@ that loses ``/dev/kmsg``. A node is back when its new kubelet has posted Ready a
 after the restart and its pods serve again (tasks/node_back.py), and then HAProxy has checked its
 server afresh (tasks/haproxy_runtime.py): a leftover Ready or UP from before the restart never counts.
 
-Host data (inventory ``data:`` or ``pyinfra ... --data key=value``):
-
-``restart_mode``     ``service`` (default) or ``container``
-``restart_nodes``    comma-separated node names to restart (default: every k3s node)
-``restart_serial``   ``true`` (default): one node at a time, control nodes first, each back before the
-                     next; ``false``: every selected node at once (as after a Proxmox host reboot)
-``restart_timeout``  seconds each node may take to be back (default 300)
-``restart_verify``   ``true`` (default): run ``pytest verify/`` afterwards
-``lock_wait``        seconds to wait while another run holds the cluster lock (default 600)
+Host data (inventory ``data:`` or ``pyinfra ... --data key=value``): ``restart_mode``,
+``restart_nodes``, ``restart_serial``, ``restart_timeout``, ``restart_verify``, ``lock_wait``; their
+types, defaults and meanings are in tasks/settings.py.
 
 The run holds the cluster lock (tasks/cluster_lock.py) from before the first restart until HAProxy's
 servers are UP again; each node's restart renews it first and is refused when it is no longer ours.
@@ -25,7 +19,7 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -36,61 +30,24 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.connectors.util import run_local_process
 
-from connectors.pct import default_privilege
+from connectors.pct import PctConnector, default_privilege
+from facts.names import K3S_UNITS
 from facts.node_watcher import SERVICE as WATCHER_SERVICE
 from inventory_schema import inventory_path
-from tasks import choice, data_error
 from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, renewed
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
 from tasks.k3s_ready import control_clock, probe, wait_until_back
 from tasks.node_back import NodeRestart, pod_uids
+from tasks.settings import check_command_line_data, data_error, flag, node_names, one_of, seconds
 
-UNITS = {"server": "k3s", "agent": "k3s-agent"}
-MODES = ("service", "container")
-DEFAULT_TIMEOUT = 300
-# How long a restart waits while another run (repair, another restart) holds the cluster lock.
-DEFAULT_LOCK_WAIT = 600
 POLL_SECONDS = 2
 VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
-TRUE_WORDS = ("true", "yes", "1")
-FALSE_WORDS = ("false", "no", "0")
-
-
-def flag(key: str, default: bool) -> bool:
-    """Boolean host data; ``--data`` gives strings, so ``true``/``false`` words count too."""
-    value = host.data.get(key, default)
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in TRUE_WORDS + FALSE_WORDS:
-        return str(value).lower() in TRUE_WORDS
-    raise data_error(key, f"{value!r} is not true or false")
-
-
-def seconds(key: str, default: int) -> int:
-    """A positive number of seconds from host data."""
-    value = host.data.get(key, default)
-    if not str(value).isdigit() or int(value) == 0:
-        raise data_error(key, f"{value!r} is not a positive number of seconds")
-    return int(value)
 
 
 def k3s_node_names() -> list[str]:
     """Every k3s node of the inventory, control nodes first."""
     return [member.data.node_name for group in ("k3s_control", "k3s_workers") for member in inventory.get_group(group, [])]
-
-
-def selected_node_names() -> list[str]:
-    """``restart_nodes`` (comma-separated or a list), checked against the inventory; default all."""
-    value = host.data.get("restart_nodes")
-    every = k3s_node_names()
-    if value is None:
-        return every
-    names = [name.strip() for name in (value.split(",") if isinstance(value, str) else value) if name.strip()]
-    unknown = sorted(set(names) - set(every))
-    if unknown:
-        raise data_error("restart_nodes", f"{', '.join(unknown)} not among the k3s nodes {', '.join(every)}")
-    return names
 
 
 def answering(target: Host, timeout: int) -> bool:
@@ -114,7 +71,10 @@ def reboot_container(state: State, target: Host, timeout: int) -> bool:
     """``pct reboot`` the host's container through its own connection to the Proxmox node (which
     follows a migrated container), with the sudo/su the host's operations get, then wait until it
     answers."""
-    target.connector.node.run_pct("reboot", **default_privilege(state, target))
+    connector = target.connector
+    if not isinstance(connector, PctConnector):
+        raise data_error("pct_vmid", "restart_mode container needs a pct host (pct node and vmid)", target)
+    connector.node.run_pct("reboot", **default_privilege(state, target))
     return answering(target, timeout)
 
 
@@ -147,7 +107,7 @@ def restarted_and_back(state: State, host: Host, mode: str, control: Host, pods:
             return False
     else:
         # Both units are Type=notify: a blocking restart would wait, without a deadline, until k3s is up.
-        ok, output = host.run_shell_command(StringCommand("systemctl", "restart", "--no-block", UNITS[host.data.k3s_role]))
+        ok, output = host.run_shell_command(StringCommand("systemctl", "restart", "--no-block", K3S_UNITS[host.data.k3s_role]))
         if not ok:
             logger.error(f"{host.print_prefix}restart failed: {output.stderr}")
             return False
@@ -157,7 +117,7 @@ def restarted_and_back(state: State, host: Host, mode: str, control: Host, pods:
 
 
 @operation(is_idempotent=False)
-def node_restarted(mode: str, timeout: int = DEFAULT_TIMEOUT) -> Iterator[Any]:
+def node_restarted(mode: str, timeout: int) -> Generator[Any, None, None]:
     """
     Restart this k3s node and wait until it is Ready with a node lease renewed after the restart.
 
@@ -188,7 +148,7 @@ def run_verify(state: State, host: Host, inventory_file: str) -> bool:
 
 
 @operation(is_idempotent=False)
-def cluster_verified(inventory_file: str) -> Iterator[Any]:
+def cluster_verified(inventory_file: str) -> Generator[Any, None, None]:
     """
     Run the verify/ suites against the inventory's cluster; fail when any check fails.
 
@@ -204,7 +164,7 @@ def cluster_verified(inventory_file: str) -> Iterator[Any]:
 
 
 @operation(is_idempotent=False)
-def haproxy_servers_up_again(timeout: int) -> Iterator[Any]:
+def haproxy_servers_up_again(timeout: int) -> Generator[Any, None, None]:
     """
     After the restarts, wait until HAProxy's health checks see every critical server UP again.
 
@@ -222,7 +182,7 @@ def haproxy_servers_up_again(timeout: int) -> Iterator[Any]:
 
 
 @operation(is_idempotent=False)
-def watcher_ran() -> Iterator[Any]:
+def watcher_ran() -> Generator[Any, None, None]:
     """
     Run the node watcher once now: a run that fell into the restart found the API down and left its
     unit failed, and verify judges the watcher by its last run. Its outcome is left to verify.
@@ -239,14 +199,15 @@ def watcher_ran() -> Iterator[Any]:
 @deploy("Restart and verify")
 def restart_and_verify() -> None:
     """Restart the selected k3s nodes (control first), wait for each, then verify the cluster."""
-    mode = choice("restart_mode", MODES, "service")
-    serial = flag("restart_serial", True)
-    timeout = seconds("restart_timeout", DEFAULT_TIMEOUT)
-    selected = host.data.get("node_name") in selected_node_names()
+    check_command_line_data()
+    mode = one_of("restart_mode")
+    serial = flag("restart_serial")
+    timeout = seconds("restart_timeout")
+    selected = host.data.get("node_name") in node_names("restart_nodes", every=k3s_node_names())
     role = host.data.get("k3s_role")
     lock_here = host == inventory.get_group("k3s_control")[0]
     cluster_lock_taken(name="Cluster lock taken", job="restart", duration=timeout * 2,
-                       wait=seconds("lock_wait", DEFAULT_LOCK_WAIT), takes_here=lock_here)
+                       wait=seconds("lock_wait"), takes_here=lock_here)
     if selected and not serial:
         node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
     if selected and serial and role == "server":
@@ -258,5 +219,5 @@ def restart_and_verify() -> None:
     if role == "server":
         watcher_ran(name="Node watcher run on the restarted cluster")
     cluster_lock_released(name="Cluster lock released", releases_here=lock_here)
-    if flag("restart_verify", True) and host == inventory.get_group("k3s_control")[0]:
+    if flag("restart_verify") and host == inventory.get_group("k3s_control")[0]:
         cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()))

@@ -8,7 +8,7 @@ but something that makes it private while k3s runs (a container tool, a manual `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pyinfra import host
@@ -16,7 +16,7 @@ from pyinfra.api import StringCommand, operation
 
 
 @operation()
-def root_shared(propagation: str) -> Iterator[Any]:
+def root_shared(propagation: str) -> Generator[Any, None, None]:
     """
     Make ``/`` rshared when preflight found it otherwise.
 

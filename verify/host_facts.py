@@ -15,16 +15,13 @@ from typing import Any
 
 import pytest
 
+from facts import node_watcher
+from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from verify import host_probe
 from verify.kube import KUBECONFIG
 from verify.targets import AGENT, HAPROXY, SERVER, Cluster, Target
 
 UNIT_PROPERTIES = ["ExecStartPre", "ActiveState", "UnitFileState"]
-WATCHER_TIMER = "k3s-node-watcher.timer"
-WATCHER_SERVICE = "k3s-node-watcher.service"
-WATCHER_LOG = "/var/log/k3s-node-watcher.log"
-HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
-RANCHER_BACKEND = "backend_rancher"
 DEV_KMSG = "/dev/kmsg"
 
 
@@ -37,15 +34,15 @@ def request_for(target: Target, cluster: Cluster) -> dict[str, Any]:
         units[f"{target.k3s_unit}.service"] = UNIT_PROPERTIES
         paths.append(DEV_KMSG)
     if SERVER in target.roles:
-        units[WATCHER_TIMER] = ["UnitFileState", "ActiveState"]
-        units[WATCHER_SERVICE] = ["LoadState", "Result"]
-        paths.append(WATCHER_LOG)
+        units[node_watcher.TIMER] = ["UnitFileState", "ActiveState"]
+        units[node_watcher.SERVICE] = ["LoadState", "Result"]
+        paths.append(node_watcher.LOG)
     if target == cluster.control:
         request["kubeconfig"] = KUBECONFIG
         if cluster.rancher_hostname:
             request["rancher_cluster_ip"] = cluster.rancher_hostname
     if HAPROXY in target.roles:
-        units["haproxy.service"] = ["ActiveState"]
+        units[HAPROXY_SERVICE] = ["ActiveState"]
         request["haproxy"] = {"config": HAPROXY_CONFIG, "backend": RANCHER_BACKEND,
                               "hostname": cluster.rancher_hostname or ""}
     return request
@@ -99,6 +96,6 @@ def gather_all(cluster: Cluster) -> Gathered:
     """Every target's facts, read in parallel."""
     with ThreadPoolExecutor(max_workers=max(1, len(cluster.targets))) as pool:
         results = dict(zip((t.name for t in cluster.targets),
-                           pool.map(lambda target: gather_one(target, cluster), cluster.targets)))
+                           pool.map(lambda target: gather_one(target, cluster), cluster.targets), strict=True))
     return Gathered(hosts={name: found for name, found in results.items() if isinstance(found, HostFacts)},
                     errors={name: found for name, found in results.items() if isinstance(found, str)})

@@ -60,7 +60,7 @@ def run(*command):
 def unit_properties(unit, names):
     """``systemctl show`` properties of one unit; a repeated property (ExecStartPre) keeps every line."""
     _, out, _ = run("systemctl", "show", unit, *["--property=" + name for name in names])
-    found = {name: [] for name in names}
+    found = {name: [] for name in names}  # type: dict[str, list[str]]
     for line in out.splitlines():
         key, _, value = line.partition("=")
         if key in found:
@@ -90,7 +90,8 @@ def server_addresses(stat_text, backend):
     if not lines or not lines[0].startswith("# "):
         return {}
     header = lines[0][2:].split(",")
-    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]
+    # A row may carry fewer fields than the header (HAProxy drops trailing empty ones).
+    rows = [dict(zip(header, line.split(","))) for line in lines[1:]]  # noqa: B905
     return {row["svname"]: row.get("addr", "") for row in rows
             if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")}
 
@@ -124,7 +125,7 @@ def rancher_cluster_ip(name):
 
 
 def gather(request):
-    facts = {
+    facts = {  # type: dict[str, object]
         "units": {unit: unit_properties(unit, names) for unit, names in request.get("units", {}).items()},
         "paths": {path: {"exists": os.path.exists(path), "is_file": os.path.isfile(path)}
                   for path in request.get("paths", [])},

@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from kubernetes.client import V1Node, V1Pod
 
+from facts.names import WATCHED_TAINT_KEYS
+
 KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
-BLOCKING_TAINTS = frozenset({"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"})
+BLOCKING_TAINTS = frozenset(WATCHED_TAINT_KEYS)
 SVCLB_PREFIX = "svclb-"
 
 
@@ -42,7 +44,7 @@ def write_kubeconfig(kubeconfig_text: str, address: str, directory: str) -> str:
 
 def ready_status(node: V1Node) -> str:
     """The node's Ready condition status: ``True``, ``False``, ``Unknown`` (or ``missing``)."""
-    for condition in node.status.conditions or []:
+    for condition in (node.status.conditions if node.status else None) or []:
         if condition.type == "Ready":
             return condition.status
     return "missing"
@@ -51,22 +53,25 @@ def ready_status(node: V1Node) -> str:
 def blocking_taints(node: V1Node) -> list[str]:
     """``key:effect`` of the node's unreachable / not-ready taints."""
     return sorted(
-        f"{taint.key}:{taint.effect}" for taint in node.spec.taints or [] if taint.key in BLOCKING_TAINTS
+        f"{taint.key}:{taint.effect}"
+        for taint in (node.spec.taints if node.spec else None) or []
+        if taint.key in BLOCKING_TAINTS
     )
 
 
 def pending_svclb_pods(pods: list[V1Pod]) -> dict[str, str]:
     """Pending ServiceLB pods and the scheduler's message for each."""
+    names = {pod.metadata.name: pod for pod in pods if pod.metadata and pod.metadata.name}
     return {
-        pod.metadata.name: scheduling_message(pod)
-        for pod in pods
-        if pod.metadata.name.startswith(SVCLB_PREFIX) and pod.status.phase == "Pending"
+        name: scheduling_message(pod)
+        for name, pod in names.items()
+        if name.startswith(SVCLB_PREFIX) and pod.status and pod.status.phase == "Pending"
     }
 
 
 def scheduling_message(pod: V1Pod) -> str:
     """Why the scheduler left the pod Pending (its PodScheduled condition), or ``unknown``."""
-    for condition in pod.status.conditions or []:
+    for condition in (pod.status.conditions if pod.status else None) or []:
         if condition.type == "PodScheduled" and condition.message:
             return condition.message
     return "unknown"

@@ -17,18 +17,21 @@ from typing import Any
 import testinfra
 
 from connectors.pct_testinfra import LOCAL_NODE
+from facts.names import HAPROXY_CONFIG, K3S_UNITS, RANCHER_BACKEND
 from inventory_schema import InventoryHost, load_inventory
 
 SERVER = "server"
 AGENT = "agent"
 HAPROXY = "haproxy"
-PROBE_ROLES = {"k3s": SERVER, "k3s-agent": AGENT, "haproxy": HAPROXY}
+# k3s_role -> the unit's short name, as operators type it (systemctl restart k3s-agent).
+K3S_UNIT_NAMES = {role: unit.removesuffix(".service") for role, unit in K3S_UNITS.items()}
+PROBE_ROLES = {K3S_UNIT_NAMES[SERVER]: SERVER, K3S_UNIT_NAMES[AGENT]: AGENT, "haproxy": HAPROXY}
 # HAProxy may be installed anywhere; the Rancher HAProxy host is the one whose config has the backend.
 ROLE_PROBE = (
     "hostname; "
-    "systemctl cat k3s.service >/dev/null 2>&1 && echo role=k3s; "
-    "systemctl cat k3s-agent.service >/dev/null 2>&1 && echo role=k3s-agent; "
-    "grep -qs '^backend backend_rancher' /etc/haproxy/haproxy.cfg && echo role=haproxy; "
+    + "".join(f"systemctl cat {K3S_UNITS[role]} >/dev/null 2>&1 && echo role={K3S_UNIT_NAMES[role]}; "
+              for role in (SERVER, AGENT))
+    + f"grep -qs '^backend {RANCHER_BACKEND}' {HAPROXY_CONFIG} && echo role=haproxy; "
     "hostname -I"
 )
 
@@ -51,7 +54,7 @@ class Target:
     @property
     def k3s_unit(self) -> str:
         """``k3s`` on a server, ``k3s-agent`` on an agent."""
-        return "k3s" if SERVER in self.roles else "k3s-agent"
+        return K3S_UNIT_NAMES[SERVER if SERVER in self.roles else AGENT]
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Cluster:
         """The first control node: it serves the kubeconfig and runs in-cluster checks."""
         servers = self.with_role(SERVER)
         if not servers:
-            raise LookupError("verify: no k3s control host (k3s.service) among the hosts: check --hosts/--inventory")
+            raise LookupError(f"verify: no k3s control host ({K3S_UNITS[SERVER]}) among the hosts: check --hosts/--inventory")
         return servers[0]
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE
+from facts.names import RANCHER_BACKEND as BACKEND
 from verify.haproxy_stats import first_error, server_states, servers_not_up
-from verify.host_facts import HAPROXY_CONFIG
-from verify.host_facts import RANCHER_BACKEND as BACKEND
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def rancher_servers(haproxy_node, gathered):
 
 
 def test_haproxy_is_active(haproxy_node, gathered):
-    state = gathered.of(haproxy_node).unit("haproxy.service", "ActiveState")
+    state = gathered.of(haproxy_node).unit(HAPROXY_SERVICE, "ActiveState")
     assert state == "active", f"haproxy is {state} on {haproxy_node.name}: systemctl start haproxy; journalctl -u haproxy"
 
 

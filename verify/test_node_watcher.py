@@ -1,8 +1,6 @@
 """The node watcher runs on every control node and its last run succeeded."""
 
-from verify.host_facts import WATCHER_LOG as LOG
-from verify.host_facts import WATCHER_SERVICE as SERVICE
-from verify.host_facts import WATCHER_TIMER as TIMER
+from facts.node_watcher import LOG, SERVICE, TIMER
 
 
 def test_watcher_timer_is_enabled(control_node, gathered):

@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from conftest import ssh
+from facts.names import WATCHED_TAINT_KEYS
 
 CONTROL_IP = "10.213.0.101"
 FAULTS = "/var/lib/rancher/k3s/server/standin-faults"
-WATCHED = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+WATCHED = WATCHED_TAINT_KEYS
 TIMER_PERIOD = 30  # the lab inventory's watcher_interval
 UNREACHABLE = ["node.kubernetes.io/unreachable:NoExecute", "node.kubernetes.io/unreachable:NoSchedule"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from facts.node_diagnosis import NodeDiagnosis, NodeDiagnosisState
-from repair_plan import Observation
+from tasks.repair.plan import Observation
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 UNREACHABLE = [

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from facts.rancher import RancherStatus, split_sections
+from facts.rancher import RancherStatus, section_texts
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SCHEDULER_MESSAGE = ("0/3 nodes are available: 3 node(s) had untolerated taint "
@@ -85,8 +85,8 @@ def status(*args) -> dict:
     return RancherStatus().process(output(*args))
 
 
-def test_split_sections_keeps_each_body():
-    assert split_sections(["### a", "1", "2", "### b", "x"]) == {"a": "1\n2", "b": "x"}
+def test_section_texts_keeps_each_body():
+    assert section_texts(["### a", "1", "2", "### b", "x"]) == {"a": "1\n2", "b": "x"}
 
 
 def test_available_deployment_answering_pong_is_ready():

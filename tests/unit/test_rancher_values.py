@@ -7,8 +7,8 @@ import base64
 import pytest
 import yaml
 
-from tasks import InvalidField
 from tasks.rancher_values import rancher_values, render_manifest
+from tasks.settings import InvalidField
 
 PASSWORD = "s3cret: with #yaml 'chars\""
 

@@ -1,6 +1,6 @@
 """Diagnosis: a NotReady node whose container is stopped is started first."""
 
-from repair_plan import Action, Cause, Limits, Observation, api_down_nodes, diagnose, plan
+from tasks.repair.plan import Action, Cause, Limits, Observation, api_down_nodes, diagnose, plan
 from tests.unit.repair_fixtures import cluster, node
 
 STOPPED = Observation(location="@pct/lab/111", container="stopped")

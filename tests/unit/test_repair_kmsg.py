@@ -1,6 +1,6 @@
 """Diagnosis: /dev/kmsg missing or a link that leads nowhere is recreated."""
 
-from repair_plan import DEPLOY_HINT, Action, Cause, diagnose
+from tasks.repair.plan import DEPLOY_HINT, Action, Cause, diagnose
 from tests.unit.repair_fixtures import diagnosis, running
 
 

@@ -1,6 +1,6 @@
 """Safety limits: nodes per run, the unhealthy share, attempts per node."""
 
-from repair_plan import Limits, Observation, plan
+from tasks.repair.plan import Limits, Observation, plan
 from tests.unit.repair_fixtures import cluster, node, running
 
 STOPPED = Observation(location="@pct/lab/111", container="stopped")

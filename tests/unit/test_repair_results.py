@@ -1,7 +1,18 @@
 """Exit status, attempt bookkeeping and the final table."""
 
-from repair_plan import (EXIT_API_UNREACHABLE, EXIT_HEALTHY, EXIT_NOT_REPAIRED, EXIT_REPAIRED, Row, log_lines,
-                         exit_status, metrics_text, next_state, record_attempts, render_table)
+from tasks.repair.report import (
+    EXIT_API_UNREACHABLE,
+    EXIT_HEALTHY,
+    EXIT_NOT_REPAIRED,
+    EXIT_REPAIRED,
+    Row,
+    exit_status,
+    log_lines,
+    metrics_text,
+    next_state,
+    record_attempts,
+    render_table,
+)
 from tests.unit.repair_fixtures import cluster, node
 
 HEALED = Row("k3s-worker-1", "NotReady (Unknown)", "container stopped", "pct start", "Ready", 31.0, repaired=True)

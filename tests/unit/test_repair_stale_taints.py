@@ -1,6 +1,6 @@
 """Ready nodes: stale unreachable/not-ready taints are removed, and nothing else is done to them."""
 
-from repair_plan import Action, Cause, Limits, plan, taint_patch
+from tasks.repair.plan import Action, Cause, Limits, plan, taint_patch
 from tests.unit.repair_fixtures import UNREACHABLE, cluster, node
 
 CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}

@@ -9,8 +9,8 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.context import ctx_host, ctx_state
 
 from inventory_schema import load_inventory
-from tasks import DeployDataError, InvalidField
 from tasks.repair_timer import REMOTE, RepairTimer, timer_settings, unit_files, wanted_timer
+from tasks.settings import DeployDataError, InvalidField
 
 SERVICE = "/etc/systemd/system/k3s-node-repair.service"
 TIMER = "/etc/systemd/system/k3s-node-repair.timer"

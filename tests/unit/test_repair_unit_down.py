@@ -1,6 +1,6 @@
 """Diagnosis: a k3s unit that is failed, inactive or crash-looping is restarted."""
 
-from repair_plan import Action, Cause, diagnose
+from tasks.repair.plan import Action, Cause, diagnose
 from tests.unit.repair_fixtures import running
 
 

@@ -1,6 +1,6 @@
 """Diagnosis: a running unit without the kmsg fix gets /dev/kmsg fixed now and a pointer to deploy.py."""
 
-from repair_plan import DEPLOY_HINT, Action, Cause, diagnose
+from tasks.repair.plan import DEPLOY_HINT, Action, Cause, diagnose
 from tests.unit.repair_fixtures import running
 
 

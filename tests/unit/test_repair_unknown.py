@@ -1,6 +1,6 @@
 """Diagnosis: when no known cause is found, the node is reported with what was checked, never acted on."""
 
-from repair_plan import Action, Cause, Limits, Observation, diagnose, plan
+from tasks.repair.plan import Action, Cause, Limits, Observation, diagnose, plan
 from tests.unit.repair_fixtures import cluster, node, running
 
 

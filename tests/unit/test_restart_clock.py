@@ -34,8 +34,8 @@ class FakeControl:
 def test_restart_moment_is_the_control_nodes_clock(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: CONTROL_NOW + 3600)  # this machine is an hour ahead
     k3s_ready.RESTARTED_AT.clear()
-    k3s_ready.note_restart(None, SimpleNamespace(data=SimpleNamespace(node_name="w1")),
-                           FakeControl("", ""))
+    state = SimpleNamespace(inventory=SimpleNamespace(get_group=lambda name: [FakeControl("", "")]))
+    k3s_ready.note_restart(state, SimpleNamespace(data=SimpleNamespace(node_name="w1")))
     assert k3s_ready.RESTARTED_AT == {"w1": CONTROL_NOW}
 
 

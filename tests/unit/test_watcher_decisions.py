@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from facts.names import WATCHED_EFFECTS, WATCHED_TAINT_KEYS
 from tests.unit.watcher_script import load_watcher
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -117,3 +118,7 @@ def test_alert_fires_once_when_the_streak_reaches_the_threshold():
 
 def test_alert_threshold_zero_never_alerts():
     assert watcher.nodes_to_alert({"w1": 5}, threshold=0) == []
+
+
+def test_watcher_watches_the_taints_the_deploy_names():
+    assert (watcher.WATCHED_TAINT_KEYS, watcher.WATCHED_EFFECTS) == (WATCHED_TAINT_KEYS, WATCHED_EFFECTS)

@@ -17,28 +17,20 @@ on it is only reported until it has been Ready once.
 Example:
 
     steps = plan(cluster_nodes, observations, attempts={}, limits=Limits())
-    print(render_table([pending_row(step) for step in steps]))
+    [(step.node, step.action, step.act) for step in steps]
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-WATCHED_TAINT_KEYS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
-WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
-UNITS = ("k3s.service", "k3s-agent.service")
-KMSG_FIX = "ln -sf /dev/console /dev/kmsg"
+from facts.names import K3S_UNITS, KMSG_FIX, WATCHED_EFFECTS, WATCHED_TAINT_KEYS
+
 DEPLOY_HINT = "run deploy.py to make the kmsg fix last"
-
-EXIT_HEALTHY = 0
-EXIT_REPAIRED = 10
-EXIT_API_UNREACHABLE = 20
-EXIT_NOT_REPAIRED = 30
-
 
 class Cause(str, Enum):
     CONTAINER_STOPPED = "container stopped"
@@ -118,20 +110,6 @@ class Step:
         return self.finding.action if self.act else Action.REPORT
 
 
-@dataclass
-class Row:
-    """One line of the final table."""
-
-    node: str
-    symptom: str
-    cause: str
-    action: str
-    result: str
-    seconds: float = 0.0
-    repaired: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
 # --- diagnosis -----------------------------------------------------------------------------------
 
 
@@ -142,7 +120,7 @@ def is_watched(taint: Mapping[str, Any]) -> bool:
 def k3s_unit(diagnosis: Mapping[str, Any]) -> str:
     """The node's k3s unit: the agent where it is installed, else the server."""
     units = diagnosis.get("units", {})
-    loaded = [unit for unit in reversed(UNITS) if units.get(unit, {}).get("load_state") == "loaded"]
+    loaded = [unit for unit in reversed(K3S_UNITS.values()) if units.get(unit, {}).get("load_state") == "loaded"]
     return loaded[0] if loaded else ""
 
 
@@ -276,87 +254,6 @@ def next_finding(node: str, observation: Observation, done: Iterable[Action]) ->
     return finding
 
 
-# --- results --------------------------------------------------------------------------------------
-
-
-def pending_row(step: Step) -> Row:
-    """The table row of a step before (or instead of) running it: what ``--dry`` shows."""
-    cause = step.finding.cause.value
-    if step.finding.unit:
-        cause = f"{cause} ({step.finding.unit})"
-    result = "planned" if step.act else f"reported: {step.why}"
-    notes = list(step.finding.checked) if step.finding.cause is Cause.UNKNOWN else []
-    if step.finding.detail and step.finding.detail not in notes:
-        notes.append(step.finding.detail)
-    return Row(step.node, step.symptom, cause, step.action.value, result, notes=notes)
-
-
-def exit_status(rows: list[Row], api_up: bool = True) -> int:
-    """0 healthy (nothing to do), 10 everything acted on is healthy again (the API included),
-    20 API unreachable and not brought back, 30 at least one node not repaired (reported, failed,
-    over a limit, or a dry run)."""
-    if rows and all(row.repaired for row in rows):
-        return EXIT_REPAIRED
-    if not api_up:
-        return EXIT_API_UNREACHABLE
-    return EXIT_NOT_REPAIRED if rows else EXIT_HEALTHY
-
-
-def record_attempts(
-    attempts: Mapping[str, int], nodes: Mapping[str, Mapping[str, Any]], rows: list[Row], acted: set[str]
-) -> dict[str, int]:
-    """Attempts after this run: +1 for a node acted on and still NotReady, cleared once it is Ready."""
-    repaired = {row.node for row in rows if row.repaired}
-    # A node this run did not see (the API was down) keeps its count.
-    updated = {name: count for name, count in attempts.items()
-               if nodes.get(name, {}).get("ready") != "True" and name not in repaired}
-    for name in acted - repaired:
-        updated[name] = updated.get(name, 0) + 1
-    return dict(sorted(updated.items()))
-
-
-def next_state(previous: Mapping[str, Any], nodes: Mapping[str, Mapping[str, Any]], rows: list[Row],
-               acted: set[str]) -> dict[str, Any]:
-    """The state kept between runs for one cluster: attempt counts and the counters for metrics."""
-    return {
-        "attempts": record_attempts(previous.get("attempts", {}), nodes, rows, acted),
-        "runs_total": previous.get("runs_total", 0) + 1,
-        "repaired_total": previous.get("repaired_total", 0) + sum(row.repaired for row in rows),
-        "actions_total": previous.get("actions_total", 0) + len(acted),
-    }
-
-
-def log_lines(rows: list[Row], status: int, stamp: str) -> list[str]:
-    """One ``key=value`` line per row and a summary, in the node watcher's log format."""
-    def line(**fields: Any) -> str:
-        return stamp + " " + " ".join(f"{key}={json.dumps(str(value)) if ' ' in str(value) else value or '-'}"
-                                      for key, value in fields.items())
-
-    lines = [line(node=row.node, symptom=row.symptom, cause=row.cause, action=row.action, result=row.result,
-                  seconds=f"{row.seconds:.1f}") for row in rows]
-    repaired = sum(row.repaired for row in rows)
-    return lines + [line(node="-", reason="repair-summary", rows=len(rows), repaired=repaired,
-                         not_repaired=len(rows) - repaired, outcome=f"exit-{status}")]
-
-
-def metrics_text(state: Mapping[str, Any], rows: list[Row], status: int, now: float) -> str:
-    """Prometheus textfile (node_exporter's textfile collector) for the last run and the totals."""
-    metrics = [
-        ("runs_total", "counter", "Repair runs.", state["runs_total"]),
-        ("nodes_repaired_total", "counter", "Nodes healed or cleared of stale taints.", state["repaired_total"]),
-        ("node_actions_total", "counter", "NotReady nodes acted on.", state["actions_total"]),
-        ("nodes_not_repaired", "gauge", "Nodes the last run left broken or only reported.",
-         sum(not row.repaired for row in rows)),
-        ("last_exit_code", "gauge", "Exit status of the last run (0, 10, 20, 30).", status),
-        ("last_run_timestamp_seconds", "gauge", "When the last run finished.", round(now, 3)),
-    ]
-    lines = []
-    for name, kind, help_text, value in metrics:
-        lines += [f"# HELP k3s_node_repair_{name} {help_text}", f"# TYPE k3s_node_repair_{name} {kind}",
-                  f"k3s_node_repair_{name} {value}"]
-    return "\n".join(lines) + "\n"
-
-
 def taint_patch(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """JSON patch removing the watched taints only if the taint list is still the one read."""
     remaining = [taint for taint in taints if not is_watched(taint)]
@@ -368,20 +265,3 @@ def taint_patch(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def taint_patch_json(taints: list[dict[str, Any]]) -> str:
     return json.dumps(taint_patch(taints), separators=(",", ":"))
-
-
-TABLE_COLUMNS = ("node", "symptom", "cause", "action", "result", "seconds")
-
-
-def render_table(rows: list[Row]) -> str:
-    """A plain-text table with a header; notes follow their row, indented."""
-    cells = [list(TABLE_COLUMNS)] + [
-        [row.node, row.symptom, row.cause, row.action, row.result, f"{row.seconds:.1f}"] for row in rows
-    ]
-    widths = [max(len(line[column]) for line in cells) for column in range(len(TABLE_COLUMNS))]
-    lines = []
-    for index, line in enumerate(cells):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
-        if index:
-            lines += [f"    - {note}" for note in rows[index - 1].notes]
-    return "\n".join(lines)

@@ -1,14 +1,14 @@
-"""NodeWatcher.process on `systemctl show` output recorded in the lab's Debian containers."""
+"""TimerUnits.process (the node watcher's units) on `systemctl show` output recorded in the lab's Debian containers."""
 
 from pathlib import Path
 
-from facts.node_watcher import NodeWatcher
+from facts.systemd_timer import TimerUnits
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def process(name):
-    return NodeWatcher().process((FIXTURES / name).read_text().splitlines())
+    return TimerUnits().process((FIXTURES / name).read_text().splitlines())
 
 
 def test_absent_watcher_has_no_files():

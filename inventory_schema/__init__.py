@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from tasks.settings import SECRET_KEYS, key_problem
+
 K3S_GROUPS = ("k3s_control", "k3s_workers")
 HOST_GROUPS = ("k3s_control", "k3s_workers", "haproxy")
 ALL_GROUPS = HOST_GROUPS + ("proxmox_hosts",)
@@ -32,7 +34,6 @@ HOST_KEYS = frozenset({"name", "ssh", "pct", "node_ip", "data"})
 SSH_KEYS = frozenset({"host", "user", "port", "key", "known_hosts"})
 PCT_KEYS = frozenset({"node", "vmid"})
 PROXMOX_KEYS = frozenset({"name", "ssh", "local", "pct_command", "data"})
-SECRET_KEYS = frozenset({"k3s_token", "rancher_bootstrap_password"})
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_INVENTORY = "lab/inventory-ssh.yml"
 
@@ -76,6 +77,7 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     if unknown:
         raise InventoryError(f"inventory: field {sorted(unknown)[0]}: unknown top-level field")
     cluster = _mapping(raw.get("data", {}), "cluster", "data")
+    _known_keys(cluster, "inventory: ")
     secrets = _load_secrets(path, raw.get("secrets_file"))
     proxmox = {node["name"]: node for node in _proxmox_nodes(raw.get("proxmox_hosts") or [])}
     entries = [(group, entry) for group in HOST_GROUPS for entry in _host_list(raw, group)]
@@ -149,7 +151,7 @@ def _build_host(
     control_ip: str,
 ) -> InventoryHost:
     name = entry["name"]
-    data: dict[str, Any] = {**cluster, **secrets, **_mapping(entry.get("data", {}), name, "data")}
+    data: dict[str, Any] = {**cluster, **secrets, **_host_data(entry, name)}
     data.update(node_name=name, node_ip=_node_ip(entry, name), k3s_server_url=f"https://{control_ip}:6443")
     if group in K3S_GROUPS:
         data["k3s_role"] = "server" if group == "k3s_control" else "agent"
@@ -165,12 +167,26 @@ def _build_host(
 
 def _proxmox_host(node: dict[str, Any]) -> InventoryHost:
     """A Proxmox host's own ``data:`` (e.g. ``repair_timer``); the cluster's ``data:`` is for the k3s hosts."""
-    data = {**_mapping(node.get("data", {}), node["name"], "data"),
+    data = {**_host_data(node, node["name"]),
             "node_name": node["name"], "pct_command": node.get("pct_command", "pct")}
     if node.get("local"):
         return InventoryHost(name=node["name"], pyinfra_name="@local", groups=("proxmox_hosts",), data=data)
     data.update(_ssh_data(_ssh(node["ssh"], node["name"]), "ssh_"))
     return InventoryHost(name=node["name"], pyinfra_name=node["name"], groups=("proxmox_hosts",), data=data)
+
+
+def _host_data(entry: dict[str, Any], name: str) -> dict[str, Any]:
+    data = _mapping(entry.get("data", {}), name, "data")
+    _known_keys(data, f"inventory: host {name}: ")
+    return data
+
+
+def _known_keys(data: dict[str, Any], where: str) -> None:
+    """Every key of a ``data:`` mapping is a setting of ``tasks.settings`` (a misspelt one would
+    otherwise be ignored in silence)."""
+    for key in sorted(data):
+        if problem := key_problem(str(key)):
+            raise InventoryError(f"{where}field data.{key}: {problem}")
 
 
 def _ssh(ssh: Any, name: str) -> dict[str, Any]:

@@ -1,0 +1,20 @@
+"""One definition of each name the deploy writes on hosts and the facts, repair and verify read back.
+
+Example:
+
+    from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE
+    K3S_UNITS["agent"] == "k3s-agent.service"
+"""
+
+SYSTEMD_DIR = "/etc/systemd/system"
+# The k3s unit of each k3s_role, as the upstream installer names them.
+K3S_UNITS = {"server": "k3s.service", "agent": "k3s-agent.service"}
+# LXC builds /dev afresh on every container start without /dev/kmsg, which the kubelet opens first.
+KMSG_FIX = "rm -f /dev/kmsg && ln -sf /dev/console /dev/kmsg"
+KMSG_EXEC_START_PRE = f'-/bin/bash -c "{KMSG_FIX}"'
+# The node lifecycle controller's condition taints: the truth on a NotReady node, stale on a Ready one.
+WATCHED_TAINT_KEYS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
+HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
+HAPROXY_SERVICE = "haproxy.service"
+RANCHER_BACKEND = "backend_rancher"
