@@ -43,7 +43,6 @@ def _cluster_data(k3s_binary: Path) -> dict[str, Any]:
         "k3s_version": "v1.31.4+k3s1",
         "k3s_binary_src": str(k3s_binary),
         "k3s_sha256": hashlib.sha256(k3s_binary.read_bytes()).hexdigest(),
-        "k3s_unit_source": "deploy",
         # Short timings so that failures and recoveries show within a test's patience.
         "k3s_config": {
             "kube-controller-manager-arg": ["node-monitor-grace-period=20s", "node-monitor-period=2s"],

@@ -20,12 +20,13 @@ from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
+from facts.installed_unit import InstalledK3sUnit
 from facts.k3s_units import K3sUnit
 from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
 from tasks import render
 from tasks.desired_files import DesiredFile, file_commands, text_file
 from tasks.k3s_ready import note_restart
-from tasks.settings import one_of
+from tasks.settings import data_error, one_of
 
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"
 # host name -> its binary, config and unit operations in this run (pyinfra prepares every host
@@ -57,10 +58,27 @@ def unit_name() -> str:
     return K3S_UNITS[one_of("k3s_role")]
 
 
+def unit_source() -> str:
+    """``deploy`` or ``installer``: ``k3s_unit_source``, where ``auto`` adopts a unit the deploy did not
+    write (an install.sh install keeps its unit, its ``.env`` file and its flags).
+
+    A ``deploy`` that would replace such a unit and drop flags of its ``ExecStart`` is refused.
+    """
+    chosen = one_of("k3s_unit_source")
+    installed = host.get_fact(InstalledK3sUnit, unit=unit_name())
+    if chosen == "auto":
+        return "installer" if installed["writer"] == "other" else "deploy"
+    if chosen == "deploy" and installed["writer"] == "other" and installed["flags"]:
+        raise data_error("k3s_unit_source", f"deploy would replace {unit_name()}, which the deploy did not write, "
+                                            f"and drop its ExecStart flags {' '.join(installed['flags'])}: move them "
+                                            "into k3s_config, or set auto to keep that unit")
+    return chosen
+
+
 def unit_files() -> list[DesiredFile]:
-    """The unit (``deploy``) or its kmsg drop-in (``installer``), per ``k3s_unit_source``."""
+    """The unit (``deploy``) or its kmsg drop-in (``installer``), per :func:`unit_source`."""
     unit = unit_name()
-    if one_of("k3s_unit_source") == "deploy":
+    if unit_source() == "deploy":
         return [text_file(f"{SYSTEMD_DIR}/{unit}", render(f"{unit}.j2", kmsg_exec_start_pre=KMSG_EXEC_START_PRE))]
     drop_in = render("10-kmsg.conf.j2", unit=unit, kmsg_exec_start_pre=KMSG_EXEC_START_PRE)
     return [text_file(f"{SYSTEMD_DIR}/{unit}.d/10-kmsg.conf", drop_in)]

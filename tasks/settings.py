@@ -100,8 +100,10 @@ SETTINGS = _table(
             "tasks/k3s_binary.py"),
     Setting("k3s_sha256", Kind.TEXT, None, "the binary's sha256 (64 lowercase hex digits); required with a URL, "
             "checked against a local file too", "tasks/k3s_binary.py"),
-    Setting("k3s_unit_source", Kind.CHOICE, "deploy", "`installer`: the upstream installer wrote the units, "
-            "only drop-ins are written", "tasks/k3s_units.py", choices=("deploy", "installer")),
+    Setting("k3s_unit_source", Kind.CHOICE, "auto", "`auto`: `installer` where a unit the deploy did not write is "
+            "installed (the upstream installer's: adopted with its flags and env file), else `deploy`; `deploy`: the "
+            "deploy writes the whole unit; `installer`: only the kmsg drop-in is written", "tasks/k3s_units.py",
+            choices=("auto", "deploy", "installer")),
     Setting("k3s_config", Kind.MAPPING, {}, "extra `config.yaml` entries (lists are merged with preflight's "
             "fixes)", "tasks/k3s_config.py"),
     Setting("k3s_ready_timeout", Kind.SECONDS, 300, "seconds to wait for nodes Ready", "deploy.py"),

@@ -24,7 +24,7 @@ CASES = {
     ),
     "unit-source-unknown": (
         lambda inv: inv["data"].update(k3s_unit_source="rpm"),
-        "deploy: host k3s-control: field k3s_unit_source: 'rpm' is not one of deploy, installer",
+        "deploy: host k3s-control: field k3s_unit_source: 'rpm' is not one of auto, deploy, installer",
     ),
 }
 

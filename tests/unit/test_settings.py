@@ -90,7 +90,7 @@ def test_whole_number_is_bounded_by_the_table() -> None:
 
 def test_choice_names_the_allowed_values() -> None:
     assert problem(one_of, "k3s_unit_source", {"k3s_unit_source": "rpm"}) == \
-        "deploy: host k3s-worker-1: field k3s_unit_source: 'rpm' is not one of deploy, installer"
+        "deploy: host k3s-worker-1: field k3s_unit_source: 'rpm' is not one of auto, deploy, installer"
 
 
 def test_time_span_refuses_words() -> None:
