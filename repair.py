@@ -6,7 +6,9 @@
 
 ``python repair.py [pyinfra options]`` runs pyinfra on this file in-process and exits with
 0 healthy (nothing to do), 10 repaired, 20 Kubernetes API unreachable, 30 not repaired (a node
-reported, over a limit, still NotReady, or a dry run with work to do), 1 pyinfra itself failed.
+reported, over a limit, still NotReady, or a dry run with work to do), 40 another run (a restart,
+an upgrade, another repair) holds the cluster lock (tasks/cluster_lock.py) and nothing was done,
+1 pyinfra itself failed.
 The steps, limits and host data are in the package ``tasks/repair``: ``plan`` decides, ``access`` reaches
 the nodes, ``actions`` acts, ``report`` reports.
 """

@@ -27,8 +27,9 @@ from pyinfra.api.host import Host
 
 from facts.cluster_nodes import ClusterNode, ClusterNodes
 from facts.pct import PctList
+from tasks.cluster_lock import cluster_lock_released
 from tasks.repair.access import NodeAccess, listed_status, observe, reachable, resolve
-from tasks.repair.actions import node_repaired, show_journal, stale_taints_removed
+from tasks.repair.actions import node_repaired, repair_lock_taken, show_journal, stale_taints_removed
 from tasks.repair.plan import Action, Limits, Observation, api_down_nodes, plan
 from tasks.repair.report import RepairRun, load_state, log_rows, pending_row, repair_reported
 from tasks.settings import check_command_line_data, node_names, path, seconds, value, whole_number
@@ -120,17 +121,21 @@ def repair() -> None:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
     timeout = seconds("repair_ready_timeout")
+    if any(step.act for step in run.steps) and run.api_up:
+        repair_lock_taken(name="Cluster lock taken", run=run, duration=timeout * (len(run.steps) + 1))
     for step in run.steps:
         if step.act and step.action is Action.REMOVE_TAINTS:
             stale_taints_removed(name=f"Remove stale taints from {step.node}", run=run, step=step)
         elif step.act:
             node_repaired(name=f"Repair {step.node}: {step.action.value}", run=run, step=step, timeout=timeout)
     repair_reported(name="Repair report", run=run)
+    cluster_lock_released(name="Cluster lock released", releases_here=True)
 
 
 def main(argv: list[str]) -> int:
     """``python repair.py [pyinfra options]``: run pyinfra on ``inventory.py repair.py`` and exit
-    0 healthy, 10 repaired, 20 API unreachable, 30 not repaired (or a plan only), 1 pyinfra failed."""
+    0 healthy, 10 repaired, 20 API unreachable, 30 not repaired (or a plan only), 40 the cluster lock
+    is held by another run (nothing done), 1 pyinfra failed."""
     from pyinfra_cli.main import main as pyinfra_main
 
     os.chdir(CHECKOUT)

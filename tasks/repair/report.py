@@ -29,6 +29,8 @@ EXIT_HEALTHY = 0
 EXIT_REPAIRED = 10
 EXIT_API_UNREACHABLE = 20
 EXIT_NOT_REPAIRED = 30
+# Another run (a restart, an upgrade, another repair) holds the cluster lock: nothing was done.
+EXIT_LOCKED = 40
 
 
 @dataclass

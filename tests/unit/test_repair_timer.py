@@ -47,9 +47,9 @@ def test_service_names_the_inventory_and_the_checkout(timer, checkout):
     assert ("Environment=K3S_INVENTORY=/root/cluster.yml" in lines, f"WorkingDirectory={checkout}" in lines) == (True, True)
 
 
-def test_service_is_a_oneshot_for_which_repaired_is_success(timer):
+def test_service_is_a_oneshot_for_which_repaired_and_locked_out_are_success(timer):
     lines = unit_lines(unit_files(timer)[SERVICE])
-    assert ("Type=oneshot" in lines, "SuccessExitStatus=10" in lines) == (True, True)
+    assert ("Type=oneshot" in lines, "SuccessExitStatus=10 40" in lines) == (True, True)
 
 
 def test_timer_repeats_after_the_interval(timer):
