@@ -10,7 +10,7 @@ two takers never both win. A holder that died stops holding it when ``renewTime`
 (``python3`` with ``k3s kubectl``), never on this machine.
 
 Example:
-    taken = take(control, Holder("restart.py on laptop", "restart"), duration=900, wait=600)
+    taken = take(control, Holder("restart.py on laptop", "restart"), duration=LEASE_SECONDS, wait=600)
     ...
     release(control, taken.holder)
 """
@@ -35,6 +35,11 @@ from pyinfra.api.state import State
 LEASE_NAMESPACE, LEASE_NAME = "kube-system", "k3s-lxc-resilience-lock"
 REASON_ANNOTATION = "k3s-lxc-resilience/reason"
 POLL_SECONDS = 5
+# How long a holder that stopped renewing (it died, or stopped before releasing) keeps the lock, and
+# how often a live holder renews it: leader election's proportions (client-go leaderelection:
+# leaseDuration 15 s, retryPeriod 2 s), longer since a control node may be rebooting meanwhile.
+LEASE_SECONDS = 120
+RENEW_SECONDS = 20
 
 # Runs on the control node: ``take <holder> <reason> <seconds>``, ``release <holder>``. Prints one
 # JSON line: {"result": "taken"|"held"|"released"|"not-held"|"raced"|"api-unreachable", ...}.
@@ -163,7 +168,7 @@ def release(control: Host, holder: Holder) -> Attempt:
     return attempt(control, "release", holder)
 
 
-# The lock this run holds (set by cluster_lock_taken on the control node, which runs before any
+# The lock this run holds (set on the control node by cluster_lock_taken, which runs before any
 # operation that needs it); operations that act on nodes check it with held_by_this_run().
 HELD: dict[str, Holder] = {}
 
@@ -172,25 +177,46 @@ def held_by_this_run() -> Holder | None:
     return HELD.get("holder")
 
 
-def take_for_run(state: State, host: Host, holder: Holder, duration: int, wait: float) -> bool:
+def keep_renewing(control: Host, holder: Holder) -> None:
+    """Renew the lease every ``RENEW_SECONDS`` while this run holds it (a greenlet), as a leader
+    elector renews its lease: the lease itself is short, so a run that dies or stops early without
+    releasing stops holding the lock within ``LEASE_SECONDS``. A renewal that fails (the control node
+    rebooting) is tried again; one that finds another holder ends this run's hold."""
+    while HELD.get("holder") == holder:
+        gevent.sleep(RENEW_SECONDS)
+        if HELD.get("holder") != holder:
+            return
+        try:
+            answer = attempt(control, "take", holder, LEASE_SECONDS)
+        except Exception as error:  # a closed connection at the end of the run, a reboot: try again
+            logger.debug(f"cluster lock renewal: {error}")
+            continue
+        if answer.result == "held":
+            logger.error(f"{control.print_prefix}{answer.line()}: this run no longer holds the cluster lock")
+            HELD.pop("holder", None)
+            return
+
+
+def hold(control: Host, holder: Holder) -> None:
+    """This run holds the lock from now on, renewed in the background until released."""
+    HELD["holder"] = holder
+    gevent.spawn(keep_renewing, control, holder)
+
+
+def take_for_run(state: State, host: Host, holder: Holder, wait: float) -> bool:
     """FunctionCommand body: take the lock on this (control) host's API; one line when it cannot."""
-    answer = take(host, holder, duration, wait)
+    answer = take(host, holder, LEASE_SECONDS, wait)
     if answer.result != "taken":
         logger.error(f"{host.print_prefix}{answer.line()}")
         return False
-    HELD["holder"] = holder
+    hold(host, holder)
     return True
 
 
-def renewed(control: Host, duration: int) -> bool:
-    """Renew this run's lock before acting on a node; ``False`` (with the line) if it is no longer ours."""
-    holder = held_by_this_run()
-    if holder is None:
+def still_held() -> bool:
+    """Before acting on a node: this run still holds the lock (``False`` with a line otherwise)."""
+    if held_by_this_run() is None:
         logger.error("cluster lock: not held by this run; nothing is restarted")
-        return False
-    answer = take(control, holder, duration, wait=0)
-    if answer.result not in ("taken", "api-unreachable"):
-        logger.error(f"{control.print_prefix}{answer.line()}")
         return False
     return True
 
@@ -205,7 +231,7 @@ def release_for_run(state: State, host: Host) -> bool:
 
 
 @operation(is_idempotent=False)
-def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -> Generator[Any, None, None]:
+def cluster_lock_taken(job: str, wait: float, takes_here: bool) -> Generator[Any, None, None]:
     """
     Take the cluster-wide lock for this run, waiting up to ``wait`` seconds while another run holds
     it; fail with one line naming the holder otherwise. Call it on every host from one line: the host
@@ -213,7 +239,6 @@ def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -
     after it starts anywhere before the lock is taken.
 
     + job: what this run does, recorded as the lock's reason (``restart``, ``repair``)
-    + duration: seconds the lock is held unless renewed (a holder that dies stops holding it then)
     + wait: seconds to wait for another holder
     + takes_here: this host takes the lock (it must be a control node)
 
@@ -221,13 +246,13 @@ def cluster_lock_taken(job: str, duration: int, wait: float, takes_here: bool) -
 
     .. code:: python
 
-        cluster_lock_taken(name="Cluster lock taken", job="restart", duration=900, wait=300,
+        cluster_lock_taken(name="Cluster lock taken", job="restart", wait=300,
                            takes_here=host == inventory.get_group("k3s_control")[0])
     """
     if not takes_here:
         host.noop("a control node takes the cluster lock")
         return
-    yield FunctionCommand(take_for_run, (Holder.here(job), duration, wait), {})
+    yield FunctionCommand(take_for_run, (Holder.here(job), wait), {})
 
 
 @operation(is_idempotent=False)

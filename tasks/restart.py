@@ -11,7 +11,7 @@ Host data (inventory ``data:`` or ``pyinfra ... --data key=value``): ``restart_m
 types, defaults and meanings are in tasks/settings.py.
 
 The run holds the cluster lock (tasks/cluster_lock.py) from before the first restart until HAProxy's
-servers are UP again; each node's restart renews it first and is refused when it is no longer ours.
+servers are UP again, renewed in the background; a node is not restarted once the lock is no longer ours.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from connectors.pct import PctConnector, default_privilege
 from facts.names import K3S_UNITS
 from facts.node_watcher import SERVICE as WATCHER_SERVICE
 from inventory_schema import inventory_path
-from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, renewed
+from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, still_held
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
 from tasks.k3s_ready import control_clock, probe, wait_until_back
@@ -86,7 +86,7 @@ def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout
     since being back includes them serving again.
     """
     node_name = host.data.node_name
-    if not renewed(control, timeout * 2):
+    if not still_held():
         return False
     pods = pod_uids(probe(control, node_name))
     drained(node_name)
@@ -206,8 +206,7 @@ def restart_and_verify() -> None:
     selected = host.data.get("node_name") in node_names("restart_nodes", every=k3s_node_names())
     role = host.data.get("k3s_role")
     lock_here = host == inventory.get_group("k3s_control")[0]
-    cluster_lock_taken(name="Cluster lock taken", job="restart", duration=timeout * 2,
-                       wait=seconds("lock_wait"), takes_here=lock_here)
+    cluster_lock_taken(name="Cluster lock taken", job="restart", wait=seconds("lock_wait"), takes_here=lock_here)
     if selected and not serial:
         node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
     if selected and serial and role == "server":

@@ -122,7 +122,7 @@ def repair() -> None:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
     timeout = seconds("repair_ready_timeout")
     if any(step.act for step in run.steps) and run.api_up:
-        repair_lock_taken(name="Cluster lock taken", run=run, duration=timeout * (len(run.steps) + 1))
+        repair_lock_taken(name="Cluster lock taken", run=run)
     for step in run.steps:
         if step.act and step.action is Action.REMOVE_TAINTS:
             stale_taints_removed(name=f"Remove stale taints from {step.node}", run=run, step=step)

@@ -23,7 +23,7 @@ from pyinfra.connectors.util import clear_askpass_cache
 from connectors.proxmox_node import one_line
 from facts.names import KMSG_FIX
 from tasks import poll_until, wait_until
-from tasks.cluster_lock import HELD, Holder, take
+from tasks.cluster_lock import LEASE_SECONDS, Holder, hold, take
 from tasks.k3s_ready import control_clock, wait_until_back
 from tasks.node_back import NodeRestart
 from tasks.repair.access import COMMAND_TIMEOUT, NodeAccess, observe
@@ -210,14 +210,14 @@ def stale_taints_removed(run: RepairRun, step: Step) -> Generator[Any, None, Non
     yield FunctionCommand(clear_taints, (run, step), {})
 
 
-def take_lock_or_stop(state: State, host: Host, run: RepairRun, duration: int) -> bool:
+def take_lock_or_stop(state: State, host: Host, run: RepairRun) -> bool:
     """Take the cluster lock without waiting (the timer's next run tries again); held by another run,
     fail this host before anything acts, with exit 40 and the line naming the holder. While the API is
     down there is no lock to take: repair is then what brings the control plane back."""
     holder = Holder.here("repair")
-    answer = take(host, holder, duration, wait=0)
+    answer = take(host, holder, LEASE_SECONDS, wait=0)
     if answer.result == "taken":
-        HELD["holder"] = holder
+        hold(host, holder)
         return True
     logger.error(f"{host.print_prefix}{answer.line()}; repair does nothing this run")
     run.outcome = EXIT_LOCKED
@@ -225,18 +225,17 @@ def take_lock_or_stop(state: State, host: Host, run: RepairRun, duration: int) -
 
 
 @operation(is_idempotent=False)
-def repair_lock_taken(run: RepairRun, duration: int) -> Generator[Any, None, None]:
+def repair_lock_taken(run: RepairRun) -> Generator[Any, None, None]:
     """
     Take the cluster lock for this repair run before any node is acted on; the run stops (exit 40)
     when a restart, an upgrade or another repair holds it.
 
     + run: the planned run
-    + duration: seconds the lock is held unless released (a run that dies stops holding it then)
 
     **Example:**
 
     .. code:: python
 
-        repair_lock_taken(name="Cluster lock taken", run=run, duration=600)
+        repair_lock_taken(name="Cluster lock taken", run=run)
     """
-    yield FunctionCommand(take_lock_or_stop, (run, duration), {})
+    yield FunctionCommand(take_lock_or_stop, (run,), {})
