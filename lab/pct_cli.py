@@ -169,13 +169,15 @@ def create_file(path: str, mode: int | None, user: str | None, group: str | None
 
 
 def cmd_list(args: list[str]) -> int:
+    """This node's containers; Lock is the conf's `lock` (e.g. `migrate` while one moves), else empty."""
     confs = containers.node_lxc_dir(containers.this_node()).glob("*.conf")
     vmids = sorted(int(path.stem) for path in confs if path.stem.isdigit())
     if not vmids:
         return 0
     print(LIST_FORMAT % ("VMID", "Status", "Lock", "Name"))
     for vmid in vmids:
-        print(LIST_FORMAT % (vmid, containers.state(vmid), "", dict(containers.read_pve_conf(vmid))["hostname"]))
+        conf = dict(containers.read_pve_conf(vmid))
+        print(LIST_FORMAT % (vmid, containers.state(vmid), conf.get("lock", ""), conf["hostname"]))
     return 0
 
 
@@ -204,9 +206,19 @@ def cmd_config(args: list[str]) -> int:
 
 
 def cmd_start(args: list[str]) -> int:
+    """Start the container, unless it is locked.
+
+    Upstream: proxmox/pve-container src/PVE/API2/LXC/Status.pm `vm_start`: `die "CT $vmid already
+    running\n" if PVE::LXC::check_running($vmid);`, then its `vzstart` task runs
+    `PVE::LXC::Config->check_lock($conf)`, which dies `CT is locked (<lock>)`
+    (proxmox/pve-guest-common src/PVE/AbstractConfig.pm `check_lock`).
+    """
     vmid = _existing_vmid(args)
     if containers.state(vmid) == "running":
         raise PctError(f"CT {vmid} already running")
+    lock = dict(containers.read_pve_conf(vmid)).get("lock")
+    if lock:
+        raise PctError(f"CT is locked ({lock})")
     containers.start(vmid)
     return 0
 
