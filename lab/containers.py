@@ -90,13 +90,22 @@ def upper_dir(vmid: int) -> Path:
     return STATE_DIR / "ct" / str(vmid) / "upper"
 
 
+def move_conf(vmid: int, source: str, target: str) -> None:
+    """Move the conf to another node's directory, as `move_config_to_node` does
+    (proxmox/pve-guest-common src/PVE/AbstractConfig.pm: `rename($config_fn, $new_config_fn)`)."""
+    pve_conf_path(vmid, source).rename(pve_conf_path(vmid, target))
+
+
 def ensure_container(ct: Container, lower: Path, all_containers: list[Container]) -> bool:
     """Create the container on its node if missing or built on another rootfs; return True when
-    (re)created. A container that migrated stays on the node it is on, as on Proxmox."""
+    (re)created. The conf of a container found on another node (made before the topology had
+    nodes, or left by a migration) moves to the container's node; the container keeps running."""
     ensure_node_layout()
     rootfs = f"overlay:{lower}:{upper_dir(ct.vmid)}"
     node = conf_node(ct.vmid)
     if node is not None and dict(read_pve_conf(ct.vmid, node)).get("rootfs") == rootfs:
+        if node != ct.node:
+            move_conf(ct.vmid, node, ct.node)
         return False
     destroy(ct.vmid)
     upper = upper_dir(ct.vmid)

@@ -2,7 +2,7 @@
 
 `up` is idempotent and repairs what it finds: a missing bridge, stopped containers (e.g. after the
 machine restarted), containers built on an older rootfs, leftovers of an interrupted run, node
-lab2's sshd missing or stale. A container that migrated stays on the node it is on.
+lab2's sshd missing or stale, a container's conf on another node than the topology's (moved back).
 `migrate <vmid> <node>` moves a container as `pct migrate <vmid> <node> --restart` does
 (lab/migration.py); it leaves the inventories as they are.
 
@@ -43,13 +43,13 @@ def up() -> int:
     ssh_keys.ensure_client_key()
     _remove_strays({ct.vmid for ct in cts})
     for ct in cts:
+        found_on = containers.conf_node(ct.vmid)
         if containers.ensure_container(ct, lower, cts):
             print(f"lab: created {ct.vmid} {ct.name} on node {ct.node}")
-        node = containers.conf_node(ct.vmid)
-        if node != ct.node:
-            print(f"lab: {ct.vmid} {ct.name} is on node {node} (migrated; `lab.py migrate {ct.vmid} {ct.node}` moves it back)")
+        elif found_on != ct.node:
+            print(f"lab: moved {ct.vmid} {ct.name} from node {found_on} to node {ct.node}")
         if containers.state(ct.vmid) != "running":
-            containers.start(ct.vmid, node)
+            containers.start(ct.vmid, ct.node)
             print(f"lab: started {ct.vmid} {ct.name}")
     for ct in cts:
         print(f"lab: {ct.vmid} {ct.name} {ct.ip} systemd {containers.wait_booted(ct.vmid)}")

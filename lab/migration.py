@@ -15,6 +15,7 @@ failure before the conf moved removes the lock and starts the container again on
 
 The lab's volumes are an overlay on this machine that every node reaches, so only the conf moves.
 The inventories are left as they are: after a real migration the operator's inventory is stale too.
+(`lab.py up` puts every conf back on its topology node.)
 
 Example:
 
@@ -60,7 +61,7 @@ def migrate(vmid: int, target: str, timeout: int = SHUTDOWN_TIMEOUT) -> None:
                 raise MigrationError("container did not stop")
         print(f"starting migration of CT {vmid} to node '{target}'")
         _set_lock(vmid, source, "migrate")
-        containers.pve_conf_path(vmid, source).rename(containers.pve_conf_path(vmid, target))
+        containers.move_conf(vmid, source, target)
         moved = True
     finally:
         print("start final cleanup")

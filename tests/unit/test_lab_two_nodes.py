@@ -96,12 +96,17 @@ def test_ensure_container_creates_the_conf_on_the_containers_node(fake_lxc, tmp_
     assert containers.conf_node(114) == SSH_NODE
 
 
-def test_ensure_container_keeps_a_migrated_container_where_it_is(fake_lxc, tmp_path, monkeypatch):
-    monkeypatch.setattr(containers, "STATE_DIR", tmp_path / "state")
+def test_ensure_container_moves_a_conf_found_on_another_node_back_to_its_node(fake_lxc, monkeypatch):
     migration.migrate(112, LAB_NODE)
-    rootfs = dict(containers.read_pve_conf(112, LAB_NODE))["rootfs"]
-    monkeypatch.setattr(containers, "upper_dir", lambda vmid: Path(rootfs.rpartition(":")[2]))
-    assert (containers.ensure_container(WORKER_2, Path("/lower"), [WORKER_2]), containers.conf_node(112)) == (False, LAB_NODE)
+    monkeypatch.setattr(containers, "upper_dir", lambda vmid: Path(f"/upper/{vmid}"))
+    assert (containers.ensure_container(WORKER_2, Path("/lower"), [WORKER_2]), containers.conf_node(112)) == (False, SSH_NODE)
+
+
+def test_ensure_container_leaves_a_moved_container_running(fake_lxc, monkeypatch):
+    migration.migrate(112, LAB_NODE)
+    monkeypatch.setattr(containers, "upper_dir", lambda vmid: Path(f"/upper/{vmid}"))
+    containers.ensure_container(WORKER_2, Path("/lower"), [WORKER_2])
+    assert (containers.state(112), calls(fake_lxc)[2:]) == ("running", [])
 
 
 def test_migrate_moves_the_conf_to_the_target_node(fake_lxc, capsys):
