@@ -14,6 +14,8 @@ a container that was running, `pct start` on the target ("start container on tar
 failure before the conf moved removes the lock and starts the container again on the source node.
 
 The lab's volumes are an overlay on this machine that every node reaches, so only the conf moves.
+An HA-managed container moves the same way here; real `migrate_vm` hands it to the HA stack
+instead (`Requesting HA migration for CT $vmid to node $target`, `ha-manager migrate`).
 The inventories are left as they are: after a real migration the operator's inventory is stale too.
 (`lab.py up` puts every conf back on its topology node.)
 
