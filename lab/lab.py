@@ -56,6 +56,7 @@ def up() -> int:
     if node_sshd.ensure_node_sshd():
         print(f"lab: started node {SSH_NODE}'s sshd on {SSH_NODE_ADDRESS}:{SSH_NODE_PORT}")
     ssh_keys.write_known_hosts(cts)
+    ssh_keys.write_ssh_config()
     write_inventories(cts, build_standin())
     print(f"lab: up in {time.monotonic() - started:.1f}s; inventories in {LAB_DIR}/inventory-{{ssh,pct}}.yml")
     return 0

@@ -6,7 +6,7 @@ exact from the start and host key checking stays on.
 
 Example:
 
-    ensure_client_key(); install_into(upper, ct); write_known_hosts(containers)
+    ensure_client_key(); install_into(upper, ct); write_known_hosts(containers); write_ssh_config()
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from topology import SSH_DIR, SSH_NODE, SSH_NODE_ADDRESS, SSH_NODE_PORT, STATE_D
 
 CLIENT_KEY = SSH_DIR / "id_ed25519"
 KNOWN_HOSTS = SSH_DIR / "known_hosts"
+SSH_CONFIG = SSH_DIR / "config"
 HOST_KEYS = STATE_DIR / "hostkeys"
 LAB_CLIENT_KEY = STATE_DIR / "ssh" / "id_ed25519"
 
@@ -81,6 +82,22 @@ def write_known_hosts(containers: list[Container]) -> None:
         key_type, key_data = key.with_suffix(".pub").read_text().split()[:2]
         lines.append(f"{address} {key_type} {key_data}")
     KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
+
+
+def write_ssh_config() -> None:
+    """An OpenSSH client config naming node lab2 (`ssh -F lab/ssh/config lab2`), for the tools that
+    take a host name and an ssh config but no port, e.g. verify's `--hosts=pct://112@lab2 --ssh-config`."""
+    SSH_CONFIG.write_text("\n".join([
+        "# Written by `make lab-up`: reaches Proxmox node lab2 as the pct inventory does.",
+        f"Host {SSH_NODE}",
+        f"  HostName {SSH_NODE_ADDRESS}",
+        f"  Port {SSH_NODE_PORT}",
+        "  User root",
+        f"  IdentityFile {CLIENT_KEY}",
+        "  IdentitiesOnly yes",
+        f"  UserKnownHostsFile {KNOWN_HOSTS}",
+        "  StrictHostKeyChecking yes",
+    ]) + "\n")
 
 
 def _keygen(path: Path, comment: str) -> None:

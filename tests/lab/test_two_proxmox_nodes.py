@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.conftest import KNOWN_HOSTS, LAB, PCT, REPO, SSH_KEY, pct, run_pyinfra, verify_until_green, wait_ready_state
+from ssh_keys import SSH_CONFIG
 from topology import HOST_IP, LAB_NODE, SSH_NODE, SSH_NODE_ADDRESS, SSH_NODE_PORT
 
 MIGRATING, MIGRATING_NODE = "112", "k3s-worker-2"
@@ -72,6 +73,17 @@ def test_lab2s_sshd_refuses_an_unknown_host_key(lab_inventory_pct, tmp_path):
 def test_lab2s_sshd_does_not_listen_on_the_lab_bridge(lab_inventory_pct):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((HOST_IP, SSH_NODE_PORT), timeout=5).close()
+
+
+def test_verify_reaches_lab2_by_host_spec_with_the_labs_ssh_config(deployed_pct):
+    result = subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pytest", "verify/", "-q", "-p", "no:cacheprovider",
+         f"--hosts=pct://101@local,pct://111@local,pct://{MIGRATING}@{SSH_NODE},pct://121@local",
+         f"--ssh-config={SSH_CONFIG}", "--rancher-hostname=rancher.lab.test"],
+        cwd=REPO, env={"PCT_COMMAND": str(PCT), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
 
 
 def test_lab_status_shows_each_containers_node(lab_inventory_pct):

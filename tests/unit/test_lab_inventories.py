@@ -72,3 +72,12 @@ def test_known_hosts_has_lab2s_sshd_as_loopback_with_port(tmp_path, monkeypatch)
     ssh_keys.write_known_hosts([])
     public = (tmp_path / "hostkeys" / "node-lab2" / "ssh_host_ed25519_key.pub").read_text().split()
     assert (tmp_path / "known_hosts").read_text() == f"[127.0.0.1]:2222 {public[0]} {public[1]}\n"
+
+
+def test_ssh_config_names_lab2_at_its_loopback_port_with_host_key_checking(tmp_path, monkeypatch):
+    monkeypatch.setattr(ssh_keys, "SSH_CONFIG", tmp_path / "config")
+    ssh_keys.write_ssh_config()
+    lines = [line.strip() for line in (tmp_path / "config").read_text().splitlines()]
+    assert lines[1:5] == ["Host lab2", "HostName 127.0.0.1", "Port 2222", "User root"]
+    assert {f"IdentityFile {ssh_keys.CLIENT_KEY}", f"UserKnownHostsFile {ssh_keys.KNOWN_HOSTS}",
+            "StrictHostKeyChecking yes"} <= set(lines)
