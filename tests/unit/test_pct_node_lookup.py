@@ -42,7 +42,8 @@ def test_conf_paths_give_their_nodes():
 
 def test_node_data_comes_from_a_pct_host_on_that_node():
     hosts = [([], {"pct_node": "pve1", "pct_vmid": 101}),
-             ([], {"pct_node": "pve2", "pct_vmid": 102, "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin", "k3s_role": "agent"})]
+             ([], {"pct_node": "pve2", "pct_vmid": 102, "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin",
+                   "k3s_role": "agent"})]
     assert node_reach(hosts)["pve2"] == {"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin"}
 
 

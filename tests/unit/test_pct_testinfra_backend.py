@@ -129,4 +129,5 @@ def test_host_spec_that_does_not_answer_is_one_line(monkeypatch):
         255, b"", b"", b"ssh: connect to host pve2 port 22: Connection refused\n"))
     with pytest.raises(RuntimeError) as error:
         cluster_from_hostspecs(["pct://112@pve2"], None)
-    assert str(error.value) == "verify: host pct://112@pve2: cannot connect (ssh: connect to host pve2 port 22: Connection refused)"
+    assert str(error.value) == ("verify: host pct://112@pve2: cannot connect "
+                                "(ssh: connect to host pve2 port 22: Connection refused)")
