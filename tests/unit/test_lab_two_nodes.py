@@ -12,7 +12,8 @@ import containers
 import lab
 import migration
 import pct_cli
-from topology import LAB_NODE, SSH_NODE, Container, lab_containers
+from node_pct import pct_on_node
+from topology import LAB_NODE, PCT, SSH_NODE, Container, lab_containers
 
 CONTROL = Container(101, "k3s-control", "k3s_control")
 WORKER_2 = Container(112, "k3s-worker-2", "k3s_workers", SSH_NODE)
@@ -187,3 +188,22 @@ def test_pct_start_of_a_locked_container_fails_like_pct(fake_lxc, capsys):
     path = containers.pve_conf_path(101, LAB_NODE)
     path.write_text("lock: migrate\n" + path.read_text())
     assert pct(capsys, "start", "101") == (255, "", "CT is locked (migrate)")
+
+
+def test_pct_on_node_runs_lab2s_pct_for_lab2s_container(fake_lxc):
+    assert pct_on_node("reboot", "112") == ["env", f"LAB_PVE_NODE={SSH_NODE}", str(PCT), "reboot", "112"]
+
+
+def test_pct_on_node_follows_a_migrated_container(fake_lxc):
+    migration.migrate(112, LAB_NODE)
+    assert pct_on_node("exec", "112", "--", "true")[1] == f"LAB_PVE_NODE={LAB_NODE}"
+
+
+def test_pct_on_node_without_a_vmid_or_with_an_unknown_one_is_node_labs(fake_lxc):
+    assert (pct_on_node("list")[1], pct_on_node("status", "987")[1]) == (f"LAB_PVE_NODE={LAB_NODE}",) * 2
+
+
+def test_pct_on_node_sees_the_container(fake_lxc, capsys, monkeypatch):
+    _, env_word, _, *args = pct_on_node("status", "112")
+    monkeypatch.setenv(*env_word.split("=", 1))
+    assert pct(capsys, *args) == (0, "status: running\n", "")
