@@ -8,7 +8,11 @@ RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
 # What the product needs on the deploy machine (a Proxmox host may be one: never lxc there, which
 # would replace lxc-pve), and what only the local lab and the test suite need besides.
 APT_PACKAGES := python3-venv openssh-client
-LAB_APT_PACKAGES := lxc debootstrap nftables iproute2 haproxy curl openssl
+LAB_APT_PACKAGES := lxc debootstrap nftables iproute2 haproxy curl openssl openssh-server
+# Of those, installed for their program only: lab/node_sshd.py runs node lab2's own sshd on loopback,
+# and Debian's openssh-server would start and enable an sshd on port 22 of this machine.
+LAB_NO_SERVICE_PACKAGES := openssh-server
+LAB_NO_SERVICE_UNITS := ssh.service ssh.socket
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
@@ -25,12 +29,29 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 ## The lab's and the tests' packages, on top of the product's.
 lab-setup: setup
-	@$(call apt_install,$(LAB_APT_PACKAGES))
+	@$(call apt_install,$(filter-out $(LAB_NO_SERVICE_PACKAGES),$(LAB_APT_PACKAGES)))
+	@$(call apt_install,$(LAB_NO_SERVICE_PACKAGES),$(LAB_NO_SERVICE_UNITS))
 
-# apt-get install of the packages not installed yet (apt lists refreshed first, once).
+# apt-get install of the packages not installed yet (apt lists refreshed first). With systemd units
+# as a second argument, the packages' services neither start nor stay enabled: during the install a
+# policy-rc.d (unless the machine has its own) refuses every start, as invoke-rc.d and
+# deb-systemd-invoke ask it (/usr/share/doc/init-system-helpers/README.policy-rc.d); without systemd
+# as PID 1 that is all that stops them. Right after, the units are disabled and stopped and their
+# init scripts' links disabled. Nothing runs when every package is installed already.
 define apt_install
 missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+if [ -n "$$missing" ]; then apt-get update -qq && \
+$(if $(2),$(call without_service_starts,DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing,$(2)),\
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing); fi
+endef
+
+define without_service_starts
+{ policy=/usr/sbin/policy-rc.d; \
+if [ ! -e $$policy ]; then trap "rm -f $$policy" EXIT; printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy; fi; \
+$(1); status=$$?; \
+systemctl disable --now $(2) 2>/dev/null || true; \
+for unit in $(2); do case $$unit in *.service) update-rc.d $${unit%.service} disable 2>/dev/null || true;; esac; done; \
+exit $$status; }
 endef
 
 ## The main job on the local lab, end to end: lab up, deploy, scripted restart, verify.

@@ -29,9 +29,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "lab"))
 
 from facts.haproxy import HaproxyServerStats, server_is_up  # noqa: E402
 from facts.names import RANCHER_BACKEND  # noqa: E402
+from node_pct import pct_on_node  # noqa: E402
 from verify.rancher import ping_through  # noqa: E402
 
 LAB = REPO / "lab"
@@ -101,7 +103,7 @@ def main() -> None:
     try:
         restart = planned_reboot(server) if args.planned else None
         if restart is None:
-            subprocess.run([str(LAB / "bin/pct"), "reboot", str(args.vmid)], check=True, timeout=120)
+            subprocess.run(pct_on_node("reboot", str(args.vmid)), check=True, timeout=120)
         while time.monotonic() - start < args.deadline:
             state = server_state(server)
             now = time.monotonic() - start

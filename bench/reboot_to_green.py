@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PCT = str(REPO / "lab" / "bin" / "pct")
+sys.path.insert(0, str(REPO / "lab"))
+from node_pct import pct_on_node  # noqa: E402
+
 INVENTORY = REPO / "lab" / "inventory-pct.yml"
 SCENARIOS = {"worker": ["111"], "all-k3s": ["101", "111", "112"]}
 
@@ -34,8 +36,8 @@ def verify_green() -> tuple[bool, float]:
 
 
 def reboot(vmids: list[str]) -> None:
-    """``pct reboot`` the containers at the same time (each call waits for its container)."""
-    calls = [subprocess.Popen([PCT, "reboot", vmid]) for vmid in vmids]
+    """``pct reboot`` the containers at the same time, each on its node (each call waits for its container)."""
+    calls = [subprocess.Popen(pct_on_node("reboot", vmid)) for vmid in vmids]
     if any(call.wait(timeout=180) != 0 for call in calls):
         raise SystemExit(f"bench: pct reboot {' '.join(vmids)} failed")
 

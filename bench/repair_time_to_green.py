@@ -24,15 +24,16 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO / "lab"
 sys.path.insert(0, str(LAB))
+from node_pct import pct_on_node  # noqa: E402
 from pct_cli import CALL_LOG  # noqa: E402
 
-PCT = str(LAB / "bin" / "pct")
 WORKER, VMID = "k3s-worker-1", "111"
 UNIT = "/etc/systemd/system/k3s-agent.service"
 
 
 def pct(*args: str) -> str:
-    return subprocess.run([PCT, *args], capture_output=True, text=True, timeout=180).stdout.strip()
+    """The lab's pct on the container's node; its stdout."""
+    return subprocess.run(pct_on_node(*args), capture_output=True, text=True, timeout=180).stdout.strip()
 
 
 def ready(node: str) -> str:
@@ -75,10 +76,10 @@ SCENARIOS: dict[str, Callable[[], None]] = {
 
 
 def inventories(directory: Path) -> dict[str, Path]:
-    """The lab's pct inventory, and its SSH inventory with the lab listed as a Proxmox host."""
+    """The lab's pct inventory, and its SSH inventory with the pct inventory's Proxmox hosts (lab, lab2)."""
     raw = yaml.safe_load((LAB / "inventory-ssh.yml").read_text())
     raw["secrets_file"] = str(LAB / raw["secrets_file"])
-    raw["proxmox_hosts"] = [{"name": "lab", "local": True, "pct_command": PCT}]
+    raw["proxmox_hosts"] = yaml.safe_load((LAB / "inventory-pct.yml").read_text())["proxmox_hosts"]
     ssh = directory / "inventory-ssh-proxmox.yml"
     ssh.write_text(yaml.safe_dump(raw))
     return {"ssh": ssh, "pct": LAB / "inventory-pct.yml"}

@@ -38,14 +38,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LAB = REPO / "lab"
-PCT = str(LAB / "bin" / "pct")
+sys.path.insert(0, str(LAB))
+from node_pct import pct_on_node  # noqa: E402
+
 INVENTORY = LAB / "inventory-pct.yml"
 CONTROL, WORKERS, HAPROXY = "101", ("111", "112"), "121"
 REPAIR_STATE = REPO / "bench" / "results" / "soak-repair-state.json"
 
 
 def pct(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([PCT, *args], capture_output=True, text=True, timeout=timeout)
+    """The lab's pct on the container's node (112 is on lab2)."""
+    return subprocess.run(pct_on_node(*args), capture_output=True, text=True, timeout=timeout)
 
 
 def on_control(*command: str) -> subprocess.CompletedProcess:
@@ -86,7 +89,7 @@ def repair() -> int:
 
 
 def reboot(*vmids: str) -> None:
-    calls = [subprocess.Popen([PCT, "reboot", vmid], stdout=subprocess.DEVNULL) for vmid in vmids]
+    calls = [subprocess.Popen(pct_on_node("reboot", vmid), stdout=subprocess.DEVNULL) for vmid in vmids]
     for call in calls:
         call.wait(timeout=180)
 

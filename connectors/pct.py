@@ -19,7 +19,7 @@ from pyinfra.connectors.base import BaseConnector, DataMeta
 from pyinfra.connectors.util import CommandOutput, make_unix_command
 
 from .pct_transfer import digest_command, install_command, sha256_of
-from .proxmox_node import ProxmoxNode, missing_config_node, node_data_for, one_line, stderr_line
+from .proxmox_node import ProxmoxNode, node_reach, one_line, relocation, stderr_line
 
 if TYPE_CHECKING:
     from pyinfra.api.arguments import ConnectorArguments
@@ -157,22 +157,21 @@ class PctConnector(BaseConnector):
 
         Raises:
             ConnectError: pct's message when no node has the conf; both nodes when another one
-            has it and the inventory has no host on that node to take its data from.
+            has it and the inventory reaches no host on that node to take its data from.
         """
-        reached = missing_config_node(message)
-        current = self.node.container_node(**privilege) if reached else None
-        if reached is None or current is None or current == reached:
+        nodes = node_reach((host.groups, host.data.dict()) for host in self.state.inventory)
+        moved = relocation(message, lambda: self.node.container_node(**privilege), nodes)
+        if moved is None:
             raise ConnectError(self.node.describe(message))
-        node_data = node_data_for((host.data.dict() for host in self.state.inventory), current)
-        if node_data is None:
+        if moved.node_data is None:
             raise ConnectError(self.node.describe(
-                f"container is on node {current}, not on node {reached}: set pct_node and pct_ssh_* to {current}'s"
+                f"{moved.describe()}: set pct_node and pct_ssh_* to {moved.current}'s"
             ))
         logger.warning(self.node.describe(
-            f"container is on node {current}, not on node {reached}; reaching it as the inventory reaches {current}"
+            f"{moved.describe()}; reaching it as the inventory reaches {moved.current}"
         ))
         self.node.disconnect()
-        self.node = ProxmoxNode(self.state, self.host, node_data)
+        self.node = ProxmoxNode(self.state, self.host, moved.node_data)
         self.node.connect()
 
     @override

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from pyinfra.api import QuoteString, StringCommand
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 NODE_SSH_PREFIX = "pct_"
 NODE_DATA_KEYS = ("pct_node", "pct_command")
+# The inventory group of the Proxmox nodes themselves (docs/ARCHITECTURE.md, inventory contract).
+PROXMOX_GROUP = "proxmox_hosts"
 # pct's own words for a vmid whose conf is not in this node's directory
 # (proxmox/pve-guest-common src/PVE/AbstractConfig.pm `load_config`).
 MISSING_CONFIG = re.compile(r"^Configuration file 'nodes/(?P<node>[^/']+)/lxc/[0-9]+\.conf' does not exist$")
@@ -89,20 +92,69 @@ def conf_nodes(lines: Iterable[str]) -> list[str]:
     return [match["node"] for match in map(CLUSTER_CONF.match, lines) if match]
 
 
-def node_data_for(hosts_data: Iterable[Mapping[str, Any]], node: str) -> dict[str, Any] | None:
-    """How the inventory reaches ``node``: the ``pct_node``/``pct_command``/``pct_ssh_*`` data of a
-    pct host on that node, or None when no host of the inventory is on it.
+def node_reach(hosts: Iterable[tuple[Collection[str], Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """How the inventory reaches each Proxmox node, from its hosts' (groups, data): the
+    ``pct_node``/``pct_command``/``pct_ssh_*`` data of the first pct host on the node, else the node's
+    own ``proxmox_hosts`` host (``node_name``, ``pct_command``, its ``ssh_*`` as ``pct_ssh_*``), so a
+    node that holds none of the inventory's containers is reached too.
 
     Example:
-        node_data_for([{"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3"}], "pve2")
+        node_reach([(["k3s_workers"], {"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3"}),
+                    (["proxmox_hosts"], {"node_name": "pve3", "ssh_hostname": "10.0.0.4"})])
+        == {"pve2": {"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3"},
+            "pve3": {"pct_node": "pve3", "pct_command": "pct", "pct_ssh_hostname": "10.0.0.4"}}
     """
-    for data in hosts_data:
-        if data.get("pct_node") == node:
-            return {
+    by_container: dict[str, dict[str, Any]] = {}
+    by_proxmox_host: dict[str, dict[str, Any]] = {}
+    for groups, data in hosts:
+        if PROXMOX_GROUP in groups and data.get("node_name"):
+            by_proxmox_host.setdefault(str(data["node_name"]), {
+                "pct_node": str(data["node_name"]),
+                "pct_command": data.get("pct_command") or "pct",
+                **{f"{NODE_SSH_PREFIX}{key}": value for key, value in data.items() if key.startswith("ssh_")},
+            })
+        elif data.get("pct_node"):
+            by_container.setdefault(str(data["pct_node"]), {
                 key: value for key, value in data.items()
                 if key in NODE_DATA_KEYS or key.startswith(f"{NODE_SSH_PREFIX}ssh_")
-            }
-    return None
+            })
+    return {**by_proxmox_host, **by_container}
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """A container pct did not find on the node it ran on (``reached``), found in the cluster-wide
+    conf directory of ``current``; ``node_data`` reaches ``current`` (None: the inventory does not)."""
+
+    reached: str
+    current: str
+    node_data: dict[str, Any] | None
+
+    def describe(self) -> str:
+        return f"container is on node {self.current}, not on node {self.reached}"
+
+
+def relocation(
+    message: str, find_node: Callable[[], str | None], nodes: Mapping[str, Mapping[str, Any]]
+) -> Relocation | None:
+    """Where a migrated container is, when pct's ``message`` says its conf is not on the node pct ran on.
+
+    ``find_node`` runs :func:`cluster_conf_command` on that node (pmxcfs shows every node's confs
+    there) and returns the node of the conf it lists, or None; ``nodes`` is :func:`node_reach`'s map.
+    None: the message is another one, or no other node has the conf (pct's message is the answer).
+
+    Example:
+        relocation("Configuration file 'nodes/pve1/lxc/101.conf' does not exist", lambda: "pve2", nodes)
+        == Relocation("pve1", "pve2", nodes.get("pve2"))
+    """
+    reached = missing_config_node(message)
+    if reached is None:
+        return None
+    current = find_node()
+    if current is None or current == reached:
+        return None
+    data = nodes.get(current)
+    return Relocation(reached, current, dict(data) if data is not None else None)
 
 
 class NodeHost:

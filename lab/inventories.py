@@ -1,9 +1,10 @@
 """The lab's inventory YAML files, one per access path, and its secrets file.
 
 Both inventories describe the same cluster; only how hosts are reached differs
-(`inventory-ssh.yml`: SSH to each container; `inventory-pct.yml`: `pct exec` on this machine
-as the Proxmox node). The settings under `data` are what the lab differs in: the air-gapped
-k3s binary (the stand-in) and short timings so tests run in minutes.
+(`inventory-ssh.yml`: SSH to each container; `inventory-pct.yml`: `pct exec` on each container's
+Proxmox node: node `lab` is this machine, node `lab2` is reached over SSH at 127.0.0.1:2222, as in
+lab/topology.py). The settings under `data` are what the lab differs in: the air-gapped k3s binary
+(the stand-in) and short timings so tests run in minutes.
 
 Example:
 
@@ -20,10 +21,9 @@ from typing import Any
 import yaml
 
 from ssh_keys import CLIENT_KEY, KNOWN_HOSTS
-from topology import LAB_DIR, PCT, Container
+from topology import LAB_DIR, LAB_NODE, NODES, PCT, SSH_NODE_ADDRESS, SSH_NODE_PORT, Container
 
 SECRETS = LAB_DIR / "secrets.yml"
-PROXMOX_NODE = "lab"
 
 
 def write_inventories(containers: list[Container], k3s_binary: Path) -> None:
@@ -32,7 +32,7 @@ def write_inventories(containers: list[Container], k3s_binary: Path) -> None:
     for path, reach in ((LAB_DIR / "inventory-ssh.yml", _ssh), (LAB_DIR / "inventory-pct.yml", _pct)):
         inventory: dict[str, Any] = {"data": data, "secrets_file": SECRETS.name}
         if reach is _pct:
-            inventory["proxmox_hosts"] = [{"name": PROXMOX_NODE, "local": True, "pct_command": str(PCT)}]
+            inventory["proxmox_hosts"] = [_proxmox_host(node) for node in NODES]
         for ct in containers:
             inventory.setdefault(ct.group, []).append({"name": ct.name, "node_ip": ct.ip, **reach(ct)})
         path.write_text("# Written by `make lab-up`; regenerated on every run.\n" + yaml.safe_dump(inventory, sort_keys=False))
@@ -62,7 +62,16 @@ def _ssh(ct: Container) -> dict[str, Any]:
 
 
 def _pct(ct: Container) -> dict[str, Any]:
-    return {"pct": {"node": PROXMOX_NODE, "vmid": ct.vmid}}
+    return {"pct": {"node": ct.node, "vmid": ct.vmid}}
+
+
+def _proxmox_host(node: str) -> dict[str, Any]:
+    """Node `lab` is this machine; the other is reached over SSH on loopback (lab/node_sshd.py)."""
+    if node == LAB_NODE:
+        return {"name": node, "local": True, "pct_command": str(PCT)}
+    ssh = {"host": SSH_NODE_ADDRESS, "port": SSH_NODE_PORT, "user": "root",
+           "key": str(CLIENT_KEY), "known_hosts": str(KNOWN_HOSTS)}
+    return {"name": node, "ssh": ssh, "pct_command": str(PCT)}
 
 
 def _ensure_secrets() -> None:

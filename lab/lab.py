@@ -1,12 +1,16 @@
-"""The lab's command line: `up`, `down`, `status`.
+"""The lab's command line: `up`, `down`, `status`, `migrate`.
 
 `up` is idempotent and repairs what it finds: a missing bridge, stopped containers (e.g. after the
-machine restarted), containers built on an older rootfs, leftovers of an interrupted run.
+machine restarted), containers built on an older rootfs, leftovers of an interrupted run, node
+lab2's sshd missing or stale, a container's conf on another node than the topology's (moved back).
+`migrate <vmid> <node>` moves a container as `pct migrate <vmid> <node> --restart` does
+(lab/migration.py); it leaves the inventories as they are.
 
 Example:
 
     python3 lab/lab.py up        # LAB_WORKERS=20 for a bigger lab
     python3 lab/lab.py status
+    python3 lab/lab.py migrate 112 lab
     python3 lab/lab.py down [--purge-cache]
 """
 
@@ -20,15 +24,18 @@ import time
 import containers
 import host_conntrack
 import network
+import node_sshd
 import ssh_keys
 from inventories import SECRETS, write_inventories
+from migration import MigrationError, migrate
 from rootfs import ensure_rootfs
 from standin_build import build_standin
-from topology import CACHE_DIR, LAB_DIR, PVE_DIR, STATE_DIR, lab_containers
+from topology import CACHE_DIR, LAB_DIR, SSH_NODE, SSH_NODE_ADDRESS, SSH_NODE_PORT, STATE_DIR, lab_containers
 
 
 def up() -> int:
     started = time.monotonic()
+    node_sshd.require_sshd()
     cts = lab_containers()
     lower = ensure_rootfs()
     network.ensure_bridge()
@@ -36,21 +43,28 @@ def up() -> int:
     ssh_keys.ensure_client_key()
     _remove_strays({ct.vmid for ct in cts})
     for ct in cts:
+        found_on = containers.conf_node(ct.vmid)
         if containers.ensure_container(ct, lower, cts):
-            print(f"lab: created {ct.vmid} {ct.name}")
+            print(f"lab: created {ct.vmid} {ct.name} on node {ct.node}")
+        elif found_on != ct.node:
+            print(f"lab: moved {ct.vmid} {ct.name} from node {found_on} to node {ct.node}")
         if containers.state(ct.vmid) != "running":
-            containers.start(ct.vmid)
+            containers.start(ct.vmid, ct.node)
             print(f"lab: started {ct.vmid} {ct.name}")
     for ct in cts:
         print(f"lab: {ct.vmid} {ct.name} {ct.ip} systemd {containers.wait_booted(ct.vmid)}")
+    if node_sshd.ensure_node_sshd():
+        print(f"lab: started node {SSH_NODE}'s sshd on {SSH_NODE_ADDRESS}:{SSH_NODE_PORT}")
     ssh_keys.write_known_hosts(cts)
+    ssh_keys.write_ssh_config()
     write_inventories(cts, build_standin())
     print(f"lab: up in {time.monotonic() - started:.1f}s; inventories in {LAB_DIR}/inventory-{{ssh,pct}}.yml")
     return 0
 
 
 def down(purge_cache: bool) -> int:
-    for conf in sorted(PVE_DIR.glob("*.conf")) if PVE_DIR.exists() else []:
+    node_sshd.stop_node_sshd()
+    for conf in sorted((containers.PVE_ROOT / "nodes").glob("*/lxc/*.conf")):
         if conf.stem.isdigit() and (STATE_DIR / "ct" / conf.stem).exists():
             containers.destroy(int(conf.stem))
     network.remove_bridge()
@@ -66,13 +80,27 @@ def down(purge_cache: bool) -> int:
 
 def status() -> int:
     print(f"bridge: {'up' if network.bridge_up() else 'missing'}")
-    healthy = network.bridge_up()
+    sshd_up = node_sshd.running_pid() is not None and node_sshd.listening()
+    print(f"node {SSH_NODE} sshd: {'up' if sshd_up else 'down'} ({SSH_NODE_ADDRESS}:{SSH_NODE_PORT})")
+    healthy = network.bridge_up() and sshd_up
     for ct in lab_containers():
-        exists = containers.pve_conf_path(ct.vmid).exists()
-        state = containers.state(ct.vmid) if exists else "missing"
+        node = containers.conf_node(ct.vmid)
+        state = containers.state(ct.vmid) if node else "missing"
         healthy &= state == "running"
-        print(f"{ct.vmid:<6} {ct.name:<16} {ct.ip:<14} {state}")
+        print(f"{ct.vmid:<6} {ct.name:<16} {ct.ip:<14} {node or '-':<6} {state}")
     return 0 if healthy else 1
+
+
+def migrate_command(vmid: int, target: str) -> int:
+    """`lab.py migrate`: the restart migration, then wait until the container has booted again."""
+    try:
+        migrate(vmid, target)
+    except MigrationError as error:
+        print(f"lab: migrate {vmid} {target}: {' '.join(str(error).splitlines())}", file=sys.stderr)
+        return 255
+    if containers.state(vmid) == "running":
+        print(f"lab: {vmid} on node {target}: systemd {containers.wait_booted(vmid)}")
+    return 0
 
 
 def _remove_strays(wanted: set[int]) -> None:
@@ -90,11 +118,16 @@ def main(argv: list[str]) -> int:
     sub.add_parser("status")
     down_parser = sub.add_parser("down")
     down_parser.add_argument("--purge-cache", action="store_true")
+    migrate_parser = sub.add_parser("migrate", help="move a container to another node (pct migrate --restart)")
+    migrate_parser.add_argument("vmid", type=int)
+    migrate_parser.add_argument("node")
     args = parser.parse_args(argv)
     if args.command == "up":
         return up()
     if args.command == "down":
         return down(args.purge_cache)
+    if args.command == "migrate":
+        return migrate_command(args.vmid, args.node)
     return status()
 
 

@@ -4,7 +4,8 @@ Follows `pct(1)`: errors go to stderr and exit 255, as an uncaught `die` in PVE'
 (`Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist`, exit 255, is what `pct start`
 prints on a real node: tteck/Proxmox issue #1225); `exec` returns the command's own exit code;
 `push`/`pull` are binary safe and, like the real ones, exit 0 when the copy itself fails (see
-`cmd_push`). pct sees only its own node's containers (`containers.pve_conf_path`). Every call is
+`cmd_push`). pct sees only its own node's containers (`containers.pve_conf_path`); `start` of an
+HA-managed container only queues it (`cmd_start`). Every call is
 appended to the call log (one line each) so benchmarks can count pct calls, which cost far more on
 real Proxmox.
 
@@ -24,6 +25,7 @@ import sys
 import time
 
 import containers
+import ha
 from topology import STATE_DIR
 
 CALL_LOG = STATE_DIR / "pct-calls.log"
@@ -169,13 +171,15 @@ def create_file(path: str, mode: int | None, user: str | None, group: str | None
 
 
 def cmd_list(args: list[str]) -> int:
+    """This node's containers; Lock is the conf's `lock` (e.g. `migrate` while one moves), else empty."""
     confs = containers.node_lxc_dir(containers.this_node()).glob("*.conf")
     vmids = sorted(int(path.stem) for path in confs if path.stem.isdigit())
     if not vmids:
         return 0
     print(LIST_FORMAT % ("VMID", "Status", "Lock", "Name"))
     for vmid in vmids:
-        print(LIST_FORMAT % (vmid, containers.state(vmid), "", dict(containers.read_pve_conf(vmid))["hostname"]))
+        conf = dict(containers.read_pve_conf(vmid))
+        print(LIST_FORMAT % (vmid, containers.state(vmid), conf.get("lock", ""), conf["hostname"]))
     return 0
 
 
@@ -204,9 +208,24 @@ def cmd_config(args: list[str]) -> int:
 
 
 def cmd_start(args: list[str]) -> int:
+    """Start the container; for an HA-managed one only queue the start with the HA stack.
+
+    Upstream: proxmox/pve-container src/PVE/API2/LXC/Status.pm `vm_start`: `die "CT $vmid already
+    running\n" if PVE::LXC::check_running($vmid);`, then `if (PVE::HA::Config::vm_is_ha_managed($vmid)
+    && $rpcenv->{type} ne 'ha')` its `hastart` task prints `Requesting HA start for CT $vmid` and
+    runs `ha-manager set ct:$vmid --state started` (exit 0 once queued, see lab/ha.py); else its
+    `vzstart` task runs `PVE::LXC::Config->check_lock($conf)`, which dies `CT is locked (<lock>)`
+    (proxmox/pve-guest-common src/PVE/AbstractConfig.pm `check_lock`).
+    """
     vmid = _existing_vmid(args)
     if containers.state(vmid) == "running":
         raise PctError(f"CT {vmid} already running")
+    if ha.is_ha_managed(vmid) and not ha.called_by_ha():
+        ha.request_start(vmid)
+        return 0
+    lock = dict(containers.read_pve_conf(vmid)).get("lock")
+    if lock:
+        raise PctError(f"CT is locked ({lock})")
     containers.start(vmid)
     return 0
 
@@ -342,7 +361,12 @@ def _umask() -> int:
 
 
 def _log_call(argv: list[str]) -> None:
-    """One line per call: time, sub-command, vmid (never file contents or command arguments)."""
+    """One line per call: time, sub-command, vmid (never file contents or command arguments).
+
+    The HA stack's own start (lab/ha.py) is no `pct` call on Proxmox, so it is not logged.
+    """
+    if ha.called_by_ha():
+        return
     try:
         CALL_LOG.parent.mkdir(parents=True, exist_ok=True)
         with CALL_LOG.open("a") as log:

@@ -1,9 +1,13 @@
-"""What the lab is made of: containers, addresses, bridge and where its files live.
+"""What the lab is made of: Proxmox nodes, containers, addresses, bridge and where its files live.
+
+Two Proxmox nodes, as a small cluster has them: `lab` is this machine (reached locally) and `lab2`
+is reached over SSH on loopback (lab/node_sshd.py). LXC runs every container on this machine; a
+container's node is where its conf lives, and so which node's `pct` sees it.
 
 Example:
 
     for ct in lab_containers():
-        print(ct.vmid, ct.name, ct.ip)
+        print(ct.vmid, ct.name, ct.ip, ct.node)
 """
 
 from __future__ import annotations
@@ -26,15 +30,23 @@ SSH_DIR = LAB_DIR / "ssh"
 BUILD_DIR = LAB_DIR / "build"
 PCT = LAB_DIR / "bin" / "pct"
 MAX_WORKERS = 120
+LAB_NODE = "lab"
+SSH_NODE = "lab2"
+NODES = (LAB_NODE, SSH_NODE)
+# Loopback only: besides the lab's own bridge, the lab listens nowhere else.
+SSH_NODE_ADDRESS = "127.0.0.1"
+SSH_NODE_PORT = 2222
 
 
 @dataclass(frozen=True)
 class Container:
-    """One lab container: Proxmox-style vmid, hostname, group and static address."""
+    """One lab container: Proxmox-style vmid, hostname, group, static address and the Proxmox node
+    whose conf directory `lab.py up` creates it in."""
 
     vmid: int
     name: str
     group: str
+    node: str = LAB_NODE
 
     @property
     def ip(self) -> str:
@@ -50,11 +62,12 @@ def worker_count() -> int:
 
 
 def lab_containers() -> list[Container]:
-    """101 k3s-control, 111.. k3s-worker-N, 121 haproxy (workers past 9 go to 131+)."""
+    """101 k3s-control, 111.. k3s-worker-N, 121 haproxy (workers past 9 go to 131+); even-numbered
+    workers (112 k3s-worker-2 by default) on node lab2, the others on node lab."""
     workers = [_worker(index) for index in range(1, worker_count() + 1)]
     return [Container(101, "k3s-control", "k3s_control"), *workers, Container(121, "haproxy", "haproxy")]
 
 
 def _worker(index: int) -> Container:
     vmid = 110 + index if index <= 9 else 121 + index
-    return Container(vmid, f"k3s-worker-{index}", "k3s_workers")
+    return Container(vmid, f"k3s-worker-{index}", "k3s_workers", SSH_NODE if index % 2 == 0 else LAB_NODE)

@@ -75,9 +75,17 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Generator[Any, None,
     state = host.get_fact(PctLxc, vmids=[container.vmid for container in containers], pct_command=pct)
     boot_config = f"/boot/config-{state['release']}"
     commands: list[Any] = []
+    present = []
     for container in containers:
         vmid = container.vmid
         current = state["confs"][vmid]
+        if not current:
+            # Not on this node (a conf is never empty): writing one would make a second container
+            # of that vmid; after a migration the node that has it is the one to change.
+            host.log(f"/etc/pve/lxc/{vmid}.conf not found on this node: vmid {vmid} is not here (migrated? "
+                     "check its pct.node); left alone")
+            continue
+        present.append(vmid)
         desired = conf_with(current, container.wanted)
         if desired != current:
             path = f"/etc/pve/lxc/{vmid}.conf"
@@ -92,6 +100,6 @@ def k3s_lxc_settings(containers: list[ManagedContainer]) -> Generator[Any, None,
                 commands.append(StringCommand(pct, "push", str(vmid), boot_config, boot_config))
             else:
                 host.log(f"{boot_config} is missing on this node; containers cannot get it (kubelet warns)")
-    if not commands:
-        host.noop(f"containers {', '.join(str(container.vmid) for container in containers)} have their k3s settings")
+    if not commands and present:
+        host.noop(f"containers {', '.join(str(vmid) for vmid in present)} have their k3s settings")
     yield from commands

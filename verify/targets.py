@@ -16,7 +16,8 @@ from typing import Any
 
 import testinfra
 
-from connectors.pct_testinfra import LOCAL_NODE
+from connectors.pct_testinfra import ProxmoxNodesOption, node_options, proxmox_nodes_option
+from connectors.proxmox_node import PROXMOX_GROUP, node_reach
 from facts.names import HAPROXY_CONFIG, K3S_UNITS, RANCHER_BACKEND
 from inventory_schema import InventoryHost, load_inventory
 
@@ -80,27 +81,21 @@ class Cluster:
 def cluster_from_inventory(path: str) -> Cluster:
     """Targets for every k3s and haproxy host of the inventory YAML at ``path``."""
     inventory = load_inventory(path)
-    targets = tuple(target_from_inventory(host) for host in inventory.hosts if "proxmox_hosts" not in host.groups)
+    nodes = proxmox_nodes_option(node_reach((host.groups, host.data) for host in inventory.hosts))
+    targets = tuple(target_from_inventory(host, nodes) for host in inventory.hosts if PROXMOX_GROUP not in host.groups)
     hostnames = {host.data.get("rancher_hostname") for host in inventory.hosts} - {None}
     return Cluster(targets=targets, rancher_hostname=next(iter(hostnames), None))
 
 
-def target_from_inventory(host: InventoryHost) -> Target:
-    """A target reached the way pyinfra reaches the host (SSH, or pct on its Proxmox node)."""
+def target_from_inventory(host: InventoryHost, proxmox_nodes: ProxmoxNodesOption = ()) -> Target:
+    """A target reached the way pyinfra reaches the host (SSH, or pct on its Proxmox node, following
+    a migrated container to another of ``proxmox_nodes``)."""
     data = host.data
     roles = frozenset({data["k3s_role"]} if "k3s_role" in data else {HAPROXY})
     if "pct_vmid" in data:
-        # Without an SSH address the inventory's Proxmox node is this machine (ARCHITECTURE.md).
-        node = data["pct_node"] if data.get("pct_ssh_hostname") else LOCAL_NODE
+        node, options = node_options(data)
         spec = f"pct://{data['pct_vmid']}@{node}"
-        options = {
-            "pct_command": data.get("pct_command", "pct"),
-            "node_address": data.get("pct_ssh_hostname"),
-            "node_user": data.get("pct_ssh_user"),
-            "node_port": data.get("pct_ssh_port"),
-            "ssh_identity_file": data.get("pct_ssh_key"),
-            "ssh_known_hosts_file": data.get("pct_ssh_known_hosts_file"),
-        }
+        options["proxmox_nodes"] = proxmox_nodes
     else:
         spec = f"ssh://{data['ssh_user']}@{data['ssh_hostname']}:{data['ssh_port']}"
         options = {
@@ -128,6 +123,9 @@ def cluster_from_hostspecs(specs: list[str], rancher_hostname: str | None, **opt
         except RuntimeError as error:
             stderr = getattr(error.args[0], "stderr", str(error)).strip()
             raise RuntimeError(f"verify: host {spec}: cannot connect ({stderr})") from None
+        if result.rc != 0:
+            reason = (result.stderr.strip() or f"exit {result.rc}").splitlines()[-1]
+            raise RuntimeError(f"verify: host {spec}: cannot connect ({reason})")
         name, roles, address = parse_role_probe(result.stdout)
         targets.append(Target(name=name, spec=spec, roles=roles, address=address, backend_options=present))
     return Cluster(targets=tuple(targets), rancher_hostname=rancher_hostname)

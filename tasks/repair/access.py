@@ -98,10 +98,15 @@ def proxmox_host(name: str) -> Host | None:
 
 
 def resolve(node: str, containers: dict[Host, dict[str, PctContainer]]) -> NodeAccess:
-    """Inventory host first (its pct data names its container), else a container named like the node."""
+    """Inventory host first (its pct data names its container, found on the Proxmox host that lists
+    it: after a migration that is another one than the inventory names), else a container named
+    like the node."""
     member = inventory_host(node)
     if member is not None and member.data.get("pct_vmid"):
-        return NodeAccess(node, member, proxmox_host(str(member.data.get("pct_node"))), int(member.data.get("pct_vmid")))
+        vmid = int(member.data.get("pct_vmid"))
+        named = proxmox_host(str(member.data.get("pct_node")))
+        listed = listing(vmid, named, containers)
+        return NodeAccess(node, member, listed[0] if listed is not None else named, vmid)
     for proxmox, by_name in containers.items():
         if node in by_name:
             return NodeAccess(node, member, proxmox, by_name[node]["vmid"])
@@ -109,9 +114,18 @@ def resolve(node: str, containers: dict[Host, dict[str, PctContainer]]) -> NodeA
 
 
 def listed_status(access: NodeAccess, containers: dict[Host, dict[str, PctContainer]]) -> str:
-    """The container's status in its Proxmox host's ``pct list``; empty when not listed."""
-    listed = containers.get(access.proxmox, {}) if access.proxmox is not None else {}
-    return next((item["status"] for item in listed.values() if item["vmid"] == access.vmid), "")
+    """The container's status in ``pct list`` (its Proxmox host's, else another's); empty when not listed."""
+    listed = listing(access.vmid, access.proxmox, containers) if access.vmid is not None else None
+    return listed[1]["status"] if listed is not None else ""
+
+
+def listing(vmid: int, preferred: Host | None,
+            containers: dict[Host, dict[str, PctContainer]]) -> tuple[Host, PctContainer] | None:
+    """The Proxmox host whose ``pct list`` has ``vmid`` and its row: ``preferred``'s first, then
+    the other hosts' (pct lists only its own node's containers, and a container migrates)."""
+    hosts = sorted(containers, key=lambda proxmox: proxmox is not preferred)
+    return next(((proxmox, item) for proxmox in hosts for item in containers[proxmox].values()
+                 if item["vmid"] == vmid), None)
 
 
 def observe(access: NodeAccess, container: str) -> Observation:

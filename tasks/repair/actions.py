@@ -20,6 +20,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.state import State
 from pyinfra.connectors.util import clear_askpass_cache
 
+from connectors.pct import RUNNING
 from connectors.proxmox_node import one_line
 from facts.names import KMSG_FIX
 from tasks import poll_until, wait_until
@@ -40,6 +41,10 @@ from tasks.repair.plan import (
 from tasks.repair.report import EXIT_LOCKED, RepairRun, pending_row
 
 BOOT_TIMEOUT = 120
+# `pct start` of an HA-managed container only queues the start ("Requesting HA start for CT <vmid>",
+# proxmox/pve-container src/PVE/API2/LXC/Status.pm `vm_start`); the HA stack's CRM and then LRM
+# start it in rounds of 10 s each (proxmox/pve-ha-manager src/PVE/HA/CRM.pm, LRM.pm).
+RUNNING_TIMEOUT = 120
 # The node lifecycle controller lifts a node's taints on its next pass once the node is Ready.
 CONTROLLER_GRACE = 20
 POLL_SECONDS = 2
@@ -61,12 +66,22 @@ def reconnect(target: Host, timeout: int) -> bool:
 
 
 def start_container(access: NodeAccess, timeout: int) -> tuple[bool, str]:
-    """``pct start``, then wait for the container's boot to finish and reconnect its host."""
+    """``pct start``, then wait until ``pct status`` says running, then for the container's boot to
+    finish, and reconnect its host."""
     if access.proxmox is None:
         return False, "no Proxmox host runs its container"
     ok, output = access.proxmox.run_shell_command(access.pct("start"), _timeout=COMMAND_TIMEOUT)
     if not ok:
         return False, f"pct start {access.vmid} failed: {one_line(output)}"
+
+    def not_running() -> str:
+        state = access.container_status()
+        return "" if state == RUNNING else state or "unknown"
+
+    status = poll_until(not_running, RUNNING_TIMEOUT, POLL_SECONDS)
+    if status:
+        return False, (f"{access.describe()}: not running {RUNNING_TIMEOUT}s after pct start (status: {status}; "
+                       "an HA-managed container is started by the HA stack: see ha-manager status)")
     booted, lines, error = access.run(f"timeout {BOOT_TIMEOUT} systemctl is-system-running --wait || true",
                                       timeout=BOOT_TIMEOUT + 10)
     if access.host is not None and not reconnect(access.host, timeout):

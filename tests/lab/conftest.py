@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from node_pct import pct_on_node
+
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
 PCT = LAB / "bin" / "pct"
@@ -35,8 +37,8 @@ def lab_inventory_pct(lab_inventory_ssh: Path) -> Path:
 
 
 def pct(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run the lab's pct and capture its output."""
-    return subprocess.run([str(PCT), *args], input=input, capture_output=True, timeout=180)
+    """Run the lab's pct on the node that holds the container (lab/node_pct.py) and capture its output."""
+    return subprocess.run(pct_on_node(*args), input=input, capture_output=True, timeout=180)
 
 
 CONTROL_VMID = "101"

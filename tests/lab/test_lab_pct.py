@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pct
+from conftest import pct, wait_for
 import containers
+import ha
 from rootfs import ensure_rootfs
 from topology import Container, lab_containers
 
@@ -128,3 +129,19 @@ def test_reboot_loses_dev_kmsg(scratch: Container) -> None:
     assert pct("reboot", str(scratch.vmid)).returncode == 0
     containers.wait_booted(scratch.vmid)
     assert pct("exec", str(scratch.vmid), "--", "test", "-e", "/dev/kmsg").returncode == 1
+
+
+def test_start_of_an_ha_managed_container_is_only_queued(scratch: Container) -> None:
+    """As on Proxmox: `pct start` prints the HA request and exits 0; the container starts a CRM round later."""
+    assert pct("stop", str(scratch.vmid)).returncode == 0
+    ha.mark_ha_managed(scratch.vmid, state="stopped")
+    try:
+        result = pct("start", str(scratch.vmid))
+        queued = pct("status", str(scratch.vmid)).stdout
+        wait_for(f"CT {scratch.vmid} started by HA", lambda: pct("status", str(scratch.vmid)).stdout == b"status: running\n",
+                 ha.START_DELAY + 20)
+    finally:
+        ha.unmark_ha_managed(scratch.vmid)
+    assert (result.returncode, result.stdout, queued) == \
+        (0, f"Requesting HA start for CT {scratch.vmid}\n".encode(), b"status: stopped\n")
+    containers.wait_booted(scratch.vmid)

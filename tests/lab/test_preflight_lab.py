@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from tests.lab.conftest import LAB, run_pyinfra, ssh
+from topology import SSH_NODE
 
 K3S_HOSTS = {
     "ssh": {"k3s-control": "10.213.0.101", "k3s-worker-1": "10.213.0.111", "k3s-worker-2": "10.213.0.112"},
-    "pct": {"@pct/lab/101": "10.213.0.101", "@pct/lab/111": "10.213.0.111", "@pct/lab/112": "10.213.0.112"},
+    "pct": {"@pct/lab/101": "10.213.0.101", "@pct/lab/111": "10.213.0.111", f"@pct/{SSH_NODE}/112": "10.213.0.112"},
 }
 SUMMARY = re.compile(r"\[(?P<host>[^\]]+)\]\s+preflight: \d+ checks, (?P<fail>\d+) fail")
 STOPPED = re.compile(r"\[(?P<host>[^\]]+)\]\s+Error: executed 0 commands")
@@ -86,10 +87,12 @@ def test_preflight_changes_nothing(run):
     assert run.after == run.before
 
 
-def test_proxmox_node_lists_each_k3s_containers_conf(lab_inventory_pct: Path):
+def test_each_proxmox_node_lists_its_k3s_containers_confs(lab_inventory_pct: Path):
+    """Node lab is this machine (``@local``); node lab2 is its own host, named as in proxmox_hosts."""
     output = run_pyinfra(lab_inventory_pct, "preflight.py").stdout
-    assert [vmid for vmid in (101, 111, 112) if re.search(rf"\[@local\]\s+\w+\s+{vmid}\.conf", output)] == [
-        101, 111, 112]
+    listed = {vmid: host for host in ("@local", SSH_NODE) for vmid in (101, 111, 112)
+              if re.search(rf"\[{host}\]\s+\w+\s+{vmid}\.conf", output)}
+    assert listed == {101: "@local", 111: "@local", 112: SSH_NODE}
 
 
 def test_preflight_continue_lets_every_host_go_on(tmp_path: Path, lab_inventory_ssh: Path):

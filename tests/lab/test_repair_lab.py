@@ -28,13 +28,13 @@ def verify_nodes(inventory: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module", params=["ssh", "pct"])
 def inventory(request, lab_inventory_ssh, tmp_path_factory) -> Path:
-    """The lab inventory over SSH (with the lab as a Proxmox host, so containers can be started)
-    or over pct."""
+    """The lab inventory over SSH (with the pct inventory's Proxmox hosts, lab and lab2, so containers
+    can be started on their node) or over pct."""
     if request.param == "pct":
         return LAB / "inventory-pct.yml"
     raw = yaml.safe_load((LAB / "inventory-ssh.yml").read_text())
     raw["secrets_file"] = str(LAB / raw["secrets_file"])
-    raw["proxmox_hosts"] = [{"name": "lab", "local": True, "pct_command": str(LAB / "bin" / "pct")}]
+    raw["proxmox_hosts"] = yaml.safe_load((LAB / "inventory-pct.yml").read_text())["proxmox_hosts"]
     path = tmp_path_factory.mktemp("inventory") / "inventory-ssh-proxmox.yml"
     path.write_text(yaml.safe_dump(raw))
     return path

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
+from ssh_keys import SSH_CONFIG
 from tests.lab.conftest import REPO, run_pyinfra, run_verify
+from topology import SSH_NODE
 
 
 def test_verify_is_green_over_ssh(deployed_ssh, lab_inventory_ssh, tmp_path):
@@ -23,10 +25,11 @@ def test_verify_is_green_over_pct(deployed_ssh, lab_inventory_pct):
 
 
 def test_verify_is_green_over_pct_host_specs(deployed_ssh):
+    """112 is on node lab2, reached over SSH by the name lab/ssh/config gives it."""
     result = subprocess.run(
         [str(REPO / ".venv/bin/python"), "-m", "pytest", "verify/", "-q", "-p", "no:cacheprovider",
-         "--hosts=pct://101@local,pct://111@local,pct://112@local,pct://121@local",
-         "--rancher-hostname=rancher.lab.test"],
+         f"--hosts=pct://101@local,pct://111@local,pct://112@{SSH_NODE},pct://121@local",
+         f"--ssh-config={SSH_CONFIG}", "--rancher-hostname=rancher.lab.test"],
         cwd=REPO, env={"PCT_COMMAND": str(REPO / "lab/bin/pct"), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
     )

@@ -47,3 +47,9 @@ def test_a_missing_kernel_config_is_pushed_into_the_container():
 def test_a_complete_container_is_a_noop():
     commands, host = run(k3s_lxc_settings, facts=pct_lxc(COMPLETE), containers=container())
     assert (commands, host.noop_description) == ([], "containers 111 have their k3s settings")
+
+
+def test_a_conf_this_node_does_not_have_is_not_created():
+    commands, host = run(k3s_lxc_settings, facts=pct_lxc([], boot_config_in_container=False), containers=container())
+    assert (commands, host.logged) == ([], ["/etc/pve/lxc/111.conf not found on this node: vmid 111 is not here "
+                                            "(migrated? check its pct.node); left alone"])

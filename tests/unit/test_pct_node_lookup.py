@@ -9,7 +9,7 @@ import pytest
 from pyinfra.api import Config
 from pyinfra.api.exceptions import ConnectError
 
-from connectors.proxmox_node import conf_nodes, missing_config_node, node_data_for
+from connectors.proxmox_node import conf_nodes, missing_config_node, node_reach, relocation
 from pct_fixtures import node_words, pct_hosts, record_node
 
 STALE = ("@pct/pve1/101", {"pct_command": "pct"})
@@ -41,13 +41,22 @@ def test_conf_paths_give_their_nodes():
 
 
 def test_node_data_comes_from_a_pct_host_on_that_node():
-    hosts = [{"pct_node": "pve1", "pct_vmid": 101},
-             {"pct_node": "pve2", "pct_vmid": 102, "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin", "k3s_role": "agent"}]
-    assert node_data_for(hosts, "pve2") == {"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin"}
+    hosts = [([], {"pct_node": "pve1", "pct_vmid": 101}),
+             ([], {"pct_node": "pve2", "pct_vmid": 102, "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin",
+                   "k3s_role": "agent"})]
+    assert node_reach(hosts)["pve2"] == {"pct_node": "pve2", "pct_ssh_hostname": "10.0.0.3", "pct_ssh_user": "admin"}
 
 
 def test_no_node_data_without_a_host_on_that_node():
-    assert node_data_for([{"pct_node": "pve1"}], "pve2") is None
+    assert "pve2" not in node_reach([([], {"pct_node": "pve1"})])
+
+
+def test_another_message_is_no_relocation():
+    assert relocation("can only push files to a running CT", lambda: "pve2", {}) is None
+
+
+def test_conf_on_the_node_pct_ran_on_is_no_relocation():
+    assert relocation(MISSING, lambda: "pve1", {}) is None
 
 
 def test_container_on_a_node_the_inventory_does_not_reach_fails_naming_both(monkeypatch):
@@ -87,3 +96,11 @@ def test_lookup_runs_with_the_privilege_pct_gets(monkeypatch):
     host, _ = pct_hosts(STALE, ON_PVE2, config=Config(SUDO=True))
     host.connector.connect()
     assert node_words(commands[1]) == ["sudo", "-H", "-n", "ls", "-d", "/etc/pve/nodes/*/lxc/101.conf"]
+
+
+def test_container_on_a_node_only_proxmox_hosts_lists_is_reached_there(monkeypatch):
+    commands = record_node(monkeypatch, cluster("/etc/pve/nodes/pve2/lxc/101.conf\n"))
+    host, _ = pct_hosts(STALE, ("@local", {"node_name": "pve2", "pct_command": "/opt/pve2/pct"}))
+    host.inventory.get_host("@local").groups.append("proxmox_hosts")
+    host.connector.connect()
+    assert (node_words(commands[-1]), host.connector.node.name) == (["/opt/pve2/pct", "status", "101"], "pve2")
