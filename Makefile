@@ -16,7 +16,7 @@ LAB_NO_SERVICE_UNITS := ssh.service ssh.socket
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup lab-setup demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
+.PHONY: setup lab-setup check demo test test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -27,10 +27,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-## The lab's and the tests' packages, on top of the product's.
-lab-setup: setup
+## The lab's and the tests' packages, on top of the product's; the code checks' tools in the venv.
+lab-setup: setup $(VENV)/.dev-installed
 	@$(call apt_install,$(filter-out $(LAB_NO_SERVICE_PACKAGES),$(LAB_APT_PACKAGES)))
 	@$(call apt_install,$(LAB_NO_SERVICE_PACKAGES),$(LAB_NO_SERVICE_UNITS))
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+## ruff and mypy on the product code (configured in pyproject.toml).
+check: lab-setup
+	$(BIN)/ruff check
+	$(BIN)/mypy
 
 # apt-get install of the packages not installed yet (apt lists refreshed first). With systemd units
 # as a second argument, the packages' services neither start nor stay enabled: during the install a
@@ -58,13 +67,13 @@ endef
 demo: lab-up
 	$(MAKE) deploy restart-test verify INVENTORY=$(INVENTORY)
 
-## All tests: unit and stand-in conformance tests, then end-to-end tests on a freshly made lab
-## (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts fresh).
-test: lab-fresh
+## All tests: the code checks, unit and stand-in conformance tests, then end-to-end tests on a
+## freshly made lab (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts fresh).
+test: check lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
 
-## Tests that need no LXC: pure logic and the stand-in's conformance with real kubectl.
-test-unit: lab-setup
+## Tests that need no LXC: the code checks, pure logic and the stand-in's conformance with real kubectl.
+test-unit: check
 	$(RUN) $(BIN)/pytest tests/unit tests/standin $(PYTEST_ARGS)
 
 lab-up: lab-setup
