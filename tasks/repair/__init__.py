@@ -121,15 +121,18 @@ def repair() -> None:
         if step.finding.action is Action.RESTART_UNIT:
             show_journal(step.node, run.observations[step.node], step.finding.unit)
     timeout = seconds("repair_ready_timeout")
-    if any(step.act for step in run.steps) and run.api_up:
+    locks = any(step.act for step in run.steps) and run.api_up
+    if locks:
         repair_lock_taken(name="Cluster lock taken", run=run)
     for step in run.steps:
         if step.act and step.action is Action.REMOVE_TAINTS:
             stale_taints_removed(name=f"Remove stale taints from {step.node}", run=run, step=step)
         elif step.act:
             node_repaired(name=f"Repair {step.node}: {step.action.value}", run=run, step=step, timeout=timeout)
+    # Before the report, which fails the run when a node is not repaired: the lock is released either way.
+    if locks:
+        cluster_lock_released(name="Cluster lock released", releases_here=True)
     repair_reported(name="Repair report", run=run)
-    cluster_lock_released(name="Cluster lock released", releases_here=True)
 
 
 def main(argv: list[str]) -> int:

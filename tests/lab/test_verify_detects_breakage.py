@@ -74,7 +74,7 @@ BREAKAGES = [
         # k3s's KillMode=process leaves the pods running when the agent stops; k3s-killall.sh is what
         # stops them too, which the stand-in's pod shims model (their processes killed).
         WORKER_2, "test_rancher_pings_via_each_k3s_node", "haproxy",
-        "systemctl stop k3s-agent && pkill -f 'k3s_standin pod-shim'", "systemctl start k3s-agent",
+        "systemctl stop k3s-agent && pkill -f '[k]3s_standin pod-shim'", "systemctl start k3s-agent",
         "straight to these nodes failed: {'k3s-worker-2'",
         id="node-port-silent",
     ),
