@@ -53,6 +53,10 @@ def server(argv: Sequence[str]) -> int:
     options = parse("server", argv)
     _info(f"Starting k3s {K3S_VERSION} (standin)")
     address = apiserver.advertised_address(options)
+    if options.embedded_etcd and options.server:
+        error = _bootstrap_from(options)
+        if error:
+            return _fatal(error)
     pki = certs.ensure_pki(options, address)
     try:
         token = certs.ensure_token(options, pki)
@@ -60,20 +64,64 @@ def server(argv: Sequence[str]) -> int:
         return _fatal(str(error))
     certs.write_kubeconfig(options, pki)
     _info(f"Wrote kubeconfig {options.write_kubeconfig}")
+    member = store = supervisor = None
+    if options.embedded_etcd:
+        try:
+            member, store, supervisor = _start_etcd(options, pki, address)
+        except Exception as error:  # noqa: BLE001 - any etcd start failure is fatal, as in k3s
+            return _fatal(f"starting kubernetes: preparing server: start managed database: {error}")
     try:
-        api = apiserver.start(options, pki, token, address)
-    except OSError as error:
-        return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
-                      f"{options.https_listen_port}: {error.strerror}")
-    _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
-    _exit_on_sigterm()
-    try:
-        controllers.start(options)
-        _info("k3s is up and running")
-        notify_ready()
-        return node.run(options)
+        try:
+            api = apiserver.start(options, pki, token, address, store, supervisor)
+        except OSError as error:
+            return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
+                          f"{options.https_listen_port}: {error.strerror}")
+        _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
+        _exit_on_sigterm()
+        try:
+            controllers.start(options)
+            _info("k3s is up and running")
+            notify_ready()
+            return node.run(options)
+        finally:
+            api.operations.store.close()
     finally:
-        api.operations.store.close()
+        if member is not None:
+            member.stop()
+
+
+def _bootstrap_from(options) -> str:
+    """A joining server takes the cluster's CAs from `server:` (k3s pkg/cluster/bootstrap.go)."""
+    from k3s_standin.etcd.bootstrap import fetch_bootstrap
+
+    if not options.token:
+        return "--token is required"
+    try:
+        fetch_bootstrap(options.server, options.token, os.path.join(options.server_dir, "tls"))
+    except OSError as error:
+        return f"starting kubernetes: preparing server: failed to bootstrap cluster data: {error}"
+    return ""
+
+
+def _start_etcd(options, pki, address):
+    """Embedded etcd (k3s pkg/etcd/etcd.go `Start`): the member, its store and the supervisor routes."""
+    from k3s_standin.apiserver.etcd_store import EtcdStore
+    from k3s_standin.etcd.bootstrap import BOOTSTRAP_PATH, bootstrap_files
+    from k3s_standin.etcd.member import Member, cluster_gateway
+
+    member = Member(options, address)
+    join = None
+    if options.server and not member.initialized():
+        join = cluster_gateway(options.server, options.token, pki.server_ca, member.peer_url)
+    _info(f"Starting etcd member {member.name} ({member.peer_url})")
+    member.start(join)
+    try:
+        store = EtcdStore(member.local)
+    except BaseException:
+        member.stop()
+        raise
+    supervisor = {"/db/info": member.info, BOOTSTRAP_PATH: lambda: bootstrap_files(pki)}
+    return member, store, supervisor
 
 
 def agent(argv: Sequence[str]) -> int:
