@@ -1,4 +1,4 @@
-"""`k3s` command line: `server`, `agent`, `kubectl`, `scale-nodes`, `--version`.
+"""`k3s` command line: `server`, `agent`, `kubectl`, `etcd-snapshot`, `scale-nodes`, `--version`.
 
 Example:
     k3s server --node-ip 10.213.0.101 --disable servicelb
@@ -24,10 +24,11 @@ USAGE:
    k3s [global options] command [command options] [arguments...]
 
 COMMANDS:
-   server       Run management server
-   agent        Run node agent
-   kubectl      Run kubectl
-   scale-nodes  Register N simulated nodes (stand-in only)
+   server         Run management server
+   agent          Run node agent
+   kubectl        Run kubectl
+   etcd-snapshot  Save or list etcd snapshots (save, ls)
+   scale-nodes    Register N simulated nodes (stand-in only)
 """
 
 
@@ -45,6 +46,10 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
+RESET_DONE = ("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
+              "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
+
+
 def server(argv: Sequence[str]) -> int:
     from k3s_standin import apiserver, certs, controllers, node
     from k3s_standin.options import parse
@@ -53,6 +58,8 @@ def server(argv: Sequence[str]) -> int:
     options = parse("server", argv)
     _info(f"Starting k3s {K3S_VERSION} (standin)")
     address = apiserver.advertised_address(options)
+    if options.cluster_reset:
+        return cluster_reset(options, address)
     if options.embedded_etcd and options.server:
         error = _bootstrap_from(options)
         if error:
@@ -124,6 +131,58 @@ def _start_etcd(options, pki, address):
     return member, store, supervisor
 
 
+def cluster_reset(options, address: str) -> int:
+    """`k3s server --cluster-reset [--cluster-reset-restore-path=FILE]` (k3s pkg/etcd/etcd.go `Reset`):
+    restore the snapshot if given, start this member alone with --force-new-cluster, wait until it
+    serves, print k3s's message and exit 0."""
+    from k3s_standin.etcd import snapshot
+    from k3s_standin.etcd.member import Member
+
+    member = Member(options, address)
+    if options.cluster_reset_restore_path:
+        try:
+            snapshot.restore(options.cluster_reset_restore_path, member.db_dir, member.name, member.peer_url)
+        except (snapshot.RestoreError, OSError) as error:
+            return _fatal(str(error))
+    elif not member.initialized():
+        return _fatal("starting kubernetes: preparing server: etcd: cluster-reset needs an existing etcd data dir")
+    try:
+        member.start(None, force_new_cluster=True)
+        _info(RESET_DONE)
+    finally:
+        member.stop()
+    return 0
+
+
+def etcd_snapshot(argv: Sequence[str]) -> int:
+    """`k3s etcd-snapshot save [--name N]` / `k3s etcd-snapshot ls` (k3s pkg/cli/etcdsnapshot)."""
+    from k3s_standin.etcd import snapshot
+    from k3s_standin.etcd.gateway import EtcdError, Gateway
+    from k3s_standin.etcd.member import client_port
+    from k3s_standin.options import parse
+
+    args = list(argv)
+    subcommand = args.pop(0) if args and not args[0].startswith("-") else "save"
+    name = snapshot.DEFAULT_NAME
+    for flag in ("--name", "--etcd-snapshot-name"):
+        if flag in args:
+            index = args.index(flag)
+            name = args[index + 1] if index + 1 < len(args) else name
+            del args[index:index + 2]
+    options = parse("server", args)
+    if subcommand in ("ls", "list"):
+        print("\n".join(snapshot.listing(options)))
+        return 0
+    if subcommand != "save":
+        return _fatal(f"unknown etcd-snapshot command {subcommand!r}")
+    try:
+        path = snapshot.save(options, Gateway(f"http://127.0.0.1:{client_port()}"), name)
+    except (EtcdError, OSError) as error:
+        return _fatal(f"failed to save snapshot: {error}")
+    _info(f"Snapshot {os.path.basename(path)} saved.")
+    return 0
+
+
 def agent(argv: Sequence[str]) -> int:
     from k3s_standin import node
     from k3s_standin.options import parse
@@ -176,7 +235,8 @@ def pod_shim(argv: Sequence[str]) -> int:
     return shim.main(argv)
 
 
-COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes, "pod-shim": pod_shim}
+COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "etcd-snapshot": etcd_snapshot,
+            "scale-nodes": scale_nodes, "pod-shim": pod_shim}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
