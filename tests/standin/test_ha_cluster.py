@@ -179,3 +179,12 @@ def test_sigkill_of_the_leader_moves_the_controllers_lease_within_the_lease_dura
 def test_the_killed_leaders_etcd_died_with_it(servers: list[HaServer]) -> None:
     killed = [server for server in servers if server.process is not None and server.process.returncode == -9]
     assert [server.etcd_running() for server in killed] == [False]
+
+
+def test_a_killed_server_restarts_into_the_cluster_with_the_writes_it_missed(servers: list[HaServer]) -> None:
+    killed = next(server for server in servers if server.process is not None and server.process.returncode == -9)
+    survivor = next(server for server in servers if server is not killed)
+    survivor.client().create_namespaced_config_map("default", _configmap("while-one-was-down"))
+    killed.launch()
+    killed.wait_ready(timeout=90)
+    assert killed.client().read_namespaced_config_map("while-one-was-down", "default").data == {"value": "1"}
