@@ -25,7 +25,7 @@ MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-yaml", "iproute2",
     "iputils-ping", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
-    "procps", "kmod", "less", "util-linux",
+    "procps", "kmod", "less", "util-linux", "etcd-server",
 )
 # This machine mounts the cgroup v1 `cpu` and `cpuacct` controllers as two hierarchies, which
 # systemd in a container does not expect: it leaves `cpu,cpuacct` empty, so kubelet would find

@@ -1,4 +1,4 @@
-"""`k3s` command line: `server`, `agent`, `kubectl`, `scale-nodes`, `--version`.
+"""`k3s` command line: `server`, `agent`, `kubectl`, `etcd-snapshot`, `scale-nodes`, `--version`.
 
 Example:
     k3s server --node-ip 10.213.0.101 --disable servicelb
@@ -24,10 +24,11 @@ USAGE:
    k3s [global options] command [command options] [arguments...]
 
 COMMANDS:
-   server       Run management server
-   agent        Run node agent
-   kubectl      Run kubectl
-   scale-nodes  Register N simulated nodes (stand-in only)
+   server         Run management server
+   agent          Run node agent
+   kubectl        Run kubectl
+   etcd-snapshot  Save or list etcd snapshots (save, ls)
+   scale-nodes    Register N simulated nodes (stand-in only)
 """
 
 
@@ -45,6 +46,10 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
+RESET_DONE = ("Managed etcd cluster membership has been reset, restart without --cluster-reset flag now. "
+              "Backup and delete ${datadir}/server/db on each peer etcd server and rejoin the nodes")
+
+
 def server(argv: Sequence[str]) -> int:
     from k3s_standin import apiserver, certs, controllers, node
     from k3s_standin.options import parse
@@ -53,6 +58,12 @@ def server(argv: Sequence[str]) -> int:
     options = parse("server", argv)
     _info(f"Starting k3s {K3S_VERSION} (standin)")
     address = apiserver.advertised_address(options)
+    if options.cluster_reset:
+        return cluster_reset(options, address)
+    if options.embedded_etcd and options.server:
+        error = _bootstrap_from(options)
+        if error:
+            return _fatal(error)
     pki = certs.ensure_pki(options, address)
     try:
         token = certs.ensure_token(options, pki)
@@ -60,20 +71,116 @@ def server(argv: Sequence[str]) -> int:
         return _fatal(str(error))
     certs.write_kubeconfig(options, pki)
     _info(f"Wrote kubeconfig {options.write_kubeconfig}")
+    member = store = supervisor = None
+    if options.embedded_etcd:
+        try:
+            member, store, supervisor = _start_etcd(options, pki, address)
+        except Exception as error:  # noqa: BLE001 - any etcd start failure is fatal, as in k3s
+            return _fatal(f"starting kubernetes: preparing server: start managed database: {error}")
     try:
-        api = apiserver.start(options, pki, token, address)
-    except OSError as error:
-        return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
-                      f"{options.https_listen_port}: {error.strerror}")
-    _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
-    _exit_on_sigterm()
-    try:
-        controllers.start(options)
-        _info("k3s is up and running")
-        notify_ready()
-        return node.run(options)
+        try:
+            api = apiserver.start(options, pki, token, address, store, supervisor)
+        except OSError as error:
+            return _fatal(f"kube-apiserver exited: listen tcp {options.bind_address}:"
+                          f"{options.https_listen_port}: {error.strerror}")
+        _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
+        _exit_on_sigterm()
+        try:
+            controllers.start(options)
+            _info("k3s is up and running")
+            notify_ready()
+            return node.run(options)
+        finally:
+            api.operations.store.close()
     finally:
-        api.operations.store.close()
+        if member is not None:
+            member.stop()
+
+
+def _bootstrap_from(options) -> str:
+    """A joining server takes the cluster's CAs from `server:` (k3s pkg/cluster/bootstrap.go)."""
+    from k3s_standin.etcd.bootstrap import fetch_bootstrap
+
+    if not options.token:
+        return "--token is required"
+    try:
+        fetch_bootstrap(options.server, options.token, os.path.join(options.server_dir, "tls"))
+    except OSError as error:
+        return f"starting kubernetes: preparing server: failed to bootstrap cluster data: {error}"
+    return ""
+
+
+def _start_etcd(options, pki, address):
+    """Embedded etcd (k3s pkg/etcd/etcd.go `Start`): the member, its store and the supervisor routes."""
+    from k3s_standin.apiserver.etcd_store import EtcdStore
+    from k3s_standin.etcd.bootstrap import BOOTSTRAP_PATH, bootstrap_files
+    from k3s_standin.etcd.member import Member, cluster_gateway
+
+    member = Member(options, address)
+    join = None
+    if options.server and not member.initialized():
+        join = cluster_gateway(options.server, options.token, pki.server_ca, member.peer_url)
+    _info(f"Starting etcd member {member.name} ({member.peer_url})")
+    member.start(join)
+    try:
+        store = EtcdStore(member.local)
+    except BaseException:
+        member.stop()
+        raise
+    supervisor = {"/db/info": member.info, BOOTSTRAP_PATH: lambda: bootstrap_files(pki)}
+    return member, store, supervisor
+
+
+def cluster_reset(options, address: str) -> int:
+    """`k3s server --cluster-reset [--cluster-reset-restore-path=FILE]` (k3s pkg/etcd/etcd.go `Reset`):
+    restore the snapshot if given, start this member alone with --force-new-cluster, wait until it
+    serves, print k3s's message and exit 0."""
+    from k3s_standin.etcd import snapshot
+    from k3s_standin.etcd.member import Member
+
+    member = Member(options, address)
+    if options.cluster_reset_restore_path:
+        try:
+            snapshot.restore(options.cluster_reset_restore_path, member.db_dir, member.name, member.peer_url)
+        except (snapshot.RestoreError, OSError) as error:
+            return _fatal(str(error))
+    elif not member.initialized():
+        return _fatal("starting kubernetes: preparing server: etcd: cluster-reset needs an existing etcd data dir")
+    try:
+        member.start(None, force_new_cluster=True)
+        _info(RESET_DONE)
+    finally:
+        member.stop()
+    return 0
+
+
+def etcd_snapshot(argv: Sequence[str]) -> int:
+    """`k3s etcd-snapshot save [--name N]` / `k3s etcd-snapshot ls` (k3s pkg/cli/etcdsnapshot)."""
+    from k3s_standin.etcd import snapshot
+    from k3s_standin.etcd.gateway import EtcdError, Gateway
+    from k3s_standin.etcd.member import client_port
+    from k3s_standin.options import parse
+
+    args = list(argv)
+    subcommand = args.pop(0) if args and not args[0].startswith("-") else "save"
+    name = snapshot.DEFAULT_NAME
+    for flag in ("--name", "--etcd-snapshot-name"):
+        if flag in args:
+            index = args.index(flag)
+            name = args[index + 1] if index + 1 < len(args) else name
+            del args[index:index + 2]
+    options = parse("server", args)
+    if subcommand in ("ls", "list"):
+        print("\n".join(snapshot.listing(options)))
+        return 0
+    if subcommand != "save":
+        return _fatal(f"unknown etcd-snapshot command {subcommand!r}")
+    try:
+        path = snapshot.save(options, Gateway(f"http://127.0.0.1:{client_port()}"), name)
+    except (EtcdError, OSError) as error:
+        return _fatal(f"failed to save snapshot: {error}")
+    _info(f"Snapshot {os.path.basename(path)} saved.")
+    return 0
 
 
 def agent(argv: Sequence[str]) -> int:
@@ -128,7 +235,8 @@ def pod_shim(argv: Sequence[str]) -> int:
     return shim.main(argv)
 
 
-COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "scale-nodes": scale_nodes, "pod-shim": pod_shim}
+COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "etcd-snapshot": etcd_snapshot,
+            "scale-nodes": scale_nodes, "pod-shim": pod_shim}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

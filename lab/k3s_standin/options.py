@@ -27,7 +27,8 @@ FLAGS: dict[str, str] = {
     "advertise-address": "str", "disable": "list", "disable-kube-proxy": "bool",
     "flannel-backend": "str", "kube-controller-manager-arg": "list", "kube-apiserver-arg": "list",
     "kube-proxy-arg": "list", "kubelet-arg": "list", "cluster-cidr": "str", "service-cidr": "str",
-    "snapshotter": "str", "tls-san": "list",
+    "snapshotter": "str", "tls-san": "list", "cluster-init": "bool", "cluster-reset": "bool",
+    "cluster-reset-restore-path": "str", "etcd-snapshot-dir": "str",
 }
 SHORT_FLAGS = {"-s": "server", "-t": "token", "-o": "write-kubeconfig", "-d": "data-dir"}
 DEFAULTS: dict[str, Any] = {
@@ -73,10 +74,29 @@ class Options:
     service_cidr: str
     snapshotter: str
     tls_san: tuple[str, ...]
+    cluster_init: bool
+    cluster_reset: bool
+    cluster_reset_restore_path: str
+    etcd_snapshot_dir: str
 
     @property
     def server_dir(self) -> str:
         return os.path.join(self.data_dir, "server")
+
+    @property
+    def embedded_etcd(self) -> bool:
+        """A server of an HA cluster keeps its state in embedded etcd: the first one has
+        `cluster-init`, the others `server:` (docs.k3s.io/datastore/ha-embedded); a lone server
+        keeps sqlite. A server whose etcd data dir exists stays on etcd (k3s-io/k3s
+        pkg/cluster/managed.go `start`: `IsInitialized`)."""
+        return self.role == "server" and bool(
+            self.cluster_init or self.server or self.cluster_reset
+            or os.path.isdir(os.path.join(self.server_dir, "db", "etcd", "member")))
+
+    @property
+    def snapshot_dir(self) -> str:
+        """k3s-io/k3s pkg/etcd/etcd.go `snapshotDir`: etcd-snapshot-dir, else <data-dir>/server/db/snapshots."""
+        return self.etcd_snapshot_dir or os.path.join(self.server_dir, "db", "snapshots")
 
 
 def parse(role: str, argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Options:
@@ -241,4 +261,8 @@ def _build(role: str, config_file: str, values: Mapping[str, Any]) -> Options:
         snapshotter=str(values["snapshotter"]),
         tls_san=tuple(item.strip() for entry in values.get("tls-san", []) for item in entry.split(",")
                       if item.strip()),
+        cluster_init=_bool(values.get("cluster-init", False), "cluster-init"),
+        cluster_reset=_bool(values.get("cluster-reset", False), "cluster-reset"),
+        cluster_reset_restore_path=str(values.get("cluster-reset-restore-path", "")),
+        etcd_snapshot_dir=str(values.get("etcd-snapshot-dir", "")),
     )

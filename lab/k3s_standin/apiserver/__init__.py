@@ -1,4 +1,5 @@
-"""The stand-in's kube-apiserver: HTTPS Kubernetes API over an object store committed to sqlite.
+"""The stand-in's kube-apiserver: HTTPS Kubernetes API over an object store committed to sqlite
+(or, in an HA cluster, to embedded etcd: `etcd_store.py`).
 
 Example:
     server = start(options, pki, token, advertised_address(options))   # serves in a daemon thread
@@ -12,6 +13,7 @@ import os
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 
 from k3s_standin.apiserver.admission import Admission
 from k3s_standin.apiserver.bootstrap import ensure_system_objects
@@ -46,15 +48,17 @@ def _tls_context(pki: Pki) -> ssl.SSLContext:
     return context
 
 
-def start(options: Options, pki: Pki, token: str, address: str) -> ApiServer:
+def start(options: Options, pki: Pki, token: str, address: str, store: Store | None = None,
+          supervisor: dict[str, Callable[[], dict]] | None = None) -> ApiServer:
     """Load the state, create the system objects and serve HTTPS on https-listen-port;
-    `address` is what the `default/kubernetes` endpoints and discovery advertise."""
-    store = Store(os.path.join(options.server_dir, "db", "state.db"))
+    `address` is what the `default/kubernetes` endpoints and discovery advertise. `store` is an
+    HA server's etcd store (sqlite in `db/state.db` otherwise); `supervisor` its extra routes."""
+    store = store or Store(os.path.join(options.server_dir, "db", "state.db"))
     operations = Operations(store, Admission(options.service_cidr, dict(options.kube_apiserver_args)))
     ensure_system_objects(operations, options, address)
     with open(pki.server_ca, "rb") as handle:
         ca_pem = handle.read()
     server = ApiServer((options.bind_address, options.https_listen_port), _tls_context(pki), operations,
-                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}")
+                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}", supervisor)
     threading.Thread(target=server.serve_forever, name="apiserver", daemon=True).start()
     return server

@@ -44,4 +44,9 @@ def _ensure(operations: Operations, resource, namespace: str, obj: dict) -> dict
     try:
         return operations.get(resource, namespace, obj["metadata"]["name"])
     except errors.ApiError:
-        return operations.create(resource, namespace, obj)
+        try:
+            return operations.create(resource, namespace, obj)
+        except errors.ApiError as error:
+            if error.code != 409:  # another HA server created it first
+                raise
+            return operations.get(resource, namespace, obj["metadata"]["name"])

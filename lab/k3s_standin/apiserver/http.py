@@ -17,6 +17,7 @@ import ssl
 import sys
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from k3s_standin.apiserver import discovery, errors, openapi, protobuf
@@ -43,7 +44,8 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, operations: Operations,
-                 password: str, ca_pem: bytes, advertised: str) -> None:
+                 password: str, ca_pem: bytes, advertised: str,
+                 supervisor: dict[str, Callable[[], Obj]] | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -52,6 +54,8 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.password = password
         self.ca_pem = ca_pem
         self.advertised = advertised
+        # k3s's supervisor routes that share the API port (HA servers: /db/info, server bootstrap)
+        self.supervisor = supervisor or {}
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
@@ -109,6 +113,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 self.server.password)
             if user is None:
                 raise errors.unauthorized()
+            if path in self.server.supervisor and method == "GET":
+                return self._send_json(200, self.server.supervisor[path]())
             self._route(method, path, query, body)
         except ApiError as error:
             self._send_json(error.code, error.status())

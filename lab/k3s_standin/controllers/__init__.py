@@ -4,6 +4,7 @@ of the local API (node token, CA from /cacerts), each on its own daemon thread.
 Timings come from kube-controller-manager-arg as in k3s: `node-monitor-period` (5s),
 `node-monitor-grace-period` (40s), `node-eviction-rate` (0.1 nodes/s NoExecute tainting per zone) and
 the other disruption flags of `disruption.py`. `disable: [servicelb]` turns ServiceLB off.
+In an HA cluster (embedded etcd) each group runs only on the server holding its lease (`leader.py`).
 
 Example:
     start(options)   # returns at once; the controllers run until the process exits
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from k3s_standin import client
-from k3s_standin.controllers import durations, log, loop
+from k3s_standin.controllers import durations, leader, log, loop
 from k3s_standin.controllers.daemonset import DaemonSets
 from k3s_standin.controllers.deployment import Deployments
 from k3s_standin.controllers.disruption import Limits
@@ -32,6 +34,7 @@ from k3s_standin.controllers.servicelb import ServiceLB
 from k3s_standin.controllers.taint_eviction import TaintEviction
 
 RESYNC = 1.0
+KCM = "kube-controller-manager"
 
 
 def run_all(options: Any) -> None:
@@ -39,21 +42,56 @@ def run_all(options: Any) -> None:
     args = dict(options.kube_controller_manager_args)
     grace = durations.seconds("node-monitor-grace-period", args, 40.0)
     period = durations.seconds("node-monitor-period", args, 5.0)
-    loop.every("node-ipam", RESYNC, NodeIpam(api, options.cluster_cidr).reconcile)
-    lifecycle = NodeLifecycle(api, grace, faults_path(options.data_dir), Limits.from_args(args))
-    loop.every("node-lifecycle", period, lifecycle.reconcile)
-    loop.every("scheduler", RESYNC, Scheduler(api).reconcile)
-    loop.every("taint-eviction", RESYNC, TaintEviction(api).reconcile)
-    loop.every("pod-gc", 5 * RESYNC, PodGC(api).reconcile)
-    loop.every("deployment", RESYNC, Deployments(api).reconcile)
-    loop.every("replicaset", RESYNC, ReplicaSets(api).reconcile)
-    loop.every("daemonset", RESYNC, DaemonSets(api).reconcile)
-    loop.every("endpoints", RESYNC, Endpoints(api).reconcile)
-    if "servicelb" not in options.disable:
-        loop.every("servicelb", 2 * RESYNC, ServiceLB(api).reconcile)
-    loop.every("deploy", 2 * RESYNC, Manifests(api, os.path.join(options.data_dir, "server", "manifests")).reconcile)
-    loop.every("helm-controller", 2 * RESYNC, HelmController(api).reconcile)
+    controllers = controller_list(api, options, args, grace, period)
+    if options.embedded_etcd:
+        elect(options, controllers)
+    else:
+        for name, every, reconcile, _ in controllers:
+            loop.every(name, every, reconcile)
     log.info(f"Controllers started (node-monitor-grace-period={grace:g}s, node-monitor-period={period:g}s)")
+
+
+def controller_list(api: client.Client, options: Any, args: dict[str, str], grace: float,
+                    period: float) -> list[tuple[str, float, Callable[[], None], str]]:
+    """(name, period, reconcile, lease) in start order. The lease is the one the controller runs
+    under in an HA cluster: kube-controller-manager's, kube-scheduler's, or k3s's own (k3s-io/k3s
+    pkg/server/server.go runs the deploy, helm and ServiceLB controllers under its `k3s` lease)."""
+    lifecycle = NodeLifecycle(api, grace, faults_path(options.data_dir), Limits.from_args(args))
+    controllers = [
+        ("node-ipam", RESYNC, NodeIpam(api, options.cluster_cidr).reconcile, KCM),
+        ("node-lifecycle", period, lifecycle.reconcile, KCM),
+        ("scheduler", RESYNC, Scheduler(api).reconcile, "kube-scheduler"),
+        ("taint-eviction", RESYNC, TaintEviction(api).reconcile, KCM),
+        ("pod-gc", 5 * RESYNC, PodGC(api).reconcile, KCM),
+        ("deployment", RESYNC, Deployments(api).reconcile, KCM),
+        ("replicaset", RESYNC, ReplicaSets(api).reconcile, KCM),
+        ("daemonset", RESYNC, DaemonSets(api).reconcile, KCM),
+        ("endpoints", RESYNC, Endpoints(api).reconcile, KCM),
+    ]
+    if "servicelb" not in options.disable:
+        controllers.append(("servicelb", 2 * RESYNC, ServiceLB(api).reconcile, "k3s"))
+    manifests_dir = os.path.join(options.data_dir, "server", "manifests")
+    controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir).reconcile, "k3s"),
+                    ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s")]
+    return controllers
+
+
+def elect(options: Any, controllers: list[tuple[str, float, Callable[[], None], str]]) -> None:
+    """The controllers of each lease start when this server wins it (`leader.py`); the candidates
+    run on their own threads, with an API client whose requests end within the renew deadline."""
+    with open(os.path.join(options.data_dir, "server", "token"), encoding="utf-8") as handle:
+        token = handle.read().strip()
+    lease_api = client.Client(f"https://127.0.0.1:{options.https_listen_port}",
+                              os.path.join(options.data_dir, "agent", "server-ca.crt"), token,
+                              timeout=leader.RENEW_DEADLINE / 2)
+    holder = leader.identity(options.node_name)
+    for lease in dict.fromkeys(entry[3] for entry in controllers):
+        def start_group(lease: str = lease) -> None:
+            for name, every, reconcile, owner in controllers:
+                if owner == lease:
+                    loop.every(name, every, reconcile)
+        elector = leader.Elector(lease_api, lease, holder)
+        threading.Thread(target=elector.run, args=(start_group,), name=f"leader-{lease}", daemon=True).start()
 
 
 def run_all_or_exit(options: Any) -> None:

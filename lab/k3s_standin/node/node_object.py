@@ -45,6 +45,9 @@ def labels(options: Any) -> dict[str, str]:
               "beta.kubernetes.io/instance-type": "k3s", "node.kubernetes.io/instance-type": "k3s"}
     if options.role == "server":
         result.update({"node-role.kubernetes.io/control-plane": "true", "node-role.kubernetes.io/master": "true"})
+    if getattr(options, "embedded_etcd", False):
+        # k3s-io/k3s pkg/etcd/metadata_controller.go labels an etcd member's node with EtcdRoleLabel
+        result["node-role.kubernetes.io/etcd"] = "true"
     for item in options.node_labels:
         key, sep, value = item.partition("=")
         if not key or not sep:
