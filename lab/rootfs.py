@@ -25,7 +25,7 @@ MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-yaml", "iproute2",
     "iputils-ping", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
-    "procps", "kmod", "less", "util-linux", "etcd-server",
+    "procps", "kmod", "less", "util-linux", "etcd-server", "etcd-client",
 )
 # This machine mounts the cgroup v1 `cpu` and `cpuacct` controllers as two hierarchies, which
 # systemd in a container does not expect: it leaves `cpu,cpuacct` empty, so kubelet would find
@@ -49,11 +49,13 @@ ExecStart=/bin/sh -c 'grep -q " /sys/fs/cgroup/cpu .* cgroup " /proc/self/mounti
 WantedBy=multi-user.target
 """
 # Why each step: host keys are made per container; HAProxy is enabled by the deploy, not the image;
-# an empty machine-id makes every container generate its own.
+# Debian's own etcd service would hold 2379 that the stand-in's embedded etcd (an HA k3s server's
+# child, as k3s's) listens on; an empty machine-id makes every container generate its own.
 CHROOT_SETUP = f"""
 set -e
 rm -f /etc/ssh/ssh_host_*
 systemctl disable haproxy.service
+systemctl mask etcd.service
 cat > /etc/systemd/system/lab-cgroup-v1.service <<'UNIT'
 {CGROUP_UNIT}UNIT
 systemctl enable lab-cgroup-v1.service
