@@ -34,8 +34,8 @@ def test_lab_setup_adds_lxc_and_debootstrap():
     assert {"lxc", "debootstrap"} <= planned_apt_packages("lab-setup")
 
 
-def test_lab_setup_adds_openssh_server():
-    assert "openssh-server" in planned_apt_packages("lab-setup")
+def test_lab_setup_adds_openssh_server_and_etcd():
+    assert {"openssh-server", "etcd-server", "etcd-client"} <= planned_apt_packages("lab-setup")
 
 
 FAKES = {
@@ -54,7 +54,7 @@ def openssh_server_install(tmp_path: Path, machine_policy: str | None = None) ->
     if not shutil.which("make"):
         pytest.skip("make is not installed")
     plan = subprocess.run(["make", "-n", "-B", "lab-setup"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    [line] = [line for line in plan.splitlines() if "for p in openssh-server;" in line]
+    [line] = [line for line in plan.splitlines() if "for p in openssh-server etcd-server;" in line]
     bin_dir, policy, calls = tmp_path / "bin", tmp_path / "policy-rc.d", tmp_path / "calls"
     bin_dir.mkdir()
     if machine_policy is not None:
@@ -70,7 +70,8 @@ def openssh_server_install(tmp_path: Path, machine_policy: str | None = None) ->
 
 def test_openssh_server_is_installed_with_service_starts_refused_and_its_units_disabled_after(tmp_path):
     assert openssh_server_install(tmp_path) == [
-        "policy 101", "systemctl disable --now ssh.service ssh.socket", "update-rc.d ssh disable", "policy left: False"]
+        "policy 101", "systemctl disable --now ssh.service ssh.socket etcd.service", "update-rc.d ssh disable",
+        "update-rc.d etcd disable", "policy left: False"]
 
 
 def test_a_policy_rc_d_the_machine_has_is_left_as_it_was(tmp_path):
