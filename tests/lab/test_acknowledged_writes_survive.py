@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from tests.lab.conftest import in_container, kubectl, wait_for
+from tests.lab.helpers import in_container, kubectl, wait_for
 
 CONTROL_VMID = "101"
 

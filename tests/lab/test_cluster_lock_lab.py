@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tasks.cluster_lock import Holder, lock_command, parse_attempt
-from tests.lab.conftest import REPO, in_container, pct, run_pyinfra, wait_ready_state
+from tests.lab.helpers import REPO, in_container, pct, run_pyinfra, wait_ready_state
 
 CONTROL_VMID, WORKER, WORKER_VMID = "101", "k3s-worker-1", "111"
 OTHER = Holder("lab-test@this-machine:1", "a test holding the lock")

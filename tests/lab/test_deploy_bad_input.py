@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_pyinfra
+from tests.lab.helpers import run_pyinfra
 
 CASES = {
     "binary-does-not-match-pin": (

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import LAB, changed_operations, pct, results_table, run_pyinfra, ssh, verify_until_green
+from tests.lab.helpers import LAB, changed_operations, pct, results_table, run_pyinfra, ssh, verify_until_green
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "10.213.0.111", "k3s-worker-2": "10.213.0.112"}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from facts.haproxy import HaproxyServerStats
-from tests.lab.conftest import LAB, run_pyinfra, ssh, verify_until_green
+from tests.lab.helpers import LAB, run_pyinfra, ssh, verify_until_green
 from verify import host_probe
 
 HAPROXY_IP = "10.213.0.121"

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.lab.conftest import REPO, ssh, verify_until_green
+from tests.lab.helpers import REPO, ssh, verify_until_green
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.lab.conftest import changed_operations, in_container, kubectl, run_pyinfra, wait_ready_state
+from tests.lab.helpers import changed_operations, in_container, kubectl, run_pyinfra, wait_ready_state
 
 WORKER, VMID = "k3s-worker-1", "111"
 UNIT = "/etc/systemd/system/k3s-agent.service"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, ssh
+from tests.lab.helpers import REPO, ssh
 from topology import lab_containers
 
 CONTAINERS = lab_containers()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import pct, wait_for
+from tests.lab.helpers import pct, wait_for
 import containers
 import ha
 from rootfs import ensure_rootfs

@@ -15,7 +15,7 @@ from pyinfra.api import Config, Inventory, State, StringCommand
 from pyinfra.api.connect import connect_all
 from pyinfra.api.exceptions import ConnectError
 
-from tests.lab.conftest import PCT, REPO
+from tests.lab.helpers import PCT, REPO
 
 VMID = 121
 HOST_NAME = f"@pct/lab/{VMID}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, run_pyinfra, ssh
+from tests.lab.helpers import LAB, run_pyinfra, ssh
 
 CONTROL_IP, WORKER, WORKER_IP = "10.213.0.101", "k3s-worker-2", "10.213.0.112"
 CONFIG = "/etc/rancher/k3s/config.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, run_pyinfra, ssh
+from tests.lab.helpers import LAB, run_pyinfra, ssh
 from topology import SSH_NODE
 
 K3S_HOSTS = {

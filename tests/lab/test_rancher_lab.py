@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, changed_operations, results_table, run_pyinfra, ssh
+from tests.lab.helpers import LAB, changed_operations, results_table, run_pyinfra, ssh
 from facts.rancher import RancherStatus
 
 CONTROL_IP = "10.213.0.101"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, REPO, in_container, pct, ready, wait_ready_state
+from tests.lab.helpers import LAB, REPO, in_container, pct, ready, wait_ready_state
 
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
 AGENT_UNIT = "/etc/systemd/system/k3s-agent.service"

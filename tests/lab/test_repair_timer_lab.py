@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import LAB, changed_operations, pct, ready, results_table, run_pyinfra, wait_for
+from tests.lab.helpers import LAB, changed_operations, pct, ready, results_table, run_pyinfra, wait_for
 
 WORKER, VMID = "k3s-worker-1", "111"
 NODES = ("k3s-control", "k3s-worker-1", "k3s-worker-2")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import in_container, kubectl, pct, verify_until_green, wait_for, wait_ready_state
+from tests.lab.helpers import in_container, kubectl, pct, verify_until_green, wait_for, wait_ready_state
 from verify.rancher import ping_through
 
 WORKER, VMID = "k3s-worker-1", "111"

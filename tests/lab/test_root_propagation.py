@@ -3,7 +3,7 @@ start), and that deploy changes nothing else."""
 
 from __future__ import annotations
 
-from tests.lab.conftest import changed_operations, in_container, run_pyinfra
+from tests.lab.helpers import changed_operations, in_container, run_pyinfra
 
 WORKER_VMID = "111"
 

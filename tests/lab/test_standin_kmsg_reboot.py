@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.lab.conftest import in_container, kubectl, pct, wait_for, wait_ready_state
+from tests.lab.helpers import in_container, kubectl, pct, wait_for, wait_ready_state
 
 WORKER, VMID, WORKER_IP = "k3s-worker-1", "111", "10.213.0.111"
 OTHERS = ("k3s-control", "k3s-worker-2")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.lab.conftest import in_container, run_pyinfra
+from tests.lab.helpers import in_container, run_pyinfra
 
 CONTROL_VMID = "101"
 TOKEN_FILES = "/etc/rancher/k3s/token /var/lib/rancher/k3s/server/token"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import KNOWN_HOSTS, LAB, PCT, REPO, SSH_KEY, pct, run_pyinfra, verify_until_green, wait_ready_state
+from tests.lab.helpers import KNOWN_HOSTS, LAB, PCT, REPO, SSH_KEY, pct, run_pyinfra, verify_until_green, wait_ready_state
 from ssh_keys import SSH_CONFIG
 from topology import HOST_IP, LAB_NODE, SSH_NODE, SSH_NODE_ADDRESS, SSH_NODE_PORT
 

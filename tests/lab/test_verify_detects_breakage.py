@@ -8,7 +8,7 @@ import time
 import pytest
 
 from facts.haproxy import runtime_command
-from tests.lab.conftest import pct, run_verify, verify_until_green
+from tests.lab.helpers import pct, run_verify, verify_until_green
 
 CONTROL, WORKER_2, HAPROXY = "101", "112", "121"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from ssh_keys import SSH_CONFIG
-from tests.lab.conftest import REPO, run_pyinfra, run_verify
+from tests.lab.helpers import REPO, run_pyinfra, run_verify
 from topology import SSH_NODE
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from conftest import ssh
+from tests.lab.helpers import ssh
 from facts.names import WATCHED_TAINT_KEYS
 
 CONTROL_IP = "10.213.0.101"

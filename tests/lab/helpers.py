@@ -1,0 +1,120 @@
+"""Helpers for the end-to-end tests on the LXC lab: running pct, kubectl, SSH, pyinfra and verify
+against the lab, and waiting with a deadline. The fixtures and hooks are in conftest.py.
+
+Example:
+    result = run_pyinfra(lab_inventory_ssh, "deploy.py")
+    wait_ready_state("k3s-worker-1", True, deadline=180)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from node_pct import pct_on_node
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "lab"
+PCT = LAB / "bin" / "pct"
+SSH_KEY = LAB / "ssh" / "id_ed25519"
+KNOWN_HOSTS = LAB / "ssh" / "known_hosts"
+
+
+def pct(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run the lab's pct on the node that holds the container (lab/node_pct.py) and capture its output."""
+    return subprocess.run(pct_on_node(*args), input=input, capture_output=True, timeout=180)
+
+
+CONTROL_VMID = "101"
+NOT_READY_DEADLINE = 120
+
+
+def kubectl(*args: str) -> str:
+    """``k3s kubectl`` on the control container (through pct); its stdout."""
+    result = pct("exec", CONTROL_VMID, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
+    return result.stdout.decode().strip()
+
+
+def ready(node: str) -> str:
+    """The node's Ready condition status: True, False, Unknown or empty."""
+    return kubectl("get", "node", node, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')
+
+
+def wait_for(what: str, check, deadline: float) -> float:
+    """Poll ``check`` every 2 s; the seconds it took, or fail naming ``what``."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < deadline, f"{what}: not within {deadline:g}s"
+        time.sleep(2)
+    return time.monotonic() - started
+
+
+def wait_ready_state(node: str, wanted_ready: bool, deadline: int = NOT_READY_DEADLINE) -> None:
+    """Poll until the node is (or is no longer) Ready; fail the test at the deadline."""
+    wait_for(f"{node} {'Ready' if wanted_ready else 'NotReady'}", lambda: (ready(node) == "True") == wanted_ready, deadline)
+
+
+def in_container(vmid: str, command: str) -> subprocess.CompletedProcess:
+    """A shell command in a lab container (through pct) that must succeed."""
+    result = pct("exec", vmid, "--", "sh", "-c", command)
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def ssh(ip: str, command: str, known_hosts: Path = KNOWN_HOSTS) -> subprocess.CompletedProcess:
+    """Run one command over SSH as root with the lab key and strict host key checking."""
+    return subprocess.run(
+        ["ssh", "-i", str(SSH_KEY), "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", f"root@{ip}", command],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run `pyinfra -y inventory.py <deploy_file>` against a lab inventory; output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/pyinfra"), "-y", *extra, "inventory.py", deploy_file],
+        cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
+    )
+
+
+RESULT_ROW = re.compile(r"^\s{4}(?P<operation>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\S+)\s+(?P<error>\S+)\s+(?P<no_change>\S+)\s*$")
+
+
+def results_table(output: str) -> dict[str, dict[str, str]]:
+    """pyinfra's "Results" table: operation name -> hosts / success (changed) / error / no_change.
+
+    >>> results_table("    k3s binary   3   -   -   3   ")["k3s binary"]["success"]
+    '-'
+    """
+    rows = (RESULT_ROW.match(line) for line in output.split("--> Results:")[-1].splitlines())
+    return {row["operation"]: row.groupdict() for row in rows if row and row["operation"] != "Operation"}
+
+
+def changed_operations(output: str) -> list[str]:
+    """Operations that the results table reports as changed (or failed) on at least one host."""
+    return [name for name, row in results_table(output).items()
+            if name != "Grand total" and (row["success"], row["error"]) != ("-", "-")]
+
+
+def run_verify(inventory: Path, *arguments: str) -> subprocess.CompletedProcess:
+    """``pytest verify/`` against a lab inventory; output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/python"), "-m", "pytest", "verify/", "--inventory", str(inventory),
+         "-q", "-p", "no:cacheprovider", *arguments],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600,
+    )
+
+
+def verify_until_green(inventory: Path, *arguments: str, deadline: int = 180) -> subprocess.CompletedProcess:
+    """Re-run verify until it passes or the deadline: after a node restarts its pods take seconds to
+    serve again and HAProxy needs its ``rise`` checks, so "recovered" is a state reached, not an instant."""
+    end = time.monotonic() + deadline
+    while True:
+        result = run_verify(inventory, *arguments)
+        if result.returncode == 0 or time.monotonic() > end:
+            return result
+        time.sleep(2)
