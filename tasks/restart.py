@@ -16,11 +16,8 @@ servers are UP again, renewed in the background; a node is not restarted once th
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from collections.abc import Generator
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -28,7 +25,6 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
-from pyinfra.connectors.util import run_local_process
 
 from connectors.pct import PctConnector, default_privilege
 from facts.names import K3S_UNITS
@@ -40,9 +36,9 @@ from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
 from tasks.k3s_ready import control_clock, probe, wait_until_back
 from tasks.node_back import NodeRestart, pod_uids
 from tasks.settings import check_command_line_data, data_error, flag, node_names, one_of, seconds
+from verify.run import run_verify
 
 POLL_SECONDS = 2
-VERIFY_DIR = Path(__file__).resolve().parent.parent / "verify"
 
 
 def k3s_node_names() -> list[str]:
@@ -134,17 +130,6 @@ def node_restarted(mode: str, timeout: int) -> Generator[Any, None, None]:
         raise data_error("pct_vmid", "restart_mode container needs a pct host (pct node and vmid)")
     control = inventory.get_group("k3s_control")[0]
     yield FunctionCommand(restart_and_wait, (mode, control, timeout), {})
-
-
-def run_verify(state: State, host: Host, inventory_file: str) -> bool:
-    """Run ``pytest verify/`` on this machine; print its summary table."""
-    command = [sys.executable, "-m", "pytest", str(VERIFY_DIR), "--inventory", inventory_file, "-q", "-p", "no:cacheprovider"]
-    status, output = run_local_process(shlex.join(command))
-    summary = output.stdout_lines
-    start = next((index for index, line in enumerate(summary) if "verify summary" in line), len(summary))
-    for line in summary[start:]:
-        logger.info(f"{host.print_prefix}{line}")
-    return status == 0
 
 
 @operation(is_idempotent=False)
