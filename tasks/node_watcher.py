@@ -16,7 +16,7 @@ from tasks.settings import flag, time_span, url, whole_number
 from tasks.systemd_timer import timer_commands
 
 # The watcher as this checkout ships it; SCRIPT is where it is installed.
-SCRIPT_SOURCE = Path(__file__).resolve().parent / "files" / "k3s-node-watcher"
+SCRIPT_SOURCE = Path(__file__).resolve().parent / "files" / "k3s_node_watcher.py"
 
 
 def watcher_files() -> list[DesiredFile]:

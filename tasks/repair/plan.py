@@ -28,7 +28,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from facts.names import K3S_UNITS, KMSG_FIX, WATCHED_EFFECTS, WATCHED_TAINT_KEYS
+from facts.names import K3S_UNITS, KMSG_FIX
+
+# The watcher's own taint decisions (it runs alone on the host, standard library only).
+from tasks.files.k3s_node_watcher import is_watched
+from tasks.files.k3s_node_watcher import stale_taints_patch as taint_patch
 
 DEPLOY_HINT = "run deploy.py to make the kmsg fix last"
 
@@ -111,10 +115,6 @@ class Step:
 
 
 # --- diagnosis -----------------------------------------------------------------------------------
-
-
-def is_watched(taint: Mapping[str, Any]) -> bool:
-    return taint.get("key") in WATCHED_TAINT_KEYS and taint.get("effect") in WATCHED_EFFECTS
 
 
 def k3s_unit(diagnosis: Mapping[str, Any]) -> str:
@@ -252,15 +252,6 @@ def next_finding(node: str, observation: Observation, done: Iterable[Action]) ->
     if finding.cause is Cause.UNKNOWN or finding.action in set(done):
         return None
     return finding
-
-
-def taint_patch(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """JSON patch removing the watched taints only if the taint list is still the one read."""
-    remaining = [taint for taint in taints if not is_watched(taint)]
-    test = {"op": "test", "path": "/spec/taints", "value": taints}
-    if remaining:
-        return [test, {"op": "replace", "path": "/spec/taints", "value": remaining}]
-    return [test, {"op": "remove", "path": "/spec/taints"}]
 
 
 def taint_patch_json(taints: list[dict[str, Any]]) -> str:

@@ -115,12 +115,19 @@ def decide(node: dict[str, Any], remove_regardless: bool = False) -> Decision:
     )
 
 
-def taint_patch(decision: Decision) -> list[dict[str, Any]]:
-    """JSON patch removing the watched taints only if the taint list is still what was read."""
-    test = {"op": "test", "path": "/spec/taints", "value": decision.taints}
-    if decision.remaining:
-        return [test, {"op": "replace", "path": "/spec/taints", "value": decision.remaining}]
+def stale_taints_patch(taints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """JSON patch removing the watched taints only if the taint list is still the one read (repair
+    uses it too: tasks/repair/plan.py)."""
+    remaining = [taint for taint in taints if not is_watched(taint)]
+    test = {"op": "test", "path": "/spec/taints", "value": taints}
+    if remaining:
+        return [test, {"op": "replace", "path": "/spec/taints", "value": remaining}]
     return [test, {"op": "remove", "path": "/spec/taints"}]
+
+
+def taint_patch(decision: Decision) -> list[dict[str, Any]]:
+    """The patch that removes a decision's watched taints."""
+    return stale_taints_patch(decision.taints)
 
 
 def exit_status(decisions: list[Decision], removed_any: bool) -> int:
