@@ -18,6 +18,12 @@ K3S_LXC_LINES = (
     ("lxc.cap.drop", ""),
     ("lxc.mount.auto", '"proc:rw sys:rw"'),
 )
+# Proxmox's own container features k3s needs (pve-container src/PVE/LXC/Config.pm, `features`):
+# nesting (a container runtime inside, /proc and /sys of its own) and keyctl (the keyctl() syscall).
+K3S_FEATURES = (("nesting", "1"), ("keyctl", "1"))
+# The cgroup v1 key guides still copy; Proxmox VE 7+ runs the unified cgroup2 hierarchy, where LXC
+# ignores it (the cgroup2 key in K3S_LXC_LINES is the one that applies).
+CGROUP_V1_DEVICES = "lxc.cgroup.devices.allow"
 CONF_MARKER = "--- conf"
 MODULES_MARKER = "--- modules"
 

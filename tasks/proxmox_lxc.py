@@ -1,8 +1,10 @@
 """Opt-in, on ``proxmox_hosts``: the container settings k3s needs in LXC.
 
 Enabled per k3s container with its inventory data ``proxmox_lxc_manage: true`` (cluster-wide under
-``data:``). For every such container on the node it ensures ``facts.proxmox_lxc.K3S_LXC_LINES`` in
-``/etc/pve/lxc/<vmid>.conf`` (printing a diff before it writes) and pushes the node's
+``data:``). For every such container on the node it ensures ``facts.proxmox_lxc.K3S_LXC_LINES`` and the
+``features`` k3s needs (``nesting=1,keyctl=1``, the container's other features kept) in
+``/etc/pve/lxc/<vmid>.conf``, drops the cgroup v1 key ``lxc.cgroup.devices.allow`` that guides still
+copy (dead on Proxmox VE 7+, where the cgroup2 key applies), printing a diff before it writes and pushes the node's
 ``/boot/config-$(uname -r)`` into the container (the kubelet reads it). Conf changes apply on the
 container's next start; it is restarted here only with ``proxmox_lxc_restart: true``.
 ``proxmox_lxc_bind_kmsg: true`` also binds the node's ``/dev/kmsg``.
@@ -19,7 +21,7 @@ from pyinfra import host, inventory
 from pyinfra.api import StringCommand, operation
 
 from facts.pct import PctLxc
-from facts.proxmox_lxc import K3S_LXC_LINES
+from facts.proxmox_lxc import CGROUP_V1_DEVICES, K3S_FEATURES, K3S_LXC_LINES
 from tasks.desired_files import replaced, text_file
 from tasks.settings import flag, value
 
@@ -47,12 +49,28 @@ def managed_containers() -> list[ManagedContainer]:
     ]
 
 
+def features_line(current: str | None) -> str:
+    """``features:`` with k3s's features on, the container's others kept in their order.
+
+    Example:
+        features_line("fuse=1,nesting=0") == "features: fuse=1,nesting=1,keyctl=1"
+    """
+    items = dict(item.split("=", 1) for item in (current or "").split(",") if "=" in item)
+    items.update(K3S_FEATURES)
+    return "features: " + ",".join(f"{name}={setting}" for name, setting in items.items())
+
+
 def conf_with(lines: list[str], wanted: tuple[tuple[str, str], ...]) -> list[str]:
-    """The conf with each wanted key set once, in the main section (before any ``[snapshot]``)."""
+    """The conf with each wanted key set once, k3s's features on and the dead cgroup v1 devices key
+    gone, in the main section (before any ``[snapshot]``)."""
     section_start = next((index for index, line in enumerate(lines) if line.startswith("[")), len(lines))
     main, snapshots = lines[:section_start], lines[section_start:]
-    keys = {key for key, _ in wanted if key != KMSG_BIND[0]}
-    kept = [line for line in main if line.partition(":")[0].strip() not in keys]
+    keys = {key for key, _ in wanted if key != KMSG_BIND[0]} | {CGROUP_V1_DEVICES}
+    features = next((line.partition(":")[2].strip() for line in main if line.startswith("features:")), None)
+    kept = [features_line(features) if line.startswith("features:") else line
+            for line in main if line.partition(":")[0].strip() not in keys]
+    if features is None:
+        kept.append(features_line(None))
     missing = [f"{key}: {value}".rstrip() for key, value in wanted if f"{key}: {value}".rstrip() not in kept]
     return kept + missing + snapshots
 

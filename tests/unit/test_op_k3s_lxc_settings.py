@@ -7,7 +7,7 @@ from typing import Any
 from tasks.proxmox_lxc import K3S_LXC_LINES, ManagedContainer, k3s_lxc_settings
 from tests.unit.operation_outputs import run
 
-COMPLETE = ["arch: amd64", *(f"{key}: {value}".rstrip() for key, value in K3S_LXC_LINES)]
+COMPLETE = ["arch: amd64", "features: nesting=1,keyctl=1", *(f"{key}: {value}".rstrip() for key, value in K3S_LXC_LINES)]
 
 
 def pct_lxc(conf: list[str], boot_config_in_container: bool = True) -> dict[str, Any]:
