@@ -16,6 +16,7 @@ from k3s_standin.certs import kubernetes_service_ip
 from k3s_standin.options import Options
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CONFLICT_RETRIES = 10
 
 
 def ensure_system_objects(operations: Operations, options: Options, address: str) -> None:
@@ -31,13 +32,24 @@ def ensure_system_objects(operations: Operations, options: Options, address: str
     endpoints = REGISTRY.lookup("", "v1", "endpoints")
     wanted_subsets = [{"addresses": [{"ip": address}],
                        "ports": [{"name": "https", "port": options.https_listen_port, "protocol": "TCP"}]}]
-    current = _ensure(operations, endpoints, "default", {
-        "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": wanted_subsets})
-    if current.get("subsets") != wanted_subsets:
+    for _ in range(CONFLICT_RETRIES):
+        current = _ensure(operations, endpoints, "default", {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": wanted_subsets})
+        if current.get("subsets") == wanted_subsets:
+            return
         updated = copy.deepcopy(current)
         updated["subsets"] = wanted_subsets
-        operations.update(endpoints, "default", "kubernetes", updated)
+        try:
+            operations.update(endpoints, "default", "kubernetes", updated)
+            return
+        except errors.ApiError as error:
+            # Two HA servers starting together both rewrite it: read it again and retry, as the
+            # apiserver's endpoint reconciler does (kubernetes pkg/controlplane/reconcilers:
+            # a conflict is retried on its next pass).
+            if error.code != 409:
+                raise
+    raise errors.modified("endpoints", "", "kubernetes")
 
 
 def _ensure(operations: Operations, resource, namespace: str, obj: dict) -> dict:
