@@ -18,13 +18,13 @@ from typing import Any
 from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import systemd
 
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from tasks import render, wait_until
+from tasks.apt_packages import packages_installed
 from tasks.desired_files import desired_files, text_file
 from tasks.settings import value
 
@@ -150,13 +150,8 @@ def haproxy() -> None:
         stats_port=value("haproxy_stats_port"),
     )
 
-    # python3 talks to the stats socket for the server status fact. A container made from a template
-    # has apt lists from when the template was built, whose package versions the mirror has dropped:
-    # refresh them (unless fresher than an hour) whenever something is to be installed.
-    packages = ["haproxy", "python3"]
-    installed = host.get_fact(DebPackages)
-    apt.packages(name="HAProxy installed", packages=packages,
-                 update=any(package not in installed for package in packages), cache_time=3600)
+    # python3 talks to the stats socket for the server status fact.
+    packages_installed(name="HAProxy installed", packages=["haproxy", "python3"])
     checked_config(name="HAProxy config checked and live", content=content)
     systemd.service(
         name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
