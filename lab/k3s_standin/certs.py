@@ -1,5 +1,7 @@
 """The server's PKI, join token and admin kubeconfig, created once under `<data-dir>/server/` as k3s does.
 
+Upstream: k3s-io/k3s pkg/daemons/control/deps/deps.go (certificates), pkg/clientaccess/token.go (token format).
+
 Certificates are made with the `openssl` CLI (EC P-256 keys, like k3s): a server CA signs the serving
 certificate, a client CA signs the admin client certificate. The node token has k3s's format
 `K10<sha256 of the server CA PEM>::server:<password>`.

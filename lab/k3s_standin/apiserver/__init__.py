@@ -1,6 +1,8 @@
 """The stand-in's kube-apiserver: HTTPS Kubernetes API over an object store committed to sqlite
 (or, in an HA cluster, to embedded etcd: `etcd_store.py`).
 
+Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver (the generic API server this stands in for).
+
 Example:
     server = start(options, pki, token, advertised_address(options))   # serves in a daemon thread
     ...

@@ -1,5 +1,7 @@
 """The object store of an HA server: etcd is the datastore, read and written through its v3 gateway.
 
+Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/storage/etcd3/store.go.
+
 Keys are laid out as kube-apiserver lays them out (k8s.io/kubernetes pkg/registry/*/storage and
 k8s.io/apiserver pkg/registry/generic/registry/store.go `NamespaceKeyFunc`/`NoNamespaceKeyFunc`):
 `/registry/<resource>/<namespace>/<name>` or `/registry/<resource>/<name>`, with the historic

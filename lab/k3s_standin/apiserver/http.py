@@ -1,6 +1,8 @@
 """HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
 content negotiation (JSON or server-side Table) and Status errors.
 
+Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints (handlers, negotiation, responsewriters).
+
 Example:
     server = ApiServer(("0.0.0.0", 6443), context, operations, password, ca_pem, "10.0.0.1:6443")
     threading.Thread(target=server.serve_forever, daemon=True).start()

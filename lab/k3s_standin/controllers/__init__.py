@@ -1,6 +1,8 @@
 """kube-controller-manager, kube-scheduler and k3s's own controllers of `k3s server`, as REST clients
 of the local API (node token, CA from /cacerts), each on its own daemon thread.
 
+Upstream: kubernetes/kubernetes cmd/kube-controller-manager/app, k3s-io/k3s pkg/server/server.go.
+
 Timings come from kube-controller-manager-arg as in k3s: `node-monitor-period` (5s),
 `node-monitor-grace-period` (40s), `node-eviction-rate` (0.1 nodes/s NoExecute tainting per zone) and
 the other disruption flags of `disruption.py`. `disable: [servicelb]` turns ServiceLB off.

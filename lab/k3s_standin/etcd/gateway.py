@@ -1,6 +1,8 @@
 """A client of etcd's v3 API through its HTTP/JSON gRPC gateway (`/v3/...`, base64 keys and values;
 etcd 3.4 serves it on every client URL): range, compare-and-swap transactions, watch, cluster members.
 
+Upstream: etcd-io/etcd api/etcdserverpb/rpc.proto, served as JSON by etcd's gRPC gateway (/v3/...).
+
 The gateway is etcd's own (go.etcd.io/etcd api/v3 etcdserverpb rpc.proto, `google.api.http` options),
 so the requests are what clientv3 sends over gRPC; stdlib only, as the stand-in is a zipapp.
 

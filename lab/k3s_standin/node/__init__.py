@@ -1,5 +1,7 @@
 """The node side of `k3s server` and `k3s agent`: kubelet, kube-proxy and the pod network.
 
+Upstream: k3s-io/k3s pkg/agent/run.go.
+
 Start-up order and failures follow k3s: the kubelet opens `/dev/kmsg` first and kube-proxy raises
 `nf_conntrack_max`; either failing is fatal (`Error: ...` on stderr, exit 1) so systemd's Restart=
 loops exactly as with real k3s in an LXC container. Stopping leaves the pods running in their shims.

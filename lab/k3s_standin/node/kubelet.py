@@ -1,6 +1,8 @@
 """kubelet: registers the Node, renews its Lease, posts the Ready heartbeat, and runs the pods bound
 to it through its pod worker (`pods.py`; their containers outlive this process in their shims).
 
+Upstream: kubernetes/kubernetes pkg/kubelet/kubelet_node_status.go, pkg/kubelet/nodelease.
+
 Example:
     Kubelet(api, options, node_ip, network).register()
 """

@@ -1,6 +1,8 @@
 """The Node object a k3s kubelet registers: labels, addresses, taints from `node-taint`, nodeInfo,
 capacity, and the Ready condition it keeps posting.
 
+Upstream: kubernetes/kubernetes pkg/kubelet/nodestatus/setters.go.
+
 Example:
     node = registration(options, "10.213.0.111")
 """

@@ -2,6 +2,8 @@
 containerd-shim-runc-v2 holds one pod sandbox's containers (github.com/containerd/containerd
 runtime/v2/runc; its state under /run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io/<id>).
 
+Upstream: containerd/containerd runtime/v2 shims, which k3s-io/k3s's KillMode=process unit (install.sh) leaves running.
+
 The kubelet (`shims.py`) writes the bundle's config.json and starts this in a new session; the shim
 starts the containers (svclb forwarder, Rancher's HTTPS health endpoints; see `runtime.py`), records
 them with its pid in status.json once their ports are bound, and serves until SIGTERM. It needs no

@@ -1,6 +1,8 @@
 """klipper-lb "container": holds the service port on every address of the node and forwards each TCP
 connection, bytes untouched (TLS passes through), to a ready endpoint of its Service.
 
+Upstream: k3s-io/klipper-lb (the svclb pod's forwarding) and k3s-io/k3s pkg/cloudprovider/servicelb.go.
+
 The Service comes from the pod's `svccontroller.k3s.cattle.io/svcname|svcnamespace` labels and the
 port from the container's SRC_PORT, as k3s's servicelb sets them. The container runs in the pod's
 shim and has no API access; the kubelet writes the Service's ready endpoints into the shim's
