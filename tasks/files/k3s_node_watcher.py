@@ -290,10 +290,15 @@ def metrics_text(state: dict[str, Any], run: Run, status: int, now: float) -> st
         ("last_exit_code", "gauge", "Exit status of the last run (0, 10, 20, 30).", status),
         ("last_run_timestamp_seconds", "gauge", "When the last run finished.", round(now, 3)),
     ]
+    return prometheus_text("k3s_node_watcher", rows)
+
+
+def prometheus_text(prefix: str, rows: list[tuple[str, str, str, Any]]) -> str:
+    """node_exporter's textfile format: HELP, TYPE and the value of each ``(name, kind, help, value)``
+    (repair writes its counters with it too: tasks/repair/report.py)."""
     lines = []
     for name, kind, help_text, value in rows:
-        lines += [f"# HELP k3s_node_watcher_{name} {help_text}", f"# TYPE k3s_node_watcher_{name} {kind}",
-                  f"k3s_node_watcher_{name} {value}"]
+        lines += [f"# HELP {prefix}_{name} {help_text}", f"# TYPE {prefix}_{name} {kind}", f"{prefix}_{name} {value}"]
     return "\n".join(lines) + "\n"
 
 

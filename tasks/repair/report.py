@@ -21,6 +21,7 @@ from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
+from tasks.files.k3s_node_watcher import prometheus_text
 from tasks.repair.access import NodeAccess
 from tasks.repair.plan import Cause, Observation, Step
 from tasks.settings import data_error, path
@@ -144,11 +145,7 @@ def metrics_text(state: Mapping[str, Any], rows: list[Row], status: int, now: fl
         ("last_exit_code", "gauge", "Exit status of the last run (0, 10, 20, 30).", status),
         ("last_run_timestamp_seconds", "gauge", "When the last run finished.", round(now, 3)),
     ]
-    lines = []
-    for name, kind, help_text, value in metrics:
-        lines += [f"# HELP k3s_node_repair_{name} {help_text}", f"# TYPE k3s_node_repair_{name} {kind}",
-                  f"k3s_node_repair_{name} {value}"]
-    return "\n".join(lines) + "\n"
+    return prometheus_text("k3s_node_repair", metrics)
 
 
 TABLE_COLUMNS = ("node", "symptom", "cause", "action", "result", "seconds")
