@@ -179,3 +179,14 @@ def make_node(core_v1: kubernetes.client.CoreV1Api) -> Iterator[Callable[..., st
         except kubernetes.client.exceptions.ApiException as error:
             if error.status != 404:
                 raise
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")

@@ -17,30 +17,18 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
-from conftest import KUBECTL, free_port, standin_environment
+from conftest import KUBECTL, free_port, standin_environment, wait_for
 from k3s_standin.node.shims import kill_all
 
 START_SECONDS = 60
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
 
 
 class HaServer:

@@ -24,6 +24,7 @@ from typing import Any
 import kubernetes
 import pytest
 
+import conftest
 from conftest import standin_environment
 from k3s_standin.node.shims import kill_all
 
@@ -39,14 +40,8 @@ def free_port() -> int:
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll `check` until it returns something truthy; fail naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+    """conftest's wait, with this module's shorter default."""
+    return conftest.wait_for(what, check, timeout)
 
 
 class Cluster:

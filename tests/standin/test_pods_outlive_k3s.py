@@ -18,14 +18,14 @@ import sys
 import time
 import urllib.request
 import zipapp
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
-from conftest import REPO, Server, free_port, start_server, stop_server
+from conftest import REPO, Server, free_port, start_server, stop_server, wait_for
 from k3s_standin.node.shims import Shims
 
 NODE = "standin-conformance"
@@ -40,16 +40,6 @@ def ping(port: int) -> str:
             return answer.read().decode()
     except OSError as error:
         return type(error).__name__
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def core_of(server: Server) -> kubernetes.client.CoreV1Api:
