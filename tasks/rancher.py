@@ -1,98 +1,89 @@
 """
-Rancher installed the k3s way: a HelmChart manifest in k3s's auto-deploy directory on the
-control nodes, applied by k3s itself, then a wait until Rancher answers ``/ping``.
+Rancher installed the k3s way (``tasks.helm_chart``): cert-manager first when the TLS mode needs it
+(``tasks.cert_manager``), the chart archive in ``static/charts`` when air-gapped, the HelmChart
+manifest, then a wait until Rancher answers ``/ping`` through Traefik.
 
 Opt-in: with host data ``rancher`` (a mapping, fields in ``tasks/rancher_values.py``) the
 manifest is written; without it a manifest left from before is removed with its objects.
 Values are validated before anything is written: a bad one fails the run with
-``rancher: host <host>: field <field>: <reason>`` and the live manifest stays.
-The manifest holds the bootstrap password: it is written 0600 and never shown.
+``rancher: host <host>: field <field>: <reason>`` and the live manifest stays. So is the chart's
+``kubeVersion`` against ``k3s_version``, when the chart is a local archive.
+The manifest holds the bootstrap password and TLS key: it is written 0600 and never shown.
 """
 
 from __future__ import annotations
 
 from pyinfra import host, inventory
-from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.command import QuoteString
+from pyinfra.api import StringCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.host import Host
 
-from facts.file_digests import FileDigests
+from facts.kube_object import KubeObjectExists
 from facts.rancher import RancherStatus
-from tasks import wait_until
-from tasks.desired_files import desired_files, text_file
-from tasks.rancher_values import rancher_values, render_manifest
+from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
+from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
+from tasks.kube_version import ConstraintError, satisfies
+from tasks.rancher_values import RancherValues, rancher_values, render_manifest
 from tasks.settings import InvalidField, value
+from tasks.traefik_config import traefik_config
 
-MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
-
-
-@operation()
-def manifest_present(content: str, path: str = MANIFEST_PATH):
-    """
-    Write the manifest 0600 (it holds the bootstrap password), never readable by others on the
-    way and never printed, not even with ``--diff`` (``tasks.desired_files``; its staged
-    ``.rancher.yaml.new`` is a name k3s does not apply). k3s creates its manifests directory on first
-    start; before that it is created 0700 here.
-    Name the operation: unnamed operations print their arguments.
-
-    Example:
-
-    .. code:: python
-
-        manifest_present(name="Rancher manifest", content=manifest)
-    """
-    yield from desired_files([text_file(path, content, mode="600", secret=True)], f"{path} is up to date")
+MANIFEST_PATH = manifest_path("rancher")
+# The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
+# 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
+LEGACY_SERVICE = ("cattle-system", "rancher-lb")
 
 
-@operation()
-def manifest_absent(path: str):
-    """
-    Remove a k3s manifest and the objects it created.
-
-    k3s's deploy controller does not promise to delete what a removed file applied, so the
-    objects are deleted from the file first (no wait: the helm-controller uninstalls the chart).
-
-    Example:
-
-    .. code:: python
-
-        manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
-    """
-    if not host.get_fact(FileDigests, paths=[path]).get(path):
-        host.noop(f"{path} is absent")
+def check_kube_version(values: RancherValues, k3s_version: object) -> None:
+    """Refuse a local chart whose ``kubeVersion`` excludes ``k3s_version``, as helm would, but
+    before anything is written."""
+    constraint = values.chart.meta.get("kubeVersion")
+    if not constraint or not isinstance(k3s_version, str):
         return
-    yield StringCommand(
-        "k3s", "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", QuoteString(path),
-        "&&", "rm", "-f", QuoteString(path),
-    )
-
-
-def _wait_until_ready(state, host, timeout: float, interval: float) -> bool:
-    def problem() -> str:
-        status = host.get_fact(RancherStatus)
-        return "" if status["ready"] else status["problem"]
-
-    return wait_until(host, problem, timeout, interval, "rancher: not reachable")
+    try:
+        fits = satisfies(k3s_version, str(constraint))
+    except (ConstraintError, ValueError) as error:
+        raise InvalidField("rancher.chart_file", f"kubeVersion {constraint!r}: {error}") from None
+    if not fits:
+        raise InvalidField("rancher.chart_file", f"chart {values.chart.meta['name']}-{values.chart.meta['version']} "
+                                                 f"requires kubeVersion {constraint}, which excludes k3s_version "
+                                                 f"{k3s_version}")
 
 
 @operation()
-def rancher_ready(timeout: float, interval: float = 2.0):
+def legacy_service_absent():
     """
-    Wait until ``cattle-system/rancher`` is Available and ``/ping`` through its ClusterIP
-    answers ``pong``, polling one command at a time; on timeout fail with one line saying why
-    (HelmChart job failed, pod Pending with the scheduler's message, image pull, svclb
-    Pending, tainted nodes).
+    Delete the ``rancher-lb`` LoadBalancer an earlier version of this deploy created (k3s does not
+    prune what a rewritten manifest no longer holds).
 
     Example:
 
     .. code:: python
 
-        rancher_ready(name="Rancher answers /ping", timeout=600)
+        legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
     """
-    if host.get_fact(RancherStatus)["ready"]:
-        host.noop("Rancher answers /ping")
+    namespace, name = LEGACY_SERVICE
+    if not host.get_fact(KubeObjectExists, namespace=namespace, kind="service", object_name=name):
+        host.noop(f"no Service {namespace}/{name}")
         return
-    yield FunctionCommand(_wait_until_ready, (timeout, interval), {})
+    yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")
+
+
+def chart_images() -> list[str]:
+    """The images the Rancher and cert-manager charts run, as far as their archives say."""
+    if value("rancher") is None:
+        return []
+    try:
+        values = rancher_values(host.data.dict())
+        extra = cert_manager_values(host.data.dict()).images if cert_manager_wanted(host.data.dict()) else []
+    except InvalidField as error:
+        raise PyinfraError(f"rancher: host {host.name}: {error}") from None
+    return ([values.image] if values.image else []) + extra
+
+
+def _problem(target: Host) -> str | None:
+    rancher = value("rancher", target) or {}
+    return target.get_fact(RancherStatus, hostname=rancher.get("hostname") or value("rancher_hostname", target),
+                           tls=rancher.get("tls", "rancher"))["problem"]
 
 
 @deploy("Rancher from a HelmChart manifest")
@@ -102,14 +93,22 @@ def rancher() -> None:
         return
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+        cert_manager()
+        traefik_config(None)
         return
 
     try:
         values = rancher_values(host.data.dict())
+        check_kube_version(values, value("k3s_version"))
     except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 
-    manifest_present(name="Rancher HelmChart manifest", content=render_manifest(values))
+    cert_manager()
+    traefik_config(values.tls)
+    chart_archive_present(name="Rancher chart archive", source=values.chart)
+    manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
-        rancher_ready(name="Rancher answers /ping", timeout=values.wait_seconds)
+        legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
+        chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
+                    timeout=values.wait_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from tasks.haproxy import checked_config
-from tasks.rancher import manifest_present
+from tasks.helm_chart import manifest_present
 from tests.unit.operation_outputs import run
 
 CONFIG = "global\n"

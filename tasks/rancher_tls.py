@@ -1,0 +1,94 @@
+"""The certificate Rancher is served with, as ``rancher.tls`` says, validated before anything is written.
+
+* ``rancher``: Rancher's own CA (the ``cattle-system/tls-rancher`` Secret Rancher creates) signs the
+  Ingress certificate through cert-manager; nothing comes from the inventory.
+* ``secret``: the secrets ``rancher_tls_cert`` and ``rancher_tls_key`` become the Secret
+  ``cattle-system/tls-rancher-ingress`` that Rancher's Ingress names; ``rancher_tls_ca`` (a private CA)
+  becomes ``tls-ca`` (key ``cacerts.pem``) with the chart's ``privateCA: true`` (Rancher docs "Adding TLS
+  Secrets").
+* ``external``: HAProxy ends TLS with the same certificate and key.
+
+Pure: the certificate is read with Python's own X.509 decoder, so a certificate that does not name
+``rancher_hostname`` or has expired fails the run naming the field. The key is never shown.
+
+Example:
+    material = tls_material("secret", hostname, data)   # TlsMaterial(cert=..., key=..., ca=None)
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.settings import InvalidField
+
+PEM_CERT = "-----BEGIN CERTIFICATE-----"
+PEM_KEYS = ("-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----")
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    cert: str
+    key: str = field(repr=False)
+    ca: str | None = None
+
+
+def decoded(pem: str) -> dict[str, Any]:
+    """The first certificate of ``pem`` as ``ssl`` decodes it (subject, subjectAltName, notAfter)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as handle:
+        handle.write(pem)
+    try:
+        return ssl._ssl._test_decode_cert(handle.name)  # type: ignore[attr-defined]  # no public decoder
+    except ssl.SSLError as error:
+        raise ValueError(f"not a PEM certificate: {error.reason or error}") from None
+    finally:
+        os.unlink(handle.name)
+
+
+def names_of(certificate: Mapping[str, Any]) -> list[str]:
+    return [value for kind, value in certificate.get("subjectAltName") or () if kind == "DNS"]
+
+
+def covers(names: list[str], hostname: str) -> bool:
+    """Whether a DNS SAN names ``hostname`` (one leading ``*`` label allowed, as browsers match)."""
+    for name in names:
+        if name == hostname or (name.startswith("*.") and hostname.split(".", 1)[-1] == name[2:]):
+            return True
+    return False
+
+
+def _text(data: Mapping[str, Any], key: str, mode: str) -> str:
+    found = data.get(key)
+    if not isinstance(found, str) or not found.strip():
+        raise InvalidField(key, f"missing: rancher.tls {mode} needs it in the secrets_file or {key.upper()}")
+    return found.strip() + "\n"
+
+
+def tls_material(mode: str, hostname: str, data: Mapping[str, Any]) -> TlsMaterial | None:
+    """The certificate, key and optional CA for ``secret``/``external``; None for ``rancher``."""
+    if mode == "rancher":
+        return None
+    cert, key = _text(data, "rancher_tls_cert", mode), _text(data, "rancher_tls_key", mode)
+    if PEM_CERT not in cert:
+        raise InvalidField("rancher_tls_cert", "not a PEM certificate")
+    if not key.lstrip().startswith(PEM_KEYS):
+        # the value itself is a secret: only its shape is wrong in the message
+        raise InvalidField("rancher_tls_key", "not a PEM private key")
+    try:
+        certificate = decoded(cert)
+    except ValueError as error:
+        raise InvalidField("rancher_tls_cert", str(error)) from None
+    if not covers(names_of(certificate), hostname):
+        raise InvalidField("rancher_tls_cert", f"does not name {hostname} (its DNS names: "
+                                               f"{', '.join(names_of(certificate)) or 'none'})")
+    if ssl.cert_time_to_seconds(certificate["notAfter"]) < time.time():
+        raise InvalidField("rancher_tls_cert", f"expired {certificate['notAfter']}")
+    ca = data.get("rancher_tls_ca")
+    if ca is not None and (not isinstance(ca, str) or PEM_CERT not in ca):
+        raise InvalidField("rancher_tls_ca", "not a PEM certificate")
+    return TlsMaterial(cert=cert, key=key, ca=ca.strip() + "\n" if ca else None)
