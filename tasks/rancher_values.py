@@ -139,12 +139,15 @@ def _base64(text: str) -> str:
 
 
 def render_manifest(values: RancherValues) -> str:
-    """``tasks/templates/rancher.yaml.j2``: Namespace, the TLS Secrets of mode ``secret``, HelmChart."""
-    material = values.tls_material if values.tls == "secret" else None
+    """``tasks/templates/rancher.yaml.j2``: Namespace, ``tls-rancher-ingress`` (mode ``secret``),
+    ``tls-ca`` (a private CA, modes ``secret`` and ``external``), HelmChart."""
+    material = values.tls_material
+    served = material is not None and values.tls == "secret"
     return render(
         "rancher.yaml.j2",
         chart_spec=values.chart.spec(),
-        tls_secret={"tls.crt": _base64(material.cert), "tls.key": _base64(material.key)} if material else None,
+        tls_secret={"tls.crt": _base64(material.cert), "tls.key": _base64(material.key)} if material and served else None,
+        # external too: Rancher's agents must trust the CA of the certificate HAProxy serves
         ca_secret={"cacerts.pem": _base64(material.ca)} if material and material.ca else None,
         values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"),
     )
