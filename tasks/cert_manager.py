@@ -30,9 +30,9 @@ from pyinfra.api.host import Host
 
 from facts import chart_status as chart
 from tasks import render
-from tasks.chart_source import ChartSource, chart_source
+from tasks.chart_source import ChartSource, chart_source, check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
-from tasks.settings import InvalidField, fields_of
+from tasks.settings import InvalidField, fields_of, value
 
 FIELDS = fields_of("cert_manager")
 NAMESPACE = "cert-manager"
@@ -146,6 +146,7 @@ def cert_manager() -> None:
         return
     try:
         values = cert_manager_values(host.data.dict())
+        check_fits(values.chart, "cert_manager", value("k3s_version"))
     except InvalidField as error:
         raise PyinfraError(f"cert-manager: host {host.name}: {error}") from None
     chart_archive_present(name="cert-manager chart archive", source=values.chart)

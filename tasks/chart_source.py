@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from tasks.kube_version import ConstraintError, satisfies
 from tasks.settings import InvalidField, Setting
 
 STATIC_CHARTS_DIR = "/var/lib/rancher/k3s/server/static/charts"
@@ -106,3 +107,18 @@ def chart_source(settings: Mapping[str, Any], parent: str, fields: Mapping[str, 
     if not isinstance(repo, str) or not repo.startswith(("https://", "http://", "oci://")):
         raise InvalidField(f"{parent}.repo", f"must be a chart repository URL, got {repo!r}")
     return ChartSource(name, repo=repo, version=version)
+
+
+def check_fits(source: ChartSource, parent: str, k3s_version: object) -> None:
+    """Refuse a local chart whose ``kubeVersion`` excludes ``k3s_version``, as helm would refuse
+    to install it, but before anything is written; raises InvalidField on ``<parent>.chart_file``."""
+    constraint = source.meta.get("kubeVersion")
+    if not constraint or not isinstance(k3s_version, str):
+        return
+    try:
+        fits = satisfies(k3s_version, str(constraint))
+    except (ConstraintError, ValueError) as error:
+        raise InvalidField(f"{parent}.chart_file", f"kubeVersion {constraint!r}: {error}") from None
+    if not fits:
+        raise InvalidField(f"{parent}.chart_file", f"chart {source.meta['name']}-{source.meta['version']} requires "
+                                                   f"kubeVersion {constraint}, which excludes k3s_version {k3s_version}")

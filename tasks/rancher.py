@@ -21,9 +21,9 @@ from pyinfra.api.host import Host
 from facts.kube_object import KubeObjectExists
 from facts.rancher import RancherStatus
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
+from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
-from tasks.kube_version import ConstraintError, satisfies
-from tasks.rancher_values import RancherValues, rancher_values, render_manifest
+from tasks.rancher_values import rancher_values, render_manifest
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config
 
@@ -31,22 +31,6 @@ MANIFEST_PATH = manifest_path("rancher")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
-
-
-def check_kube_version(values: RancherValues, k3s_version: object) -> None:
-    """Refuse a local chart whose ``kubeVersion`` excludes ``k3s_version``, as helm would, but
-    before anything is written."""
-    constraint = values.chart.meta.get("kubeVersion")
-    if not constraint or not isinstance(k3s_version, str):
-        return
-    try:
-        fits = satisfies(k3s_version, str(constraint))
-    except (ConstraintError, ValueError) as error:
-        raise InvalidField("rancher.chart_file", f"kubeVersion {constraint!r}: {error}") from None
-    if not fits:
-        raise InvalidField("rancher.chart_file", f"chart {values.chart.meta['name']}-{values.chart.meta['version']} "
-                                                 f"requires kubeVersion {constraint}, which excludes k3s_version "
-                                                 f"{k3s_version}")
 
 
 @operation()
@@ -99,7 +83,7 @@ def rancher() -> None:
 
     try:
         values = rancher_values(host.data.dict())
-        check_kube_version(values, value("k3s_version"))
+        check_fits(values.chart, "rancher", value("k3s_version"))
     except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 
