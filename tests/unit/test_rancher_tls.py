@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from tasks.rancher_tls import TlsMaterial, covers, tls_material
