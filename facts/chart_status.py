@@ -63,6 +63,16 @@ def last_line(text: str) -> str:
     return ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1].strip()
 
 
+def last_error(text: str) -> str:
+    """helm's (or kubectl's) last ``Error:``/``error:`` with the lines it continues on, as one line:
+    a missing kind is ``... no matches for kind "Issuer" in version "cert-manager.io/v1"`` then
+    ``ensure CRDs are installed first`` (helm pkg/kube), whose last line alone names nothing.
+    Without an error line, the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    start = next((index for index in range(len(lines) - 1, -1, -1) if lines[index].lower().startswith("error")), None)
+    return " ".join(lines[start:]) if start is not None else last_line(text)
+
+
 def items(text: str) -> tuple[list[Obj], str | None]:
     """(objects, error): kubectl's List, or its summary line when it printed no JSON."""
     try:
@@ -166,7 +176,7 @@ def helm_problem(chart: str, objects: list[Obj], log: str, status: Obj) -> str |
         return None
     problem = pod_problem(pod)
     restarts = sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
-    said = last_line(log) if log.strip() and "waiting to start" not in log else ""
+    said = last_error(log) if log.strip() and "waiting to start" not in log else ""
     if problem and problem.startswith(("ErrImagePull", "ImagePullBackOff", "Pending")):
         return f"helm-install-{chart} pod {pod['metadata']['name']} {problem}"
     if said and (restarts or (problem and problem.startswith(("CrashLoopBackOff", "Error")))):
