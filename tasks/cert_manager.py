@@ -104,7 +104,7 @@ def render_manifest(values: CertManagerValues) -> str:
 def status(sections: dict[str, str]) -> dict[str, Any]:
     """The chart's status, and whether the webhook admitted the dry-run Issuer."""
     found = chart.chart_status(sections, "cert-manager", DEPLOYMENTS)
-    answer = chart.last_line(sections.get("dryrun", ""))
+    answer = chart.last_error(sections.get("dryrun", ""))
     found["webhook"] = answer.endswith("(server dry run)")
     if found["problem"] is None and not found["webhook"]:
         found["problem"] = f"cert-manager's webhook does not admit an Issuer yet: {answer}"

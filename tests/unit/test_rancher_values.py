@@ -7,7 +7,7 @@ import base64
 import pytest
 import yaml
 
-from tasks.rancher import check_kube_version
+from tasks.chart_source import check_fits
 from tasks.rancher_values import rancher_values, render_manifest
 from tasks.settings import InvalidField
 from tests.unit.certificates import CertificateAuthority, Pem
@@ -213,21 +213,21 @@ def local_chart(tmp_path, kube_version: str):
 
 def test_a_chart_whose_kube_version_excludes_k3s_is_refused_before_writing(tmp_path):
     with pytest.raises(InvalidField) as error:
-        check_kube_version(local_chart(tmp_path, "< 1.31.0-0"), "v1.31.4+k3s1")
+        check_fits(local_chart(tmp_path, "< 1.31.0-0").chart, "rancher", "v1.31.4+k3s1")
     assert (error.value.field, error.value.problem) == (
         "rancher.chart_file", "chart rancher-2.9.3 requires kubeVersion < 1.31.0-0, which excludes k3s_version v1.31.4+k3s1")
 
 
 def test_a_chart_that_fits_passes(tmp_path):
-    assert check_kube_version(local_chart(tmp_path, ">= 1.23.0-0 < 1.32.0-0"), "v1.31.4+k3s1") is None
+    assert check_fits(local_chart(tmp_path, ">= 1.23.0-0 < 1.32.0-0").chart, "rancher", "v1.31.4+k3s1") is None
 
 
 def test_a_kube_version_helm_refuses_is_refused(tmp_path):
     with pytest.raises(InvalidField) as error:
-        check_kube_version(local_chart(tmp_path, ">= 1.23 kubernetes"), "v1.31.4+k3s1")
+        check_fits(local_chart(tmp_path, ">= 1.23 kubernetes").chart, "rancher", "v1.31.4+k3s1")
     assert error.value.problem.startswith("kubeVersion '>= 1.23 kubernetes': improper constraint")
 
 
 def test_without_k3s_version_or_kube_version_nothing_is_checked(tmp_path):
-    assert (check_kube_version(local_chart(tmp_path, "< 1.2.0"), None),
-            check_kube_version(rancher_values(data()), "v1.31.4+k3s1")) == (None, None)
+    assert (check_fits(local_chart(tmp_path, "< 1.2.0").chart, "rancher", None),
+            check_fits(rancher_values(data()).chart, "rancher", "v1.31.4+k3s1")) == (None, None)
