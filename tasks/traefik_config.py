@@ -29,9 +29,8 @@ MANIFEST_PATH = manifest_path("traefik-config")
 DEFAULT_CLUSTER_CIDR = "10.42.0.0/16"
 
 
-def trusted_ips() -> list[str]:
-    """The HAProxy hosts and the pod network ServiceLB forwards from."""
-    cluster_cidr = str(mapping("k3s_config").get("cluster-cidr") or DEFAULT_CLUSTER_CIDR)
+def trusted_ips(cluster_cidr: str) -> list[str]:
+    """The HAProxy hosts and the pod network ServiceLB forwards from (``cluster-cidr``, comma-separated)."""
     return [f"{member.data.node_ip}/32" for member in inventory.get_group("haproxy", [])] + cluster_cidr.split(",")
 
 
@@ -44,6 +43,6 @@ def traefik_config(tls: str | None) -> None:
     """Ensure Traefik trusts HAProxy's forwarded headers when TLS ends there, else no override."""
     if tls == "external":
         manifest_present(name="Traefik trusts HAProxy's forwarded headers", path=MANIFEST_PATH,
-                         content=render_manifest(trusted_ips()))
+                         content=render_manifest(trusted_ips(str(mapping("k3s_config").get("cluster-cidr") or DEFAULT_CLUSTER_CIDR))))
     else:
         manifest_absent(name="No Traefik override", path=MANIFEST_PATH)

@@ -20,9 +20,9 @@ def test_the_web_entry_point_trusts_the_given_addresses_only():
     assert values == {"ports": {"web": {"forwardedHeaders": {"trustedIPs": ["10.213.0.5/32", "10.213.0.6/32"]}}}}
 
 
-def test_the_haproxy_hosts_are_trusted_each_as_one_address():
+def test_the_haproxy_hosts_each_as_one_address_and_the_pod_network_are_trusted():
     hosts = [("haproxy-1", {"node_ip": "10.213.0.5"}), ("haproxy-2", {"node_ip": "10.213.0.6"}),
              ("k3s-control", {"node_ip": "10.213.0.101"})]
     inventory = Inventory((hosts, {}), haproxy=(["haproxy-1", "haproxy-2"], {}), k3s_control=(["k3s-control"], {}))
     with ctx_state.use(State(inventory, Config())), ctx_inventory.use(inventory):
-        assert trusted_ips() == ["10.213.0.5/32", "10.213.0.6/32"]
+        assert trusted_ips("10.42.0.0/16") == ["10.213.0.5/32", "10.213.0.6/32", "10.42.0.0/16"]
