@@ -42,7 +42,8 @@ def render_manifest(trusted: list[str]) -> str:
 def traefik_config(tls: str | None) -> None:
     """Ensure Traefik trusts HAProxy's forwarded headers when TLS ends there, else no override."""
     if tls == "external":
+        cluster_cidr = str(mapping("k3s_config").get("cluster-cidr") or DEFAULT_CLUSTER_CIDR)
         manifest_present(name="Traefik trusts HAProxy's forwarded headers", path=MANIFEST_PATH,
-                         content=render_manifest(trusted_ips(str(mapping("k3s_config").get("cluster-cidr") or DEFAULT_CLUSTER_CIDR))))
+                         content=render_manifest(trusted_ips(cluster_cidr)))
     else:
         manifest_absent(name="No Traefik override", path=MANIFEST_PATH)
