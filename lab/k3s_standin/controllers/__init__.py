@@ -26,6 +26,7 @@ from k3s_standin.controllers.deployment import Deployments
 from k3s_standin.controllers.disruption import Limits
 from k3s_standin.controllers.endpoints import Endpoints
 from k3s_standin.controllers.helm_controller import HelmController
+from k3s_standin.controllers.job import Jobs
 from k3s_standin.controllers.manifests import Manifests
 from k3s_standin.controllers.node_ipam import NodeIpam
 from k3s_standin.controllers.node_lifecycle import NodeLifecycle, faults_path
@@ -68,12 +69,13 @@ def controller_list(api: client.Client, options: Any, args: dict[str, str], grac
         ("deployment", RESYNC, Deployments(api).reconcile, KCM),
         ("replicaset", RESYNC, ReplicaSets(api).reconcile, KCM),
         ("daemonset", RESYNC, DaemonSets(api).reconcile, KCM),
+        ("job", RESYNC, Jobs(api).reconcile, KCM),
         ("endpoints", RESYNC, Endpoints(api).reconcile, KCM),
     ]
     if "servicelb" not in options.disable:
         controllers.append(("servicelb", 2 * RESYNC, ServiceLB(api).reconcile, "k3s"))
     manifests_dir = os.path.join(options.data_dir, "server", "manifests")
-    controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir).reconcile, "k3s"),
+    controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir, options.disable).reconcile, "k3s"),
                     ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s")]
     return controllers
 
