@@ -31,6 +31,7 @@ from typing import Any
 
 from k3s_standin.client import Client, path
 from k3s_standin.controllers import conditions, events, log, names
+from k3s_standin.controllers.job import delete_with_pods
 from k3s_standin.release import HELM_JOB_IMAGE
 
 Obj = dict[str, Any]
@@ -213,7 +214,7 @@ class HelmController:
             if current is not None and obj["kind"] == "Job":
                 if not job_changed(current, obj):
                     continue
-                self.api.delete(url_of(obj), grace=0)
+                delete_with_pods(self.api, current)
                 current = None
             if current is None:
                 api, resource = RESOURCES[obj["kind"]]
@@ -224,11 +225,15 @@ class HelmController:
                                                                     ownerReferences=obj["metadata"]["ownerReferences"])))
         return created
 
+    def delete_job(self, namespace: str, name: str) -> None:
+        found = self.api.find(path("batch/v1", "jobs", namespace, name))
+        if found is not None:
+            delete_with_pods(self.api, found)
+
     def sync(self, chart: Obj, config: Obj | None) -> None:
         meta = chart["metadata"]
         install, secret, config_map = job(chart, config)
-        delete_job = path("batch/v1", "jobs", meta["namespace"], f"helm-delete-{meta['name']}")
-        self.api.delete(delete_job)
+        self.delete_job(meta["namespace"], f"helm-delete-{meta['name']}")
         if self.apply(chart, [secret, config_map, service_account(chart), install]):
             message = f"Applying HelmChart using Job {meta['namespace']}/{install['metadata']['name']}"
             events.record(self.api, "HelmChart", dict(chart, apiVersion=API), "Normal", "ApplyJob", message, COMPONENT)
@@ -255,14 +260,15 @@ class HelmController:
         """OnRemove: the delete Job, then (once it succeeded) the chart's objects and the finalizer."""
         meta = chart["metadata"]
         delete, secret, config_map = job(chart, config)
-        self.api.delete(path("batch/v1", "jobs", meta["namespace"], f"helm-install-{meta['name']}"))
+        self.delete_job(meta["namespace"], f"helm-install-{meta['name']}")
         self.apply(chart, [secret, config_map, service_account(chart), delete])
         if not succeeded(self.api.find(url_of(delete))):
             return
         events.record(self.api, "HelmChart", dict(chart, apiVersion=API), "Normal", "RemoveJob",
                       f"Uninstalled HelmChart using Job {meta['namespace']}/{delete['metadata']['name']}, "
                       "removing resources", COMPONENT)
-        for obj in (delete, secret, config_map, service_account(chart)):
+        self.delete_job(meta["namespace"], delete["metadata"]["name"])
+        for obj in (secret, config_map, service_account(chart)):
             self.api.delete(url_of(obj))
 
         def release(obj: Obj) -> bool:

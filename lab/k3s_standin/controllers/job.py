@@ -91,6 +91,16 @@ def end_status(status: Obj, outcome: str, now: str) -> None:
                                  update_stamp="lastProbeTime")
 
 
+def delete_with_pods(api: Client, job: Obj) -> None:
+    """Delete a Job and its pods, as the garbage collector's foreground deletion (helm-controller's
+    jobPatcher deletes with propagationPolicy Foreground) would."""
+    meta = job["metadata"]
+    for pod in api.list(path("v1", "pods", meta["namespace"]),
+                        labelSelector=f"batch.kubernetes.io/controller-uid={meta['uid']}"):
+        api.delete(object_path("v1", "pods", pod))
+    api.delete(object_path("batch/v1", "jobs", job))
+
+
 class Jobs:
     def __init__(self, api: Client) -> None:
         self.api = api

@@ -58,7 +58,7 @@ def build(api: Client, objects: list[Obj], namespace: str, release: str) -> list
         try:
             plural, namespaced = resources.locate(obj.get("apiVersion", ""), obj.get("kind", ""))
         except UnknownKind as error:
-            raise HelmError(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
+            raise HelmError(f'unable to build kubernetes objects from release manifest: resource mapping not found for name: "{meta.get("name", "")}" namespace: '
                             f'"{meta.get("namespace", "")}" from "": {error}\nensure CRDs are installed first') from error
         if namespaced:
             meta["namespace"] = meta.get("namespace") or namespace
