@@ -90,7 +90,7 @@ class Container:
         self.log.append(f"+ {command}")
 
     def fail(self, message: str, code: int = 1) -> None:
-        self.log.append(message)
+        self.log += message.splitlines()
         raise Exit(code)
 
     def mounted(self, volume_name: str) -> Obj | None:
