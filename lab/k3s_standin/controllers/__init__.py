@@ -21,6 +21,7 @@ from typing import Any
 
 from k3s_standin import client
 from k3s_standin.controllers import durations, leader, log, loop
+from k3s_standin.controllers.cert_manager import CertManager
 from k3s_standin.controllers.daemonset import DaemonSets
 from k3s_standin.controllers.deployment import Deployments
 from k3s_standin.controllers.disruption import Limits
@@ -31,6 +32,7 @@ from k3s_standin.controllers.manifests import Manifests
 from k3s_standin.controllers.node_ipam import NodeIpam
 from k3s_standin.controllers.node_lifecycle import NodeLifecycle, faults_path
 from k3s_standin.controllers.pod_gc import PodGC
+from k3s_standin.controllers.rancher_tls import RancherCA
 from k3s_standin.controllers.replicaset import ReplicaSets
 from k3s_standin.controllers.scheduler import Scheduler
 from k3s_standin.controllers.servicelb import ServiceLB
@@ -76,7 +78,11 @@ def controller_list(api: client.Client, options: Any, args: dict[str, str], grac
         controllers.append(("servicelb", 2 * RESYNC, ServiceLB(api).reconcile, "k3s"))
     manifests_dir = os.path.join(options.data_dir, "server", "manifests")
     controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir, options.disable).reconcile, "k3s"),
-                    ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s")]
+                    ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s"),
+                    # Workloads the cluster runs, not k3s: modelled here because their images are the
+                    # stand-in's own; each acts only while its pods are Ready.
+                    ("cert-manager", 2 * RESYNC, CertManager(api).reconcile, "k3s"),
+                    ("rancher-ca", 2 * RESYNC, RancherCA(api).reconcile, "k3s")]
     return controllers
 
 
