@@ -164,3 +164,19 @@ def test_helm_chart_config_values_reach_the_values_secret(api: Client,
     install_pod(api, "configured", job_uid=first)
     values = api.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/chart-values-configured")
     assert "values-10_HelmChartConfig.yaml" in values["data"]
+
+
+def test_rancher_chart_installs_its_deployment_and_service(api: Client, server: conftest.Server,
+                                                           core: kubernetes.client.CoreV1Api,
+                                                           custom: kubernetes.client.CustomObjectsApi) -> None:
+    helm_chart(custom, "rancher-plain", {"chartContent": content(chart_bytes(RANCHER_CHART)),
+                                         "targetNamespace": "cattle-plain", "createNamespace": True,
+                                         "valuesContent": "hostname: rancher.lab\nreplicas: 1\n"
+                                                          "ingress:\n  enabled: false\n  tls:\n    source: secret\n"})
+    code, lines = run_install(api, "rancher-plain")
+    assert (code, lines[-3]) == (0, "STATUS: deployed")
+    apps = kubernetes.client.AppsV1Api(kubernetes.config.new_client_from_config(str(server.kubeconfig)))
+    deployment = apps.read_namespaced_deployment("rancher-plain", "cattle-plain")
+    assert (deployment.spec.replicas, deployment.spec.template.spec.containers[0].image) == (1, "rancher/rancher:v2.10.1")
+    service = core.read_namespaced_service("rancher-plain", "cattle-plain")
+    assert {port.port for port in service.spec.ports} == {80, 443}
