@@ -139,8 +139,10 @@ class CertManager:
             issuer = self.api.find(path(API, "clusterissuers", name=ref.get("name")))
         else:
             issuer = self.api.find(path(API, "issuers", namespace, ref.get("name")))
-        ready = issuer is not None and any(c.get("type") == "Ready" and c.get("status") == "True"
-                                           for c in (issuer.get("status") or {}).get("conditions") or [])
+        if issuer is None:
+            return False, None, None
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (issuer.get("status") or {}).get("conditions") or [])
         if not ready or "ca" not in issuer["spec"]:
             return ready, None, None
         secret = self.issuer_secret(issuer["metadata"].get("namespace") or "cert-manager", issuer["spec"]["ca"]["secretName"])
@@ -160,7 +162,7 @@ class CertManager:
             return
         crt, key = x509.issue(names_wanted, ca_crt, ca_key)
         ref = spec.get("issuerRef") or {}
-        body = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        body: Obj = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
                 "metadata": {"name": spec["secretName"], "namespace": meta["namespace"],
                              "labels": {"controller.cert-manager.io/fao": "true"},
                              "annotations": {"cert-manager.io/certificate-name": meta["name"],
@@ -175,8 +177,9 @@ class CertManager:
             if secret is None:
                 self.api.create(path("v1", "secrets", meta["namespace"]), body)
             else:
-                self.api.update(secret_url, dict(body, metadata=dict(secret["metadata"], **{
-                    key: body["metadata"][key] for key in ("labels", "annotations")})))
+                body["metadata"] = dict(secret["metadata"], labels=body["metadata"]["labels"],
+                                        annotations=body["metadata"]["annotations"])
+                self.api.update(secret_url, body)
         except ApiError as error:
             log.error(f"Certificate {meta['namespace']}/{meta['name']}: {error}")
             return

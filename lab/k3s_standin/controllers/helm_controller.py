@@ -165,24 +165,19 @@ def url_of(obj: Obj) -> str:
 
 
 def job_changed(current: Obj, wanted: Obj) -> bool:
-    """The jobPatcher's trigger: the template (args, env, image, config hash) or backoffLimit differ."""
-    live_template = (current.get("spec") or {}).get("template") or {}
-    live = {"annotations": (live_template.get("metadata") or {}).get("annotations") or {},
-            "containers": [{key: container.get(key) for key in ("image", "args", "env")}
-                           for container in (live_template.get("spec") or {}).get("containers") or []],
-            "backoffLimit": (current.get("spec") or {}).get("backoffLimit")}
-    template = wanted["spec"]["template"]
-    desired = {"annotations": template["metadata"]["annotations"],
-               "containers": [{key: container.get(key) for key in ("image", "args", "env")}
-                              for container in template["spec"]["containers"]],
-               "backoffLimit": wanted["spec"]["backoffLimit"]}
-    return {key: live[key] for key in ("containers", "backoffLimit")} != \
-        {key: desired[key] for key in ("containers", "backoffLimit")} or \
-        live["annotations"].get(CONFIG_HASH) != desired["annotations"][CONFIG_HASH]
+    """The jobPatcher's trigger: the containers (image, args, env), backoffLimit or config hash differ."""
+    def shape(job_obj: Obj) -> tuple:
+        template = (job_obj.get("spec") or {}).get("template") or {}
+        containers = [[container.get(key) for key in ("image", "args", "env")]
+                      for container in (template.get("spec") or {}).get("containers") or []]
+        config = ((template.get("metadata") or {}).get("annotations") or {}).get(CONFIG_HASH)
+        return containers, (job_obj.get("spec") or {}).get("backoffLimit"), config
+
+    return shape(current) != shape(wanted)
 
 
 def succeeded(job_obj: Obj | None) -> bool:
-    return bool(job_obj) and int((job_obj.get("status") or {}).get("succeeded", 0)) > 0
+    return job_obj is not None and int((job_obj.get("status") or {}).get("succeeded", 0)) > 0
 
 
 class HelmController:

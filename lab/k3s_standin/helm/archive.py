@@ -42,10 +42,10 @@ def load(data: bytes) -> Chart:
     """A chart from archive bytes; raises ChartLoadError with helm's wording."""
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-            files = {member.name.split("/", 1)[1]: archive.extractfile(member).read().decode()
+            files = {member.name.split("/", 1)[1]: (archive.extractfile(member) or io.BytesIO()).read().decode()
                      for member in archive.getmembers() if member.isfile() and "/" in member.name}
     except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as error:
-        raise ChartLoadError(f"gzip: invalid header") from error
+        raise ChartLoadError("gzip: invalid header") from error
     if "Chart.yaml" not in files:
         raise ChartLoadError("Chart.yaml file is missing")
     try:

@@ -25,7 +25,7 @@ import base64
 import http.client
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -89,7 +89,7 @@ class Container:
     def trace(self, command: str) -> None:
         self.log.append(f"+ {command}")
 
-    def fail(self, message: str, code: int = 1) -> None:
+    def fail(self, message: str, code: int = 1) -> NoReturn:
         self.log += message.splitlines()
         raise Exit(code)
 

@@ -58,8 +58,9 @@ def build(api: Client, objects: list[Obj], namespace: str, release: str) -> list
         try:
             plural, namespaced = resources.locate(obj.get("apiVersion", ""), obj.get("kind", ""))
         except UnknownKind as error:
-            raise HelmError(f'unable to build kubernetes objects from release manifest: resource mapping not found for name: "{meta.get("name", "")}" namespace: '
-                            f'"{meta.get("namespace", "")}" from "": {error}\nensure CRDs are installed first') from error
+            raise HelmError("unable to build kubernetes objects from release manifest: resource mapping not found "
+                            f'for name: "{meta.get("name", "")}" namespace: "{meta.get("namespace", "")}" from "": '
+                            f"{error}\nensure CRDs are installed first") from error
         if namespaced:
             meta["namespace"] = meta.get("namespace") or namespace
         meta["labels"] = dict(meta.get("labels") or {}, **{MANAGED_BY: "Helm"})
@@ -80,7 +81,8 @@ def ownership_error(current: Obj, placed: Placed, release: str, namespace: str) 
         if annotations.get(key) != wanted:
             problems.append(f'annotation validation error: missing key "{key}": must be set to "{wanted}"'
                             if key not in annotations else
-                            f'annotation validation error: key "{key}" must equal "{wanted}": current value is "{annotations[key]}"')
+                            f'annotation validation error: key "{key}" must equal "{wanted}": '
+                            f'current value is "{annotations[key]}"')
     where = f' in namespace "{meta["namespace"]}"' if meta.get("namespace") else ""
     return (f"rendered manifests contain a resource that already exists. Unable to continue with install: "
             f'{placed.obj["kind"]} "{meta["name"]}"{where} exists and cannot be imported into the current '

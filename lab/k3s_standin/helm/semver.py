@@ -42,10 +42,10 @@ def parse(text: str) -> tuple[Version, int]:
     match = VERSION.fullmatch(text.strip())
     if not match:
         raise ConstraintError(f"improper constraint: {text}")
-    parts = [part for part in match.groups()[:3]]
+    parts = list(match.groups()[:3])
     given = next((index for index, part in enumerate(parts) if part is None or part in WILD), 3)
-    numbers = [int(part) if index < given else 0 for index, part in enumerate(parts)]
-    return Version(*numbers, pre=match.group(4) or ""), given
+    major, minor, patch = (int(part) if index < given and part is not None else 0 for index, part in enumerate(parts))
+    return Version(major, minor, patch, pre=match.group(4) or ""), given
 
 
 def bump(version: Version, given: int) -> Version:

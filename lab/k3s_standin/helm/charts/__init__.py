@@ -6,7 +6,8 @@ what helm makes of a template without any.
 Upstream: helm pkg/engine (the render context), the real charts named in each module.
 
 Example:
-    objects = render(Release("rancher", "cattle-system", {"name": "rancher", "version": "2.10.1"}, values, "v1.31.4+k3s1"), {})
+    release = Release("rancher", "cattle-system", {"name": "rancher", "version": "2.10.1"}, values, "v1.31.4+k3s1")
+    objects = render(release, {})
 """
 
 from __future__ import annotations

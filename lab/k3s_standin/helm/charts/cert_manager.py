@@ -13,7 +13,8 @@ trimmed to the kinds the stand-in serves (no RBAC objects, no startupapicheck Jo
   webhook pod is Ready the API refuses cert-manager objects.
 
 Example:
-    render(Release("cert-manager", "cert-manager", {"name": "cert-manager", "version": "v1.16.2", "appVersion": "v1.16.2"}, {"crds": {"enabled": True}}, "v1.31.4+k3s1"))
+    chart = {"name": "cert-manager", "version": "v1.16.2", "appVersion": "v1.16.2"}
+    render(Release("cert-manager", "cert-manager", chart, {"crds": {"enabled": True}}, "v1.31.4+k3s1"))
 """
 
 from __future__ import annotations
@@ -37,17 +38,21 @@ def labels(release: Release, component: str) -> dict[str, str]:
             "app.kubernetes.io/component": component}
 
 
+def selector(release: Release, component: str) -> dict[str, str]:
+    """The chart's selectors: its labels without the legacy `app`."""
+    return {key: value for key, value in labels(release, component).items() if key != "app"}
+
+
 def image(release: Release, settings: Obj, default_repository: str) -> str:
     spec = settings.get("image") or {}
     return f"{spec.get('repository') or default_repository}:{spec.get('tag') or release.app_version}"
 
 
 def deployment(release: Release, name: str, component: str, container: Obj) -> Obj:
-    selector = {key: value for key, value in labels(release, component).items() if key != "app"}
     meta_labels = dict(labels(release, component), **{"helm.sh/chart": release.chart_label})
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "namespace": release.namespace, "labels": meta_labels},
-            "spec": {"replicas": 1, "selector": {"matchLabels": selector},
+            "spec": {"replicas": 1, "selector": {"matchLabels": selector(release, component)},
                      "template": {"metadata": {"labels": meta_labels},
                                   "spec": {"serviceAccountName": name, "containers": [container],
                                            "nodeSelector": {"kubernetes.io/os": "linux"}}}}}
@@ -83,22 +88,23 @@ def render(release: Release) -> list[Obj]:
         objects.append({"apiVersion": "v1", "kind": "ServiceAccount",
                         "metadata": {"name": name, "namespace": namespace, "labels": labels(release, component)}})
     webhook = values.get("webhook") or {}
+    solver = image(release, values.get("acmesolver") or {}, "jetstack/cert-manager-acmesolver")
     objects += [
         {"apiVersion": "v1", "kind": "Service",
          "metadata": {"name": "cert-manager", "namespace": namespace, "labels": labels(release, "controller")},
-         "spec": {"type": "ClusterIP", "selector": {k: v for k, v in labels(release, "controller").items() if k != "app"},
+         "spec": {"type": "ClusterIP", "selector": selector(release, "controller"),
                   "ports": [{"name": "tcp-prometheus-servicemonitor", "port": 9402, "targetPort": 9402,
                              "protocol": "TCP"}]}},
         {"apiVersion": "v1", "kind": "Service",
          "metadata": {"name": "cert-manager-webhook", "namespace": namespace, "labels": labels(release, "webhook")},
-         "spec": {"type": "ClusterIP", "selector": {k: v for k, v in labels(release, "webhook").items() if k != "app"},
+         "spec": {"type": "ClusterIP", "selector": selector(release, "webhook"),
                   "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]}},
         deployment(release, "cert-manager", "controller", {
             "name": "cert-manager-controller", "image": image(release, values, "jetstack/cert-manager-controller"),
             "imagePullPolicy": "IfNotPresent",
             "args": ["--v=2", "--cluster-resource-namespace=$(POD_NAMESPACE)",
                      "--leader-election-namespace=kube-system",
-                     f"--acme-http01-solver-image={image(release, values.get('acmesolver') or {}, 'jetstack/cert-manager-acmesolver')}",
+                     f"--acme-http01-solver-image={solver}",
                      "--max-concurrent-challenges=60"],
             "ports": [{"name": "http-metrics", "containerPort": 9402, "protocol": "TCP"},
                       {"name": "http-healthz", "containerPort": 9403, "protocol": "TCP"}],

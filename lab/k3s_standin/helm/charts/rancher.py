@@ -18,7 +18,8 @@ to the kinds the stand-in serves (no RBAC objects):
 certificate after it (the real Rancher reads its server-url setting instead).
 
 Example:
-    render(Release("rancher", "cattle-system", {"name": "rancher", "version": "2.10.1", "appVersion": "v2.10.1"}, {"hostname": "r.lab"}, "v1.31.4+k3s1"))
+    chart = {"name": "rancher", "version": "2.10.1", "appVersion": "v2.10.1"}
+    render(Release("rancher", "cattle-system", chart, {"hostname": "r.lab"}, "v1.31.4+k3s1"))
 """
 
 from __future__ import annotations
