@@ -7,6 +7,9 @@ Timings come from kube-controller-manager-arg as in k3s: `node-monitor-period` (
 `node-monitor-grace-period` (40s), `node-eviction-rate` (0.1 nodes/s NoExecute tainting per zone) and
 the other disruption flags of `disruption.py`. `disable: [servicelb]` turns ServiceLB off.
 In an HA cluster (embedded etcd) each group runs only on the server holding its lease (`leader.py`).
+Besides kube-controller-manager's (now with the Job controller) and k3s's own (deploy, helm,
+ServiceLB), two stand-ins for workloads: cert-manager's controller and Rancher's CA, each acting only
+while its pods are Ready.
 
 Example:
     start(options)   # returns at once; the controllers run until the process exits

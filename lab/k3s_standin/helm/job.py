@@ -7,8 +7,9 @@ helm's own messages (helm v3 cmd/helm, pkg/action, pkg/repo, pkg/getter).
   mounted `chart-content-<name>` ConfigMap (`/chart/<name>.tgz.base64`) when it holds one.
 * `REPO` set: `helm repo add` cannot reach a repository from the air-gapped lab: exit 1, helm's
   `Error: looks like "<repo>" is not a valid chart repository or cannot be reached: ...` last.
-* A chart URL is fetched through the API server's `/static/` (k3s serves
-  `<data-dir>/server/static` there, unauthenticated); any other host is unreachable.
+* A chart URL is fetched through the API server's `/static/` (k3s pkg/server/router.go serves
+  `<data-dir>/server/static` there, before authentication), with no token, as helm fetches it;
+  any other host is unreachable.
 * Then `helm_update`: no release -> install; deployed -> upgrade; failed -> uninstall and install
   again (FAILURE_POLICY reinstall) or exit 1 (abort); `delete` -> uninstall. Each step as helm does it:
   kubeVersion checked (`chart requires kubeVersion: ...`), objects mapped before any is created,
