@@ -179,3 +179,10 @@ def test_rancher_chart_installs_its_deployment_and_service(api: Client, server: 
     assert (deployment.spec.replicas, deployment.spec.template.spec.containers[0].image) == (1, "rancher/rancher:v2.10.1")
     service = core.read_namespaced_service("rancher-plain", "cattle-plain")
     assert {port.port for port in service.spec.ports} == {80, 443}
+
+
+def test_a_bare_chart_name_without_repo_fails_as_helm(api: Client, custom: kubernetes.client.CustomObjectsApi) -> None:
+    helm_chart(custom, "bare", {"chart": "rancher"})
+    assert run_install(api, "bare") == (1, [
+        "+ helm ls --all -f '^bare$' --namespace kube-system --output json", "+ helm install bare rancher",
+        "Error: INSTALLATION FAILED: non-absolute URLs should be in form of repo_name/path_to_chart, got: rancher"])

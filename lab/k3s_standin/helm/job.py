@@ -179,9 +179,14 @@ class Container:
         return archive.load(data)
 
     def fetch(self, url: str) -> bytes:
-        """A chart URL: only the API server's own address answers in the lab (its /static/ files)."""
+        """A chart URL: only the API server's own address answers in the lab (its /static/ files).
+        A reference to a repository nobody added fails as helm's chart downloader does."""
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme not in ("http", "https") or (parts.hostname, parts.port or 443) != (self.api.host, self.api.port):
+        if parts.scheme not in ("http", "https"):
+            if "/" in url:
+                raise kube.HelmError(f"repo {url.split('/')[0]} not found")
+            raise kube.HelmError(f"non-absolute URLs should be in form of repo_name/path_to_chart, got: {url}")
+        if (parts.hostname, parts.port or 443) != (self.api.host, self.api.port):
             raise kube.HelmError(unreachable(url))
         connection = self.api.connection()
         try:
