@@ -51,7 +51,7 @@ RESET_DONE = ("Managed etcd cluster membership has been reset, restart without -
 
 
 def server(argv: Sequence[str]) -> int:
-    from k3s_standin import apiserver, certs, controllers, node
+    from k3s_standin import apiserver, certs, controllers, node, packaged
     from k3s_standin.options import parse
     from k3s_standin.systemd_notify import notify_ready
 
@@ -85,6 +85,8 @@ def server(argv: Sequence[str]) -> int:
                           f"{options.https_listen_port}: {error.strerror}")
         _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
         _exit_on_sigterm()
+        for written in packaged.stage(options):
+            _info(f"Writing manifest: {written}" if "/manifests/" in written else f"Writing static file: {written}")
         try:
             controllers.start(options)
             _info("k3s is up and running")
