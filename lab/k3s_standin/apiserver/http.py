@@ -186,6 +186,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         registry = self.server.operations.registry
         if parts == ["apis"]:
             return self._send_json(200, discovery.group_list(registry))
+        if parts == ["openapi", "v2"] and method == "GET":
+            return self._send_bytes(200, openapi.V2_DOCUMENT, openapi.V2_CONTENT_TYPE)
         if parts[:2] == ["openapi", "v3"] and method == "GET":
             found = openapi.index(registry) if len(parts) == 2 else openapi.document(registry, "/".join(parts[2:]))
             if found is None:

@@ -3,6 +3,11 @@ each kind's PATCH operation with its `x-kubernetes-group-version-kind` and `fiel
 parameter. That is what kubectl reads to learn that validation happens server-side; schemas are
 not served, so kubectl never validates client-side against a made-up schema.
 
+`/openapi/v2` answers an empty protobuf `openapi_v2.Document` (the only encoding client-go's
+`OpenAPISchema` accepts): kubectl falls back to it to validate a kind whose group OpenAPI v3 does not
+list - one whose CRD is missing - and skips validation of a kind it has no schema for, so the error
+it then prints is the real one, "no matches for kind".
+
 Custom resources are listed like built-in kinds, as kube-apiserver publishes CRDs in OpenAPI v3
 (apiextensions-apiserver pkg/controller/openapiv3).
 
@@ -21,6 +26,8 @@ from k3s_standin import K3S_VERSION
 from k3s_standin.apiserver.resources import Registry, Resource
 
 Obj = dict[str, Any]
+V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+V2_DOCUMENT = b""
 
 
 def _prefix(resource: Resource) -> str:
