@@ -195,6 +195,10 @@ class Admission:
         _default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
         obj.setdefault("status", {})
 
+    def _create_ingress(self, obj: Obj, services: list[Obj]) -> None:
+        """IngressStatus.loadBalancer is a struct: Go always serializes it."""
+        obj["status"] = {"loadBalancer": {}}
+
     def _create_customresourcedefinition(self, obj: Obj, services: list[Obj]) -> None:
         crds.admit_create(obj)
 
