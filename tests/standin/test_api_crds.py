@@ -12,7 +12,8 @@ import kubernetes
 import pytest
 import yaml
 
-from conftest import KUBECTL, free_port, start_server, stop_server, wait_for
+from conftest import free_port, start_server, stop_server, wait_for
+from k3s_standin.client import Client, no_kind_match, serves_kind
 
 
 def crd_body(group: str, kind: str, scope: str = "Namespaced") -> dict[str, Any]:
@@ -166,3 +167,15 @@ def test_crd_and_custom_resource_survive_a_restart(tmp_path):
         assert found["spec"] == {"ca": {"secretName": "tls-rancher"}}
     finally:
         stop_server(server)
+
+
+def test_client_serves_kind_follows_the_crd(k3s_server, apply, kubectl, group):
+    api = Client(k3s_server.url, k3s_server.ca_file, k3s_server.node_token)
+    before = serves_kind(api, f"{group}/v1", "Issuer")
+    apply(crd_body(group, "Issuer"))
+    kubectl("wait", "--for=condition=Established", f"crd/issuers.{group}", "--timeout=10s")
+    assert (before, serves_kind(api, f"{group}/v1", "Issuer")) == (False, True)
+
+
+def test_no_kind_match_words_the_error_as_kubectl_prints_it(apply, group):
+    assert no_kind_match(f"{group}/v1", "Issuer") in apply(issuer(group)).stderr

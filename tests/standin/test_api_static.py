@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-CHART = "static-test-0.1.0.tgz"
+CHART = "static-test-27.0.201+up27.0.2.tgz"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,10 @@ def fetch(k3s_server, path: str) -> tuple[int, bytes, str]:
 
 def test_chart_is_downloaded_without_credentials(k3s_server, chart):
     assert fetch(k3s_server, f"/static/charts/{CHART}") == (200, chart, "application/x-gzip")
+
+
+def test_percent_encoded_name_is_decoded(k3s_server, chart):
+    assert fetch(k3s_server, "/static/charts/static-test-27.0.201%2Bup27.0.2.tgz")[:2] == (200, chart)
 
 
 def test_missing_file_answers_go_file_server_404(k3s_server, chart):

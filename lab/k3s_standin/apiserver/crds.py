@@ -18,7 +18,7 @@ share one storage key and objects keep the apiVersion they were written with.
 Example:
     custom = CustomResources(store)
     registry = Registry(RESOURCES, custom.resources)
-    registry.serves_kind("cert-manager.io/v1", "Issuer")
+    registry.lookup("cert-manager.io", "v1", "issuers")   # a Resource once the Issuer CRD is stored
 """
 
 from __future__ import annotations

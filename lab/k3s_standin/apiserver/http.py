@@ -111,7 +111,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             if url.path.startswith(static.PREFIX) and self.server.static_dir:
-                return self._send_static(static.serve(self.server.static_dir, url.path))
+                # Go's FileServer reads the decoded path: chart names such as traefik-27.0.201+up27.0.2.tgz
+                answer = static.serve(self.server.static_dir, urllib.parse.unquote(url.path))
+                return self._send_bytes(answer.code, answer.body, answer.content_type,
+                                        {"Location": answer.location} if answer.location else None)
             if path in PUBLIC_TEXT and method == "GET":
                 return self._send_text(200, PUBLIC_TEXT[path])
             if path == "/cacerts" and method == "GET":
@@ -149,22 +152,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError as error:
             raise errors.bad_request(f"couldn't get version/kind; json parse error: {error}") from error
 
-    def _send_bytes(self, code: int, data: bytes, content_type: str) -> None:
+    def _send_bytes(self, code: int, data: bytes, content_type: str,
+                    headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-    def _send_static(self, answer: static.Answer) -> None:
-        self.send_response(answer.code)
-        if answer.location:
-            self.send_header("Location", answer.location)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        self.wfile.write(answer.body)
 
     def _send_text(self, code: int, text: str) -> None:
         self._send_bytes(code, text.encode(), "text/plain; charset=utf-8")

@@ -141,11 +141,6 @@ class Registry:
         return next((r for r in self.custom() if (r.group, r.version, r.plural) == (group, version, plural)),
                     None)
 
-    def serves_kind(self, api_version: str, kind: str) -> bool:
-        """Whether `kind` is served in `api_version` ("cert-manager.io/v1") - what decides between an
-        object and "no matches for kind"."""
-        return any(r.api_version == api_version and r.kind == kind for r in self.resources)
-
     def stored(self) -> list[Resource]:
         """One resource per storage key (a custom resource served in several versions is stored once)."""
         return list({r.key: r for r in reversed(self.resources)}.values())[::-1]

@@ -72,6 +72,7 @@ def _listing(directory: str) -> Answer:
     lines = ['<!doctype html>\n<meta name="viewport" content="width=device-width">\n<pre>\n']
     for name in sorted(os.listdir(directory)):
         shown = name + "/" if os.path.isdir(os.path.join(directory, name)) else name
-        lines.append(f'<a href="{urllib.parse.quote(shown)}">{html.escape(shown)}</a>\n')
+        # url.URL{Path: name}.String(): Go leaves the path's sub-delimiters (+ among them) unescaped
+        lines.append(f'<a href="{urllib.parse.quote(shown, safe="/$&+,:;=@")}">{html.escape(shown)}</a>\n')
     lines.append("</pre>\n")
     return Answer(200, "".join(lines).encode(), "text/html; charset=utf-8")
