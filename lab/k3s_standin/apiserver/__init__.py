@@ -17,6 +17,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 
+from k3s_standin.apiserver import pod_logs
 from k3s_standin.apiserver.admission import Admission
 from k3s_standin.apiserver.bootstrap import ensure_system_objects
 from k3s_standin.apiserver.http import ApiServer
@@ -60,7 +61,11 @@ def start(options: Options, pki: Pki, token: str, address: str, store: Store | N
     ensure_system_objects(operations, options, address)
     with open(pki.server_ca, "rb") as handle:
         ca_pem = handle.read()
+    # k3s gives kube-apiserver client-kube-apiserver.crt (client CA) for kubelets; the stand-in's PKI
+    # has the admin client certificate from the same CA
+    kubelets = pod_logs.kubelet_context(pki.server_ca, pki.admin_cert, pki.admin_key)
     server = ApiServer((options.bind_address, options.https_listen_port), _tls_context(pki), operations,
-                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}", supervisor)
+                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}", supervisor,
+                       os.path.join(options.server_dir, "static"), kubelets)
     threading.Thread(target=server.serve_forever, name="apiserver", daemon=True).start()
     return server
