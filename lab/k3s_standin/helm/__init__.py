@@ -1,0 +1,1 @@
+"""Placeholder for H2b's helm package (the helm-controller's install job); replaced at merge."""
