@@ -284,7 +284,7 @@ metadata:
 spec:
   repo: https://releases.rancher.com/server-charts/stable
   chart: rancher
-  version: 2.9.3
+  version: 2.10.1
   targetNamespace: cattle-system
   createNamespace: true
   valuesContent: |-
