@@ -23,7 +23,7 @@ import kubernetes
 import pytest
 
 import conftest
-from conftest import standin_environment
+from conftest import preload_images, standin_environment
 from k3s_standin.node.shims import kill_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +49,7 @@ class Cluster:
         self.data_dir = directory / "data"
         self.kubeconfig = directory / "k3s.yaml"
         self.log = directory / "k3s.log"
+        preload_images(self.data_dir)
         command = [sys.executable, "-m", "k3s_standin", "server", "--config", str(directory / "none.yaml"),
                    "--data-dir", str(self.data_dir), "--write-kubeconfig", str(self.kubeconfig),
                    "--https-listen-port", str(self.port), "--bind-address", "127.0.0.1",
@@ -59,7 +60,7 @@ class Cluster:
                    # NoExecute tainting is rate limited per zone (0.1 nodes/s upstream); fast here so a
                    # hand-removed taint comes back within the tests' seconds.
                    "--kube-controller-manager-arg=node-eviction-rate=10",
-                   "--kubelet-arg=node-status-update-frequency=1s",
+                   "--kubelet-arg=node-status-update-frequency=1s", f"--kubelet-arg=port={free_port()}",
                    "--kube-apiserver-arg=default-unreachable-toleration-seconds=6",
                    "--kube-apiserver-arg=default-not-ready-toleration-seconds=6"]
         with open(self.log, "ab") as output:
@@ -281,7 +282,7 @@ metadata:
 spec:
   repo: https://releases.rancher.com/server-charts/stable
   chart: rancher
-  version: 2.9.3
+  version: 2.10.1
   targetNamespace: cattle-system
   createNamespace: true
   valuesContent: |-

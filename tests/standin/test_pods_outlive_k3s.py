@@ -70,7 +70,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         core = core_of(server)
         core.create_namespaced_pod("default", {"metadata": {"name": "rancher-shim", "labels": {"app": "rancher"}},
                                                "spec": {"nodeName": NODE, "containers": [{
-                                                   "name": "rancher", "image": "rancher/rancher:v2.9.3",
+                                                   "name": "rancher", "image": "rancher/rancher:v2.10.1",
                                                    "ports": [{"name": "https", "containerPort": https}]}]}})
         seen["first"] = wait_for("the pod to run", lambda: container(core))
         seen["first_ping"] = wait_for("/ping to answer", lambda: ping(https) == "pong" and "pong")

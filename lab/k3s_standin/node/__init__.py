@@ -22,6 +22,7 @@ from k3s_standin import client
 from k3s_standin.client import ApiError, path
 from k3s_standin.controllers import durations, log, loop
 from k3s_standin.node import conntrack, kmsg
+from k3s_standin.node.image_store import ImageStore
 from k3s_standin.node.kube_proxy import KubeProxy
 from k3s_standin.node.kubelet import Kubelet
 from k3s_standin.node.node_object import NodeSpecError
@@ -90,6 +91,8 @@ def run(options: Any) -> int:
         error = conntrack.ensure_max(dict(options.kube_proxy_args))
         if error:
             return fatal("kube-proxy", error)
+    # containerd imports the air-gap archives before the kubelet starts (k3s pkg/agent/containerd).
+    ImageStore(options.data_dir).preload()
     node_ip = options.node_ip or detect_node_ip()
     api = client.for_options(options, log=log.info)
     network = None if options.flannel_backend == "none" else PodNetwork(node_ip, options.cluster_cidr)
@@ -98,6 +101,7 @@ def run(options: Any) -> int:
         register(kubelet)
     except NodeSpecError as bad:
         return fatal("kubelet", str(bad))
+    kubelet.server.start()
     if network is not None:
         start_network(api, options, network)
     if not options.disable_kube_proxy:
