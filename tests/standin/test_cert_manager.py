@@ -3,6 +3,8 @@ gating) and Rancher's own CA Secret `tls-rancher` that the chart's `Issuer ranch
 
 from __future__ import annotations
 
+import json
+
 import base64
 import time
 from collections.abc import Callable
@@ -87,7 +89,7 @@ def test_cert_manager_issues_rancher_ingress_certificate(api: Client, k3s_server
     conftest.wait_for("the webhook to have no ready pod", deployment_ready(apps, "cert-manager-webhook", False))
     with pytest.raises(kubernetes.client.ApiException) as refused:
         custom.create_namespaced_custom_object("cert-manager.io", "v1", "cattle-system", "issuers", issuer)
-    assert 'failed calling webhook "webhook.cert-manager.io"' in str(refused.value.body)
+    assert 'failed calling webhook "webhook.cert-manager.io"' in json.loads(refused.value.body)["message"]
     apps.patch_namespaced_deployment_scale("cert-manager-webhook", "cert-manager", {"spec": {"replicas": 1}})
     conftest.wait_for("the webhook to be Ready again", deployment_ready(apps, "cert-manager-webhook", True), 60)
     custom.create_namespaced_custom_object("cert-manager.io", "v1", "cattle-system", "issuers", issuer)

@@ -108,5 +108,6 @@ def test_traefik_installs_from_the_static_charts(k3s_server: conftest.Server) ->
     assert (code, lines[-3]) == (0, "STATUS: deployed")
     apps = kubernetes.client.AppsV1Api(kubernetes.config.new_client_from_config(str(k3s_server.kubeconfig)))
     container = apps.read_namespaced_deployment("traefik", "kube-system").spec.template.spec.containers[0]
-    assert container.image == release.TRAEFIK_IMAGE
+    # traefik's chart prefixes image.registry (docker.io by default) to k3s's image.repository
+    assert container.image == f"docker.io/{release.TRAEFIK_IMAGE}"
     assert {(port.name, port.container_port) for port in container.ports} >= {("web", 8000), ("websecure", 8443)}
