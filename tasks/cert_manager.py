@@ -50,6 +50,7 @@ kind: Issuer
 metadata: {{name: {PROBE_ISSUER}, namespace: {NAMESPACE}}}
 spec: {{selfSigned: {{}}}}
 ISSUER
+true
 """
 
 

@@ -107,7 +107,8 @@ def chart_ready(problem: Callable[[Host], str | None], what: str, timeout: float
         host.noop(f"{what.split(':')[0]} is ready")
         return
 
-    def wait(state, target: Host, timeout: float, interval: float) -> bool:
-        return wait_until(target, lambda: problem(target) or "", timeout, interval, what)
+    # pyinfra passes state and host only to parameters with exactly those names.
+    def wait(state, host: Host, timeout: float, interval: float) -> bool:
+        return wait_until(host, lambda: problem(host) or "", timeout, interval, what)
 
     yield FunctionCommand(wait, (timeout, interval), {})

@@ -238,7 +238,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = ((body or {}).get("metadata") or {}).get("name", "")
             return self._send_json(201, ops.bind(namespace, name, body))
         if method == "POST":
-            return self._send_json(201, ops.create(resource, namespace, body))
+            return self._send_json(201, ops.create(resource, namespace, body, dry_run=query.get("dryRun") == "All"))
         if method == "DELETE":
             items, revision = ops.list(resource, namespace, query.get("labelSelector", ""),
                                        query.get("fieldSelector", ""))

@@ -88,7 +88,10 @@ class Operations:
 
     # writes
 
-    def create(self, resource: Resource, namespace: str, body: Any) -> Obj:
+    def create(self, resource: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
+        """Store a new object; ``dry_run`` (``?dryRun=All``) runs every check and admission, webhooks
+        included, and answers the object without storing it (k8s.io/apiserver
+        pkg/endpoints/handlers/create.go: dry-run skips only the storage write)."""
         obj = self._checked_body(resource, namespace, body)
         meta = obj["metadata"]
         with self.store.lock:
@@ -117,6 +120,8 @@ class Operations:
             self.admission.on_create(resource, obj, self._services())
             webhooks.admit(self.store, "CREATE", resource, "", meta.get("namespace", ""), obj, None)
             _fill_struct_fields(resource, obj)
+            if dry_run:
+                return obj
             return self.store.put(resource.key, obj, "ADDED")
 
     def update(self, resource: Resource, namespace: str, name: str, body: Any,
