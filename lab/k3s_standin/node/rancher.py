@@ -76,28 +76,42 @@ def hostname_of(container: Obj) -> str:
     return (env.get("CATTLE_SERVER_URL") or "https://rancher").split("://", 1)[-1].split("/")[0] or "rancher"
 
 
+# Rancher's own listener for in-cluster HTTPS, which the chart's Service `https-internal` (443) targets.
+INTERNAL_HTTPS_PORT = 444
+
+
+def listen_ports(args: list[str]) -> tuple[int, int]:
+    """(HTTP, HTTPS) from the chart's `--http-listen-port=80 --https-listen-port=443` (rancher/rancher
+    chart/templates/deployment.yaml passes both; only 80 is a declared containerPort)."""
+    found = {"--http-listen-port": 80, "--https-listen-port": 443}
+    for arg in args:
+        key, _, number = str(arg).partition("=")
+        if key in found and number.isdigit():
+            found[key] = int(number)
+    return found["--http-listen-port"], found["--https-listen-port"]
+
+
 class RancherContainer:
     def __init__(self, pod_ip: str, container: Obj, tls_dir: str, writer: LogWriter) -> None:
         self.pod_ip = pod_ip
         self.writer = writer
         self.ready_at = 0.0
-        self.ports = {port.get("name", ""): int(port["containerPort"]) for port in container.get("ports") or []}
+        self.http_port, self.https_port = listen_ports(container.get("args") or [])
         self.hostname = hostname_of(container)
         self.tls_dir = tls_dir
         self.servers: list[Server] = []
 
     def start(self) -> None:
-        https_port = self.ports.get("https", 443)
         cert, key = certificate(self.tls_dir, self.hostname)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.ready_at = time.time() + startup_seconds()
         handler = type("RancherHandler", (Handler,), {"ready_at": self.ready_at})
-        self.servers.append(listen(self.pod_ip, https_port, handler, context))
-        if "http" in self.ports:
-            self.servers.append(listen(self.pod_ip, self.ports["http"], handler))
+        for port in (self.https_port, INTERNAL_HTTPS_PORT):
+            self.servers.append(listen(self.pod_ip, port, handler, context))
+        self.servers.append(listen(self.pod_ip, self.http_port, handler))
         self.writer.line(f"Rancher version standin is starting for https://{self.hostname}")
-        self.writer.line(f"Listening on {self.pod_ip}:{https_port}")
+        self.writer.line(f"Listening on {self.pod_ip}:{self.https_port}, :{INTERNAL_HTTPS_PORT} and :{self.http_port}")
 
     def stop(self) -> None:
         for server in self.servers:

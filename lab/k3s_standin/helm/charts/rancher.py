@@ -65,8 +65,7 @@ def deployment(release: Release, tls: str) -> Obj:
     container: Obj = {
         "name": name, "image": image, "imagePullPolicy": values.get("rancherImagePullPolicy", "IfNotPresent"),
         "args": args, "env": env,
-        "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"},
-                  {"name": "https", "containerPort": 443, "protocol": "TCP"}],
+        "ports": [{"containerPort": 80, "protocol": "TCP"}],
         "startupProbe": probe(10, 5, int((values.get("startupProbe") or {}).get("failureThreshold", 12))),
         "livenessProbe": probe(30, 5, 5), "readinessProbe": probe(30, 5, 5)}
     pod: Obj = {"serviceAccountName": name, "priorityClassName": values.get("priorityClassName", "rancher-critical"),
