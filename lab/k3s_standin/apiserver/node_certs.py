@@ -28,7 +28,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
-from collections.abc import Mapping
+from typing import Protocol
 
 from k3s_standin.apiserver.errors import ApiError, bad_request
 from k3s_standin.apiserver.static import Answer
@@ -42,6 +42,12 @@ AGENT_USER = "node"
 SNIFFED_TEXT = "text/plain; charset=utf-8"
 
 
+class Headers(Protocol):
+    """A request's headers, looked up case-insensitively (http.server's `Message`)."""
+
+    def get(self, name: str, /) -> str | None: ...
+
+
 class NodeCertificates:
     """The two routes over the server's PKI; `password` is the token password of the `node` user."""
 
@@ -49,7 +55,7 @@ class NodeCertificates:
         self.pki = pki
         self.password = password
 
-    def serve(self, path: str, headers: Mapping[str, str]) -> Answer:
+    def serve(self, path: str, headers: Headers) -> Answer:
         """The answer to a GET of `path` (one of PATHS); refusals are raised as ApiError."""
         if not self._is_agent(headers.get("Authorization") or ""):
             raise ApiError(403, "Forbidden", "forbidden")
@@ -68,7 +74,7 @@ class NodeCertificates:
             return False
         return user == AGENT_USER and hmac.compare_digest(password.encode(), self.password.encode())
 
-    def _serving_kubelet(self, headers: Mapping[str, str]) -> bytes:
+    def _serving_kubelet(self, headers: Headers) -> bytes:
         name = (headers.get("k3s-Node-Name") or "").lower()
         if not name:
             raise bad_request("node name not set")

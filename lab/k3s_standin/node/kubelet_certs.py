@@ -90,7 +90,8 @@ def node_password() -> str:
 
 def split_cert_key(pem: bytes) -> tuple[bytes, bytes]:
     """`splitCertKeyPEM`: the certificates (leaf, then CA) and the private key of one PEM stream."""
-    certificates, key = [], []
+    certificates: list[bytes] = []
+    key: list[bytes] = []
     block: list[bytes] = []
     for line in pem.splitlines(keepends=True):
         block.append(line)

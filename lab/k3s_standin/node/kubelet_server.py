@@ -13,8 +13,8 @@ client CA to verify callers (`kubelet_certs.py`), kubelet flags `tls-cert-file`,
 
 Authentication: a client certificate signed by the cluster's client CA (kube-apiserver's
 `client-kube-apiserver.crt`); a certificate from another CA fails the TLS handshake (the kubelet
-requests any certificate and answers 401; Python's ssl verifies during the handshake). The stand-in also
-admits `Authorization: Bearer <the cluster token>`, its stand-in for the kubelet's webhook token
+requests any certificate and answers 401; Python's ssl verifies during the handshake). The stand-in
+also admits `Authorization: Bearer <the cluster token>`, its stand-in for the kubelet's webhook token
 authentication. Anything else is 401 "Unauthorized" (the kubelet runs with anonymous-auth=false).
 
 Example:
