@@ -75,10 +75,10 @@ def _ready(server: Server) -> bool:
 
 def standin_environment(directory: Path, **extra: str) -> dict[str, str]:
     """The environment of a stand-in process: the package on the path, its own run directory
-    (its pod shims' state, /run/k3s on a real node) and pod log directory (/var/log/pods) so tests
-    never touch the host's, and a short Rancher start-up."""
+    (its pod shims' state, /run/k3s on a real node), pod log directory (/var/log/pods) and node
+    password directory (/etc/rancher/node) so tests never touch the host's, and a short Rancher start-up."""
     return {**os.environ, "PYTHONPATH": str(REPO / "lab"), "K3S_STANDIN_RUN_DIR": str(directory / "run"),
-            "K3S_STANDIN_POD_LOG_DIR": str(directory / "pods"),
+            "K3S_STANDIN_POD_LOG_DIR": str(directory / "pods"), "K3S_STANDIN_NODE_CONFIG_DIR": str(directory / "node"),
             "K3S_STANDIN_RANCHER_STARTUP_SECONDS": RANCHER_STARTUP_SECONDS, **extra}
 
 

@@ -87,7 +87,7 @@ def test_kubectl_logs_prints_what_the_kubelet_serves(kubectl, pod):
 
 def test_api_asks_the_kubelet_for_the_container_with_its_client_certificate(kubectl, pod):
     kubectl("logs", pod)
-    assert FakeKubelet.requests == [(f"/containerLogs/default/{pod}/helm", "system:admin")]
+    assert FakeKubelet.requests == [(f"/containerLogs/default/{pod}/helm", "system:kube-apiserver")]
 
 
 def test_tail_and_previous_are_passed_to_the_kubelet(kubectl, pod):

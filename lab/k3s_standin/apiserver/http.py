@@ -1,6 +1,7 @@
 """HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
 content negotiation (JSON or server-side Table) and Status errors; k3s's unauthenticated `/static/`
-files (`static.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) share the port.
+files (`static.py`), the supervisor's node certificate routes with their own authentication
+(`node_certs.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) share the port.
 
 Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints (handlers, negotiation, responsewriters).
 
@@ -23,9 +24,10 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from k3s_standin.apiserver import discovery, errors, openapi, pod_logs, protobuf, static
+from k3s_standin.apiserver import discovery, errors, node_certs, openapi, pod_logs, protobuf, static
 from k3s_standin.apiserver.auth import authenticate
 from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
 from k3s_standin.apiserver.resources import Resource
@@ -49,7 +51,8 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, operations: Operations,
                  password: str, ca_pem: bytes, advertised: str,
                  supervisor: dict[str, Callable[[], Obj]] | None = None, static_dir: str = "",
-                 kubelet_context: ssl.SSLContext | None = None) -> None:
+                 kubelet_context: ssl.SSLContext | None = None,
+                 node_certs: NodeCertificates | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -63,6 +66,8 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.static_dir = static_dir
         # TLS to the kubelets for pods/log
         self.kubelet_context = kubelet_context
+        # what agents fetch their kubelet's serving certificate and client CA from
+        self.node_certs = node_certs
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
@@ -121,6 +126,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._send_bytes(200, self.server.ca_pem, "text/plain")
             if path == "/version" and method == "GET":
                 return self._send_json(200, discovery.version())
+            if path in node_certs.PATHS and method == "GET" and self.server.node_certs:
+                answer = self.server.node_certs.serve(path, self.headers)
+                return self._send_bytes(answer.code, answer.body, answer.content_type)
             user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
                                 self.server.password)
             if user is None:

@@ -8,9 +8,10 @@ streamer.go + response_checker.go (the kubelet's 400 becomes BadRequest with its
 InternalError, anything else a generic error), pkg/kubelet/client/kubelet_client.go (node address
 by `kubelet-preferred-address-types`, k3s: InternalIP,ExternalIP,Hostname; port from
 `status.daemonEndpoints.kubeletEndpoint.Port`, default 10250). k3s pkg/daemons/control/server.go
-gives kube-apiserver `kubelet-certificate-authority` = the server CA and a client certificate from
-the client CA. "container ... is waiting to start: ..." is the kubelet's own answer (400,
-pkg/kubelet/kubelet_pods.go `validateContainerLogStatus`), passed through as the apiserver does.
+gives kube-apiserver `kubelet-certificate-authority` = the server CA and `kubelet-client-certificate`
+= `client-kube-apiserver.crt` (CN system:kube-apiserver, from the client CA). "container ... is
+waiting to start: ..." is the kubelet's own answer (400, pkg/kubelet/kubelet_pods.go
+`validateContainerLogStatus`), passed through as the apiserver does.
 
 Example:
     url = location(operations, "kube-system", "helm-install-traefik-x2z4k", {"tailLines": "1"})

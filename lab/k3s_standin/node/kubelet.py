@@ -5,7 +5,7 @@ serves their logs (`kubelet_server.py`, on the kubelet-arg `port`, default 10250
 Upstream: kubernetes/kubernetes pkg/kubelet/kubelet_node_status.go, pkg/kubelet/nodelease.
 
 Example:
-    Kubelet(api, options, node_ip, network).register()
+    Kubelet(api, options, node_ip, network, certs).register()
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from k3s_standin.client import ApiError, Client, path
 from k3s_standin.controllers import clock, log
 from k3s_standin.node import node_object
+from k3s_standin.node.kubelet_certs import KubeletCerts
 from k3s_standin.node.kubelet_server import KubeletServer, kubelet_port
 from k3s_standin.node.pod_network import PodNetwork
 from k3s_standin.node.pods import Pods
@@ -28,7 +29,8 @@ LEASE_SECONDS = 40
 
 
 class Kubelet:
-    def __init__(self, api: Client, options: Any, node_ip: str, network: PodNetwork | None) -> None:
+    def __init__(self, api: Client, options: Any, node_ip: str, network: PodNetwork | None,
+                 certs: KubeletCerts) -> None:
         self.api = api
         self.options = options
         self.name = options.node_name
@@ -37,7 +39,7 @@ class Kubelet:
         self.runtime_state = RuntimeState.from_kubelet_args(options.kubelet_args)
         self.posted_ready = False
         self.port = kubelet_port(dict(options.kubelet_args))
-        self.server = KubeletServer(options.data_dir, node_ip, self.name, self.port, api.token, self.pods.runtime_of)
+        self.server = KubeletServer(certs, self.port, api.token, self.pods.runtime_of)
 
     # node registration and heartbeats
 

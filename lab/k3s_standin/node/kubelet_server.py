@@ -7,17 +7,18 @@ kubelet's `--port`, default 10250, reported as the Node's `status.daemonEndpoint
 pkg/kubelet/kubelet_pods.go (`GetKubeletContainerLogs`: 'pod "x" cannot be found - no logs
 available'; `validateContainerLogStatus`: 'previous terminated container "c" in pod "x" not found',
 'container "c" in pod "x" is waiting to start: trying and failing to pull image',
-"container c is not valid for pod x"). k3s (pkg/agent/config) gives the kubelet a serving
-certificate `serving-kubelet.crt` signed by the server CA and the client CA to verify callers.
+"container c is not valid for pod x"). k3s (pkg/agent/config) gives the kubelet on every node,
+server or agent, the serving certificate `serving-kubelet.crt` signed by the server CA and the
+client CA to verify callers (`kubelet_certs.py`), kubelet flags `tls-cert-file`, `client-ca-file`.
 
-Authentication: a client certificate signed by the cluster's client CA (the API server's
-`client-admin.crt`/kube-apiserver-kubelet-client) when this node has the client CA (servers), or
-`Authorization: Bearer <the cluster token>` (the node's token, as k3s nodes and servers share it).
-Agents sign their serving certificate themselves (no server CA key there): callers skip
-verification, as kube-apiserver does without --kubelet-certificate-authority.
+Authentication: a client certificate signed by the cluster's client CA (kube-apiserver's
+`client-kube-apiserver.crt`); a certificate from another CA fails the TLS handshake (the kubelet
+requests any certificate and answers 401; Python's ssl verifies during the handshake). The stand-in
+also admits `Authorization: Bearer <the cluster token>`, its stand-in for the kubelet's webhook token
+authentication. Anything else is 401 "Unauthorized" (the kubelet runs with anonymous-auth=false).
 
 Example:
-    server = KubeletServer(options, "10.213.0.111", pods.runtime_of); server.start()
+    server = KubeletServer(certs, 10250, token, pods.runtime_of); server.start()
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from __future__ import annotations
 import http.server
 import os
 import ssl
-import subprocess
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from typing import Any
 from k3s_standin.certs import token_password
 from k3s_standin.controllers import log
 from k3s_standin.node import pod_logs
+from k3s_standin.node.kubelet_certs import KubeletCerts
 from k3s_standin.node.runtime import PodRuntime
 
 Obj = dict[str, Any]
@@ -44,45 +44,6 @@ Lookup = Callable[[str, str], "PodRuntime | None"]
 
 def kubelet_port(kubelet_args: dict[str, str]) -> int:
     return int(kubelet_args.get("port") or DEFAULT_PORT)
-
-
-def openssl(*args: str, stdin: bytes | None = None) -> None:
-    subprocess.run(["openssl", *args], input=stdin, capture_output=True, check=True)
-
-
-def serving_certificate(data_dir: str, node_ip: str, node_name: str) -> tuple[str, str]:
-    """`agent/serving-kubelet.crt` and its key, made once: signed by the server CA when this node
-    holds its key, else self-signed."""
-    agent = os.path.join(data_dir, "agent")
-    cert, key = os.path.join(agent, "serving-kubelet.crt"), os.path.join(agent, "serving-kubelet.key")
-    if os.path.exists(cert) and os.path.exists(key):
-        return cert, key
-    os.makedirs(agent, mode=0o700, exist_ok=True)
-    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key)
-    os.chmod(key, 0o600)
-    sans = f"subjectAltName=DNS:{node_name},DNS:localhost,IP:{node_ip},IP:127.0.0.1"
-    ca = os.path.join(data_dir, "server", "tls", "server-ca")
-    if not os.path.exists(f"{ca}.key"):
-        openssl("req", "-x509", "-new", "-key", key, "-days", "365", "-subj", f"/CN={node_name}",
-                "-addext", sans, "-out", cert)
-        return cert, key
-    with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=agent) as extfile:
-        extfile.write(f"basicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n{sans}\n")
-        extfile.flush()
-        csr = subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", f"/O=system:nodes/CN=system:node:{node_name}"],
-                             capture_output=True, check=True).stdout
-        openssl("x509", "-req", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-set_serial",
-                str(int.from_bytes(os.urandom(8), "big")), "-days", "365", "-extfile", extfile.name,
-                "-out", cert, stdin=csr)
-    return cert, key
-
-
-def client_ca(data_dir: str) -> str | None:
-    for candidate in (os.path.join(data_dir, "server", "tls", "client-ca.crt"),
-                      os.path.join(data_dir, "agent", "client-ca.crt")):
-        if os.path.exists(candidate):
-            return candidate
-    return None
 
 
 class LogError(Exception):
@@ -116,19 +77,19 @@ def container_log(runtime: PodRuntime | None, namespace: str, name: str, contain
 
 
 class KubeletServer:
-    def __init__(self, data_dir: str, node_ip: str, node_name: str, port: int, token: str, lookup: Lookup) -> None:
-        self.data_dir, self.node_ip, self.node_name, self.port = data_dir, node_ip, node_name, port
+    def __init__(self, certs: KubeletCerts, port: int, token: str, lookup: Lookup) -> None:
+        self.certs, self.port = certs, port
         self.password = token_password(token)
         self.lookup = lookup
         self.server: http.server.ThreadingHTTPServer | None = None
 
     def context(self) -> ssl.SSLContext:
+        """Our serving certificate; a client certificate is optional (a bearer token also admits) but
+        must chain to the client CA."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*serving_certificate(self.data_dir, self.node_ip, self.node_name))
-        ca = client_ca(self.data_dir)
-        if ca:
-            context.verify_mode = ssl.CERT_OPTIONAL
-            context.load_verify_locations(ca)
+        context.load_cert_chain(self.certs.serving_cert, self.certs.serving_key)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        context.load_verify_locations(self.certs.client_ca)
         return context
 
     def handler(self) -> type[http.server.BaseHTTPRequestHandler]:
