@@ -60,7 +60,7 @@ def _reported_port(core_v1: kubernetes.client.CoreV1Api) -> int | None:
 def agent_pod(agent_kubelet_port: int, core_v1: kubernetes.client.CoreV1Api) -> Iterator[str]:
     core_v1.create_namespaced_pod("default", {"metadata": {"name": POD}, "spec": {
         "nodeName": AGENT, "containers": [{"name": "rancher", "image": "rancher/rancher:v2.10.1",
-                                           "ports": [{"name": "https", "containerPort": 0}]}]}})
+                                           "args": ["--http-listen-port=0", "--https-listen-port=0"]}]}})
     wait_for("the container on the agent to run",
              lambda: (s := core_v1.read_namespaced_pod(POD, "default").status.container_statuses) and s[0].state.running)
     yield POD

@@ -102,6 +102,7 @@ def test_cert_manager_issues_rancher_ingress_certificate(api: Client, k3s_server
          if item.metadata.name == "tls-rancher-ingress"), None), 30)
     ca = core_v1.read_namespaced_secret("tls-rancher", "cattle-system").data["tls.crt"]
     assert secret.data["ca.crt"] == ca
-    status = custom.get_namespaced_custom_object("cert-manager.io", "v1", "cattle-system", "certificates",
-                                                 "tls-rancher-ingress")["status"]
+    # cert-manager writes the Secret, then the Certificate's status
+    status = conftest.wait_for("the Certificate's status", lambda: custom.get_namespaced_custom_object(
+        "cert-manager.io", "v1", "cattle-system", "certificates", "tls-rancher-ingress").get("status"), 30)
     assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [("Ready", "True", "Ready")]

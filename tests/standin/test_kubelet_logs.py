@@ -33,7 +33,7 @@ def test_container_logs_endpoint(k3s_server: Server, core_v1: kubernetes.client.
     assert port != 10250  # the test server's kubelet-arg port=
     core_v1.create_namespaced_pod("default", {"metadata": {"name": "logs-rancher"}, "spec": {
         "nodeName": NODE, "containers": [{"name": "rancher", "image": "rancher/rancher:v2.10.1",
-                                          "ports": [{"name": "https", "containerPort": 0}]}]}})
+                                          "args": ["--http-listen-port=0", "--https-listen-port=0"]}]}})
     wait_for("the container to run", lambda: (s := core_v1.read_namespaced_pod("logs-rancher", "default")
                                               .status.container_statuses) and s[0].state.running)
     code, text = fetch(k3s_server, port, "/containerLogs/default/logs-rancher/rancher")

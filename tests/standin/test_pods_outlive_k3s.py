@@ -60,7 +60,7 @@ def container(core: kubernetes.client.CoreV1Api) -> tuple[str, str, int] | None:
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Run the pod through a SIGTERM restart, a SIGKILL restart and a killed shim session; record what held."""
     directory = tmp_path_factory.mktemp("pods-outlive")
-    port, https = free_port(), free_port()
+    port, http, https = free_port(), free_port(), free_port()
     # One pod on the node: the packaged components' pods and Jobs would make the kubelet sync (and
     # restart the killed shim) sooner than the half second this scenario looks at.
     quiet = ["--disable=traefik,coredns,metrics-server,local-storage"]
@@ -71,7 +71,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         core.create_namespaced_pod("default", {"metadata": {"name": "rancher-shim", "labels": {"app": "rancher"}},
                                                "spec": {"nodeName": NODE, "containers": [{
                                                    "name": "rancher", "image": "rancher/rancher:v2.10.1",
-                                                   "ports": [{"name": "https", "containerPort": https}]}]}})
+                                                   "args": [f"--http-listen-port={http}",
+                                                            f"--https-listen-port={https}"]}]}})
         seen["first"] = wait_for("the pod to run", lambda: container(core))
         seen["first_ping"] = wait_for("/ping to answer", lambda: ping(https) == "pong" and "pong")
         shims = Shims(str(directory / "run"))

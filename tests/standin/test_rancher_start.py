@@ -28,8 +28,8 @@ def healthz(port: int) -> int | str:
 def test_rancher_is_ready_only_after_start_up(core_v1: kubernetes.client.CoreV1Api) -> None:
     http, https = free_port(), free_port()
     core_v1.create_namespaced_pod("default", {"metadata": {"name": "rancher-start"}, "spec": {
-        "nodeName": NODE, "containers": [{"name": "rancher", "image": "rancher/rancher:v2.10.1", "ports": [
-            {"name": "http", "containerPort": http}, {"name": "https", "containerPort": https}]}]}})
+        "nodeName": NODE, "containers": [{"name": "rancher", "image": "rancher/rancher:v2.10.1", "args": [
+            f"--http-listen-port={http}", f"--https-listen-port={https}"]}]}})
 
     def status() -> kubernetes.client.V1PodStatus:
         return core_v1.read_namespaced_pod("rancher-start", "default").status
