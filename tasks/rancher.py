@@ -13,6 +13,8 @@ The manifest holds the bootstrap password and TLS key: it is written 0600 and ne
 
 from __future__ import annotations
 
+import hashlib
+
 from pyinfra import host, inventory
 from pyinfra.api import StringCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
@@ -20,6 +22,8 @@ from pyinfra.api.host import Host
 
 from facts.kube_object import KubeObjectExists
 from facts.rancher import RancherStatus
+from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, RancherTlsObjects
+from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
@@ -44,12 +48,55 @@ def legacy_service_absent():
     .. code:: python
 
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
+        material = values.tls_material
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
+                            cert=material.cert if material else None,
+                            private_ca=material is not None and material.ca is not None)
     """
     namespace, name = LEGACY_SERVICE
     if not host.get_fact(KubeObjectExists, namespace=namespace, kind="service", object_name=name):
         host.noop(f"no Service {namespace}/{name}")
         return
     yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")
+
+
+@operation()
+def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
+    """
+    Bring what serves Rancher's certificate in line with ``rancher.tls`` after a mode change: k3s
+    applies a manifest only when the file changes and never deletes what it no longer holds, and
+    cert-manager keeps rewriting the Secret of a Certificate its ingress-shim made.
+
+    * not ``rancher``: ingress-shim's Certificate ``tls-rancher-ingress`` is deleted;
+    * ``rancher``: a ``tls-rancher-ingress`` cert-manager did not issue (the operator's, from mode
+      ``secret``) is deleted, so cert-manager issues it;
+    * ``tls-ca`` is deleted when no private CA is configured;
+    * ``secret``: the manifest is applied again when the Secret does not hold the operator's certificate.
+
+    Example:
+
+    .. code:: python
+
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls="secret",
+                            cert=material.cert, private_ca=True)
+    """
+    state = host.get_fact(RancherTlsObjects)
+    ingress = state["ingress_secret"]
+    deletions = []
+    if tls != "rancher" and state["certificate"]:
+        deletions.append(("certificates.cert-manager.io", INGRESS_SECRET))
+    if tls == "rancher" and ingress is not None and not ingress["issued"]:
+        deletions.append(("secret", INGRESS_SECRET))
+    if not private_ca and state["ca_secret"]:
+        deletions.append(("secret", CA_SECRET))
+    for kind, name in deletions:
+        yield StringCommand("k3s", "kubectl", "-n", TLS_NAMESPACE, "delete", kind, name, "--ignore-not-found")
+    held = ingress["sha256"] if ingress else None
+    stale = tls == "secret" and cert is not None and held != hashlib.sha256(cert.encode()).hexdigest()
+    if stale or (private_ca and not state["ca_secret"]) or (tls == "secret" and state["certificate"]):
+        yield StringCommand("k3s", "kubectl", "apply", "-f", MANIFEST_PATH)
+    elif not deletions:
+        host.noop(f"Rancher's certificate objects match rancher.tls {tls}")
 
 
 def chart_images() -> list[str]:
@@ -94,5 +141,9 @@ def rancher() -> None:
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
+        material = values.tls_material
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
+                            cert=material.cert if material else None,
+                            private_ca=material is not None and material.ca is not None)
         chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
                     timeout=values.wait_seconds)
