@@ -129,7 +129,7 @@ class CertManagerStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self) -> str:
-        return chart.chart_command("cert-manager", NAMESPACE) + _DRY_RUN
+        return chart.chart_command("cert-manager", NAMESPACE, manifest_path("cert-manager")) + _DRY_RUN
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return status(chart.section_texts(output))

@@ -20,15 +20,10 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 
 from facts.file_digests import FileDigests
+from facts.names import manifest_path as manifest_path
 from tasks import wait_until
 from tasks.chart_source import ChartSource
 from tasks.desired_files import DesiredFile, desired_files, text_file
-
-MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
-
-
-def manifest_path(chart: str) -> str:
-    return f"{MANIFESTS_DIR}/{chart}.yaml"
 
 
 @operation()

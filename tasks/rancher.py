@@ -27,11 +27,12 @@ from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
-from tasks.rancher_values import rancher_values, render_manifest
+from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config
 
 MANIFEST_PATH = manifest_path("rancher")
+TLS_MANIFEST_PATH = manifest_path("rancher-tls")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
@@ -48,10 +49,6 @@ def legacy_service_absent():
     .. code:: python
 
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
-        material = values.tls_material
-        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
-                            cert=material.cert if material else None,
-                            private_ca=material is not None and material.ca is not None)
     """
     namespace, name = LEGACY_SERVICE
     if not host.get_fact(KubeObjectExists, namespace=namespace, kind="service", object_name=name):
@@ -94,7 +91,7 @@ def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
     held = ingress["sha256"] if ingress else None
     stale = tls == "secret" and cert is not None and held != hashlib.sha256(cert.encode()).hexdigest()
     if stale or (private_ca and not state["ca_secret"]) or (tls == "secret" and state["certificate"]):
-        yield StringCommand("k3s", "kubectl", "apply", "-f", MANIFEST_PATH)
+        yield StringCommand("k3s", "kubectl", "apply", "-f", TLS_MANIFEST_PATH)
     elif not deletions:
         host.noop(f"Rancher's certificate objects match rancher.tls {tls}")
 
@@ -124,6 +121,7 @@ def rancher() -> None:
         return
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+        manifest_absent(name="Rancher TLS manifest absent", path=TLS_MANIFEST_PATH)
         cert_manager()
         traefik_config(None)
         return
@@ -137,13 +135,19 @@ def rancher() -> None:
     cert_manager()
     traefik_config(values.tls)
     chart_archive_present(name="Rancher chart archive", source=values.chart)
+    tls_manifest = render_tls_manifest(values)
+    if tls_manifest is None:
+        manifest_absent(name="No Rancher TLS manifest", path=TLS_MANIFEST_PATH)
+    else:
+        manifest_present(name="Rancher TLS manifest", path=TLS_MANIFEST_PATH, content=tls_manifest)
     manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
+        chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
+                    timeout=values.wait_seconds)
+        # After the new release rolled out: until then the old Ingress may still ask cert-manager.
         material = values.tls_material
         tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
                             cert=material.cert if material else None,
                             private_ca=material is not None and material.ca is not None)
-        chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
-                    timeout=values.wait_seconds)
