@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import calendar
 import json
 from typing import Any
 
@@ -16,6 +17,10 @@ SCHEDULER_TAINTED = ("0/3 nodes are available: 3 node(s) had untolerated taint {
 # kube-scheduler's NodePorts filter (pkg/scheduler/framework/plugins/nodeports): ErrReason
 SCHEDULER_NO_PORTS = ("0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports. "
                       "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.")
+# When the default complete install Job finished, and manifest mtimes (``stat -c %Y``) around it
+JOB_COMPLETED = "2026-12-01T12:01:30Z"
+WRITTEN_BEFORE = str(calendar.timegm((2026, 12, 1, 12, 0, 0)))
+WRITTEN_AFTER = str(calendar.timegm((2026, 12, 1, 12, 5, 0)))
 
 
 def condition(kind: str, status: str, message: str = "", reason: str = "") -> Obj:
@@ -40,16 +45,27 @@ def unscheduled(name: str, message: str, labels: Obj | None = None) -> Obj:
                conditions=[condition("PodScheduled", "False", message, "Unschedulable")], waiting=None)
 
 
-def deployment(name: str, available: bool = True, replicas: int = 1) -> Obj:
-    return {"kind": "Deployment", "metadata": {"name": name}, "spec": {"replicas": replicas},
-            "status": {"readyReplicas": replicas if available else 0,
+def deployment(name: str, available: bool = True, replicas: int = 1, generation: int = 1,
+               observed: int | None = None, updated: int | None = None, unavailable: int | None = None) -> Obj:
+    """A Deployment as the API returns it: zero counts omitted (omitempty); by default its spec is
+    observed and rolled out (``observed``: the controller's observedGeneration, ``updated``: pods of the
+    newest ReplicaSet, ``unavailable``: pods not yet available, the old ones still running included)."""
+    counts = {"observedGeneration": generation if observed is None else observed, "replicas": replicas,
+              "updatedReplicas": replicas if updated is None else updated,
+              "readyReplicas": replicas if available else 0, "availableReplicas": replicas if available else 0,
+              "unavailableReplicas": (0 if available else replicas) if unavailable is None else unavailable}
+    return {"kind": "Deployment", "metadata": {"name": name, "generation": generation}, "spec": {"replicas": replicas},
+            "status": {**{key: count for key, count in counts.items() if count},
                        "conditions": [condition("Available", "True" if available else "False")]}}
 
 
-def helm_job(chart: str, failed: str | None = None, complete: bool = False) -> Obj:
+def helm_job(chart: str, failed: str | None = None, complete: bool = False,
+             completed: str = JOB_COMPLETED) -> Obj:
+    """The helm-controller's ``helm-install-<chart>`` Job; a complete one has its ``completionTime``."""
     conditions = [condition("Failed", "True", failed, "BackoffLimitExceeded")] if failed else []
     conditions += [condition("Complete", "True")] if complete else []
-    return {"kind": "Job", "metadata": {"name": f"helm-install-{chart}"}, "status": {"conditions": conditions}}
+    finished = {"succeeded": 1, "completionTime": completed} if complete else {}
+    return {"kind": "Job", "metadata": {"name": f"helm-install-{chart}"}, "status": {"conditions": conditions, **finished}}
 
 
 def helm_pod(chart: str, suffix: str = "x7k2p", **kwargs: Any) -> Obj:
@@ -75,16 +91,18 @@ def listed(objects: list[Obj] | str) -> str:
     return objects if isinstance(objects, str) else json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
 
 
-def chart_sections(chart: str, workload: list[Obj] | str = (), helmchart: Obj | None | str = None,
+def chart_sections(chart: str, manifest: str = WRITTEN_BEFORE, workload: list[Obj] | str = (),
+                   helmchart: Obj | None | str = None,
                    job: list[Obj] | str = (), helmlog: str = "", svclb: list[Obj] | str = (),
                    nodes: list[str] | str = tuple(HEALTHY_NODES)) -> dict[str, str]:
-    """The sections as ``section_texts`` returns them; ``helmchart``: the HelmChart's status (None:
+    """The sections as ``section_texts`` returns them; ``manifest``: the manifest's mtime as ``stat``
+    prints it (by default before the Job completed); ``helmchart``: the HelmChart's status (None:
     absent, a string: kubectl's output as is)."""
     if isinstance(helmchart, str):
         chart_text = helmchart
     else:
         chart_text = "" if helmchart is None else f"{chart}\n{json.dumps(helmchart)}"
-    return {"workload": listed(list(workload) if not isinstance(workload, str) else workload),
+    return {"manifest": manifest, "workload": listed(list(workload) if not isinstance(workload, str) else workload),
             "helmchart": chart_text, "job": listed(list(job) if not isinstance(job, str) else job),
             "helmlog": helmlog, "svclb": listed(list(svclb) if not isinstance(svclb, str) else svclb),
             "nodes": nodes if isinstance(nodes, str) else "\n".join(nodes)}

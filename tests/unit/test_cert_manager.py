@@ -117,7 +117,12 @@ def test_not_ready_while_the_webhook_refuses_saying_why():
 
 def test_the_deployments_come_before_the_webhook():
     assert status(WEBHOOK_DOWN, available=False)["problem"] == (
-        "Deployment not Available: cert-manager 0/1 ready, cert-manager-webhook 0/1 ready, cert-manager-cainjector 0/1 ready")
+        "Deployment not Available or not rolled out: cert-manager 0/1 ready, cert-manager-webhook 0/1 ready, "
+        "cert-manager-cainjector 0/1 ready")
+
+
+def test_the_command_stats_cert_managers_manifest():
+    assert "stat -c %Y /var/lib/rancher/k3s/server/manifests/cert-manager.yaml" in CertManagerStatus().command()
 
 
 def test_the_command_asks_for_a_server_side_dry_run_issuer():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from facts.chart_status import chart_status, last_error, section_texts
+import pytest
+
+from facts.chart_status import chart_command, chart_status, last_error, section_texts
 from tests.unit.kube_objects import (
     HEALTHY_NODES,
     SCHEDULER_NO_PORTS,
     SCHEDULER_TAINTED,
     UNREACHABLE,
+    WRITTEN_AFTER,
     chart_sections,
     deployment,
     helm_job,
@@ -25,6 +28,8 @@ REPO_UNREACHABLE = (
     "releases.rancher.com on 10.43.0.10:53: server misbehaving")
 # klipper-helm's entry runs under set -x, so its commands come before helm's error
 REPO_LOG = ("+ helm_v3 repo add rancher https://releases.rancher.com/server-charts/stable\n" + REPO_UNREACHABLE + "\n")
+NOT_COMPLETED = ("helm-install-rancher has not completed since the manifest was written "
+                 "(HelmChart job helm-install-rancher)")
 CRASH_LOOP = {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=helm "
               "pod=helm-install-rancher-x7k2p_kube-system(0c1d)"}
 
@@ -36,6 +41,64 @@ def problem(**sections) -> str | None:
 def test_an_available_deployment_is_no_problem():
     assert problem(workload=[deployment("rancher"), pod("rancher-7d9f-abcde")], helmchart=RUNNING,
                    job=[helm_job("rancher", complete=True), helm_pod("rancher", phase="Succeeded")]) is None
+
+
+INSTALLED = {"helmchart": RUNNING, "job": [helm_job("rancher", complete=True)]}
+SERVING = [deployment("rancher"), pod("rancher-7d9f-abcde")]
+
+
+def test_a_job_completed_before_the_manifest_was_written_is_the_old_release():
+    # k3s applied the new manifest, the helm-controller has not re-run the Job: the old pods still answer
+    assert problem(workload=SERVING, manifest=WRITTEN_AFTER, **INSTALLED) == NOT_COMPLETED
+
+
+def test_a_job_completed_after_the_manifest_was_written_is_installed():
+    rerun = helm_job("rancher", complete=True, completed="2026-12-01T12:05:30Z")
+    assert problem(workload=SERVING, manifest=WRITTEN_AFTER, helmchart=RUNNING, job=[rerun]) is None
+
+
+def test_a_second_of_slack_absorbs_the_timestamps_rounding():
+    # completionTime is whole seconds; the Job may finish within the second the file was written
+    same_second = helm_job("rancher", complete=True, completed="2026-12-01T12:04:59Z")
+    assert problem(workload=SERVING, manifest=WRITTEN_AFTER, helmchart=RUNNING, job=[same_second]) is None
+
+
+def test_without_the_manifests_mtime_a_complete_job_counts():
+    assert problem(workload=SERVING, manifest="", **INSTALLED) is None
+
+
+def test_a_complete_job_without_a_completion_time_is_not_taken_for_the_new_one():
+    undated = helm_job("rancher", complete=True, completed="")
+    assert problem(workload=SERVING, helmchart=RUNNING, job=[undated]) == NOT_COMPLETED
+
+
+def test_without_a_job_the_cause_says_it_has_not_started():
+    assert problem(workload=SERVING, helmchart={}) == (
+        "helm-install-rancher has not completed since the manifest was written (HelmChart job not started)")
+
+
+def test_the_install_job_comes_before_the_deployments():
+    assert problem(workload=[deployment("rancher", available=False)], helmchart=RUNNING,
+                   job=[helm_job("rancher")]) == NOT_COMPLETED
+
+
+@pytest.mark.parametrize("rolling", [
+    deployment("rancher", generation=2, observed=1),        # the controller has not seen the new spec yet
+    deployment("rancher", replicas=3, updated=2),           # old ReplicaSet's pods still serve
+    deployment("rancher", unavailable=1),                   # the new pod surged, not yet available
+])
+def test_an_available_deployment_not_rolled_out_is_a_problem(rolling):
+    assert problem(workload=[rolling], **INSTALLED).startswith("Deployment not Available or not rolled out: rancher ")
+
+
+def test_a_deployment_rolled_out_over_several_generations_is_no_problem():
+    assert problem(workload=[deployment("rancher", replicas=2, generation=3)], **INSTALLED) is None
+
+
+def test_the_command_stats_the_manifest_first():
+    command = chart_command("rancher", "cattle-system", "/var/lib/rancher/k3s/server/manifests/rancher.yaml")
+    assert command.splitlines()[1] == \
+        "echo '### manifest'; stat -c %Y /var/lib/rancher/k3s/server/manifests/rancher.yaml 2>/dev/null"
 
 
 def test_a_crash_looping_helm_pod_gives_its_last_log_line():
@@ -78,14 +141,13 @@ def test_a_helm_pod_that_is_still_starting_is_no_helm_problem():
     starting = helm_pod("rancher", phase="Pending", waiting={"reason": "ContainerCreating"})
     log = 'Error from server (BadRequest): container "helm" in pod "helm-install-rancher-x7k2p" is waiting to start: ' \
           "ContainerCreating"
-    assert problem(helmchart=RUNNING, job=[helm_job("rancher"), starting], helmlog=log) == \
-        "Deployment rancher not created yet (HelmChart job helm-install-rancher)"
+    assert problem(helmchart=RUNNING, job=[helm_job("rancher"), starting], helmlog=log) == NOT_COMPLETED
 
 
 def test_a_first_run_in_progress_is_no_helm_problem():
     running = helm_pod("rancher")
     assert problem(helmchart=RUNNING, job=[helm_job("rancher"), running], helmlog="+ helm_v3 install rancher\n") == \
-        "Deployment rancher not created yet (HelmChart job helm-install-rancher)"
+        NOT_COMPLETED
 
 
 def test_a_failed_job_gives_its_message():
@@ -130,7 +192,8 @@ def test_a_pending_pod_gives_the_schedulers_message_and_the_tainted_node():
 
 def test_an_unavailable_deployment_with_healthy_pods_says_how_many_are_ready():
     assert problem(workload=[deployment("rancher", available=False, replicas=3)], helmchart=RUNNING,
-                   job=[helm_job("rancher", complete=True)]) == "Deployment not Available: rancher 0/3 ready"
+                   job=[helm_job("rancher", complete=True)]) == \
+        "Deployment not Available or not rolled out: rancher 0/3 ready"
 
 
 def test_many_tainted_nodes_stay_one_short_line():

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from facts.rancher import RancherStatus, ping_lines
-from tests.unit.kube_objects import chart_output, deployment, helm_job, pod
+from tasks.rancher import MANIFEST_PATH
+from tests.unit.kube_objects import WRITTEN_AFTER, chart_output, deployment, helm_job, pod
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTNAME = "rancher.example.net"
@@ -44,7 +45,8 @@ def test_a_disabled_traefik_is_named():
 
 def test_the_charts_problem_comes_before_the_ping():
     result = status("pong", workload=[deployment("rancher", available=False)])
-    assert (result["ready"], result["problem"]) == (False, "Deployment not Available: rancher 0/1 ready")
+    assert (result["ready"], result["problem"]) == (False, "Deployment not Available or not rolled out: "
+                                                           "rancher 0/1 ready")
 
 
 def test_ping_goes_to_traefiks_https_port_with_sni_in_tls_modes_ending_at_traefik():
@@ -59,8 +61,18 @@ def test_ping_goes_to_traefiks_http_port_when_haproxy_ends_tls():
 
 def test_the_command_prints_every_section_once():
     command = RancherStatus().command(HOSTNAME, "secret")
-    assert re.findall(r"echo '### (\w+)'", command) == ["workload", "helmchart", "job", "helmlog", "svclb", "nodes",
-                                                        "ping"]
+    assert re.findall(r"echo '### (\w+)'", command) == ["manifest", "workload", "helmchart", "job", "helmlog", "svclb",
+                                                        "nodes", "ping"]
+
+
+def test_the_command_stats_the_manifest_the_task_writes():
+    assert f"stat -c %Y {MANIFEST_PATH} " in RancherStatus().command(HOSTNAME, "secret")
+
+
+def test_an_old_release_answering_pong_is_not_ready_until_the_job_reran():
+    result = status("pong", manifest=WRITTEN_AFTER)
+    assert (result["ready"], result["problem"]) == (False, "helm-install-rancher has not completed since the manifest "
+                                                           "was written (HelmChart job helm-install-rancher)")
 
 
 def fixture(name: str) -> dict:

@@ -1,4 +1,4 @@
-"""Validation of Rancher's inventory values and the manifest rendered from them, in each TLS mode."""
+"""Validation of Rancher's inventory values and the manifests rendered from them (the HelmChart, its TLS Secrets), in each TLS mode."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tasks.chart_source import check_fits
-from tasks.rancher_values import rancher_values, render_manifest
+from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField
 from tests.unit.certificates import CertificateAuthority, Pem
 from tests.unit.chart_archives import chart_archive
@@ -48,6 +48,11 @@ def failing_field(host_data: dict) -> str:
 
 def manifest(host_data: dict) -> list[dict]:
     return list(yaml.safe_load_all(render_manifest(rancher_values(host_data))))
+
+
+def tls_manifest(host_data: dict) -> list[dict] | None:
+    rendered = render_tls_manifest(rancher_values(host_data))
+    return None if rendered is None else [doc for doc in yaml.safe_load_all(rendered) if doc]
 
 
 def kinds(documents: list[dict]) -> list[tuple[str, str]]:
@@ -131,20 +136,26 @@ def test_a_certificate_for_another_name_fails_the_secret_mode(ca):
 # --- the manifest --------------------------------------------------------------------------------
 
 
-def test_rancher_mode_is_namespace_and_helmchart_with_rancher_tls():
+def test_rancher_mode_is_the_helmchart_alone_with_rancher_tls():
     documents = manifest(data(replicas=3))
-    assert (kinds(documents), chart_values(documents)) == (
-        [("Namespace", "cattle-system"), ("HelmChart", "rancher")],
-        {"hostname": HOSTNAME, "replicas": 3, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD})
+    assert (kinds(documents), chart_values(documents), tls_manifest(data())) == (
+        [("HelmChart", "rancher")],
+        {"hostname": HOSTNAME, "replicas": 3, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
+        None)
 
 
-def test_secret_mode_puts_the_tls_secret_before_the_helmchart(leaf):
-    documents = manifest(with_tls(leaf, "secret"))
-    secret = documents[1]
+def test_secret_mode_puts_the_tls_secret_in_the_tls_manifest(leaf):
+    documents = tls_manifest(with_tls(leaf, "secret"))
+    secret = documents[0]
     assert (kinds(documents), secret["type"], secret["metadata"]["namespace"], decoded(secret, "tls.crt"),
             decoded(secret, "tls.key")) == (
-        [("Namespace", "cattle-system"), ("Secret", "tls-rancher-ingress"), ("HelmChart", "rancher")],
-        "kubernetes.io/tls", "cattle-system", leaf.cert, leaf.key)
+        [("Secret", "tls-rancher-ingress")], "kubernetes.io/tls", "cattle-system", leaf.cert, leaf.key)
+
+
+@pytest.mark.parametrize("tls", ["secret", "external"])
+def test_the_chart_manifest_holds_only_the_helmchart_in_every_mode(leaf, ca, tls):
+    # every write of rancher.yaml must change the HelmChart's spec, so the install job re-runs
+    assert kinds(manifest(with_tls(leaf, tls, ca=ca.pem.cert))) == [("HelmChart", "rancher")]
 
 
 def test_secret_mode_values_ask_for_the_secret_without_private_ca(leaf):
@@ -153,22 +164,33 @@ def test_secret_mode_values_ask_for_the_secret_without_private_ca(leaf):
 
 
 def test_a_private_ca_adds_tls_ca_and_private_ca(ca, leaf):
-    documents = manifest(with_tls(leaf, "secret", ca=ca.pem.cert))
+    host_data = with_tls(leaf, "secret", ca=ca.pem.cert)
+    documents = tls_manifest(host_data)
     tls_ca = next(doc for doc in documents if doc["metadata"]["name"] == "tls-ca")
-    assert (kinds(documents)[1:3], decoded(tls_ca, "cacerts.pem"), chart_values(documents)["privateCA"]) == (
-        [("Secret", "tls-rancher-ingress"), ("Secret", "tls-ca")], ca.pem.cert, True)
+    assert (kinds(documents), tls_ca["metadata"]["namespace"], decoded(tls_ca, "cacerts.pem"),
+            chart_values(manifest(host_data))["privateCA"]) == (
+        [("Secret", "tls-rancher-ingress"), ("Secret", "tls-ca")], "cattle-system", ca.pem.cert, True)
 
 
-def test_external_mode_has_no_secret_and_tells_the_chart_tls_is_external(leaf):
-    documents = manifest(with_tls(leaf, "external"))
-    values = chart_values(documents)
-    assert (kinds(documents), values["tls"], "ingress" in values, "privateCA" in values) == (
-        [("Namespace", "cattle-system"), ("HelmChart", "rancher")], "external", False, False)
+def test_external_mode_has_no_tls_manifest_and_tells_the_chart_tls_is_external(leaf):
+    host_data = with_tls(leaf, "external")
+    values = chart_values(manifest(host_data))
+    assert (tls_manifest(host_data), values["tls"], "ingress" in values, "privateCA" in values) == (
+        None, "external", False, False)
 
 
-def test_the_key_is_in_the_manifest_only_base64_in_its_secret(leaf):
-    rendered = render_manifest(rancher_values(with_tls(leaf, "secret")))
-    assert leaf.key.splitlines()[1] not in rendered
+def test_external_mode_with_a_private_ca_ships_only_tls_ca(ca, leaf):
+    # Rancher's agents must trust the CA of the certificate HAProxy serves; the Ingress serves no Secret
+    host_data = with_tls(leaf, "external", ca=ca.pem.cert)
+    assert (kinds(tls_manifest(host_data)), chart_values(manifest(host_data))["privateCA"]) == (
+        [("Secret", "tls-ca")], True)
+
+
+def test_the_key_is_only_base64_in_the_tls_manifest_and_absent_from_the_chart(leaf):
+    values = rancher_values(with_tls(leaf, "secret"))
+    key = leaf.key.splitlines()[1]
+    assert (key in (render_tls_manifest(values) or ""), key in render_manifest(values),
+            base64.b64encode(leaf.key.encode()).decode() in render_manifest(values)) == (False, False, False)
 
 
 def test_helmchart_installs_a_repository_chart_into_cattle_system():
