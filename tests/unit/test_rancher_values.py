@@ -1,4 +1,5 @@
-"""Validation of Rancher's inventory values and the manifests rendered from them (the HelmChart, its TLS Secrets), in each TLS mode."""
+"""Validation of Rancher's inventory values and the manifests rendered from them (the HelmChart, and
+its TLS Secrets apart), in each TLS mode."""
 
 from __future__ import annotations
 

@@ -1,0 +1,56 @@
+"""RancherTlsObjects: the objects serving Rancher's certificate, read from kubectl's output."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from facts.rancher_tls import RancherTlsObjects
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZm9v\n-----END CERTIFICATE-----\n"
+# What k3s's deploy controller (wrangler's apply) marks the objects of a manifest with
+APPLIED_BY_K3S = {"objectset.rio.cattle.io/id": "", "objectset.rio.cattle.io/owner-gvk": "k3s.cattle.io/v1, Kind=Addon",
+                  "objectset.rio.cattle.io/owner-name": "rancher-tls", "objectset.rio.cattle.io/owner-namespace": "kube-system"}
+ABSENT = {"ingress_secret": None, "ca_secret": False, "certificate": False}
+
+
+def secret(annotations: dict[str, str]) -> dict:
+    """``tls-rancher-ingress`` as ``kubectl get secret -o json`` prints it."""
+    metadata = {"name": "tls-rancher-ingress", "namespace": "cattle-system", "annotations": annotations}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": metadata,
+            "data": {"tls.crt": base64.b64encode(CERT.encode()).decode(), "tls.key": "a2V5"}}
+
+
+def objects(ingress: dict | None = None, ca: bool = False, certificate: bool = False) -> dict:
+    """The fact's value from the command's output; kubectl prints JSON over many lines, a name as ``kind/name``."""
+    lines = ["### ingress", *(json.dumps(ingress, indent=4).splitlines() if ingress else []),
+             "### ca", *(["secret/tls-ca"] if ca else []),
+             "### certificate", *(["certificate.cert-manager.io/tls-rancher-ingress"] if certificate else [])]
+    return RancherTlsObjects().process(lines)
+
+
+def test_nothing_found_is_nothing_present():
+    assert objects() == ABSENT
+
+
+def test_the_operators_secret_gives_its_certificates_digest_not_issued():
+    digest = hashlib.sha256(CERT.encode()).hexdigest()
+    assert objects(secret(APPLIED_BY_K3S)) == {**ABSENT, "ingress_secret": {"sha256": digest, "issued": False}}
+
+
+def test_a_secret_cert_manager_wrote_is_issued():
+    issued = secret({"cert-manager.io/certificate-name": "tls-rancher-ingress", "cert-manager.io/issuer-kind": "Issuer"})
+    assert objects(issued)["ingress_secret"]["issued"] is True
+
+
+def test_the_ca_secret_and_the_certificate_are_seen_by_name():
+    assert objects(ca=True, certificate=True) == {**ABSENT, "ca_secret": True, "certificate": True}
+
+
+def test_the_command_reads_each_object_in_cattle_system_without_failing():
+    command = RancherTlsObjects().command()
+    assert ("k3s kubectl -n cattle-system" in command, "get secret tls-rancher-ingress" in command,
+            "get secret tls-ca -o name" in command,
+            "get certificates.cert-manager.io tls-rancher-ingress -o name" in command,
+            command.rstrip().endswith("true")) == (True, True, True, True, True)
