@@ -88,7 +88,7 @@ def test_the_install_job_comes_before_the_deployments():
     deployment("rancher", unavailable=1),                   # the new pod surged, not yet available
 ])
 def test_an_available_deployment_not_rolled_out_is_a_problem(rolling):
-    assert problem(workload=[rolling], **INSTALLED).startswith("Deployment not Available or not rolled out: rancher ")
+    assert str(problem(workload=[rolling], **INSTALLED)).startswith("Deployment not Available or not rolled out: rancher ")
 
 
 def test_a_deployment_rolled_out_over_several_generations_is_no_problem():
