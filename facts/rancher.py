@@ -22,7 +22,6 @@ NAMESPACE = "cattle-system"
 TRAEFIK = "traefik"
 DEPLOYMENTS = ["rancher"]
 MANIFEST = manifest_path("rancher")
-TLS_MANIFEST = manifest_path("rancher-tls")
 
 
 def ping_lines(hostname: str, tls: str) -> str:

@@ -8,7 +8,7 @@ keeps rewriting its Secret until the Certificate is gone).
 Example:
 
     host.get_fact(RancherTlsObjects)
-    {"ingress_secret": {"sha256": "9f2c...", "issued": True}, "ca_secret": False, "certificate": True}
+    {"error": "", "ingress_secret": {"sha256": "9f2c...", "issued": True}, "ca_secret": False, "certificate": True}
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ INGRESS_SECRET = "tls-rancher-ingress"
 CA_SECRET = "tls-ca"
 _MARK = "### "
 _COMMAND = f"""\
+echo '{_MARK}api'; k3s kubectl get --raw /readyz 2>&1 | tail -n 1
 k() {{ k3s kubectl -n {NAMESPACE} "$@" --ignore-not-found -o json 2>/dev/null; }}
 echo '{_MARK}ingress'; k get secret {INGRESS_SECRET}
 echo '{_MARK}ca'; k get secret {CA_SECRET} -o name
@@ -43,7 +44,9 @@ def tls_objects(sections: dict[str, str]) -> dict[str, Any]:
         cert = base64.b64decode((secret.get("data") or {}).get("tls.crt", ""))
         annotations = (secret.get("metadata") or {}).get("annotations") or {}
         ingress = {"sha256": hashlib.sha256(cert).hexdigest(), "issued": "cert-manager.io/certificate-name" in annotations}
-    return {"ingress_secret": ingress, "ca_secret": bool(sections.get("ca", "").strip()),
+    answer = sections.get("api", "").strip()
+    error = "" if answer == "ok" else f"kubectl failed: {answer or 'no answer'}"
+    return {"error": error, "ingress_secret": ingress, "ca_secret": bool(sections.get("ca", "").strip()),
             "certificate": bool(sections.get("certificate", "").strip())}
 
 

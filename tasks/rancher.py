@@ -17,7 +17,7 @@ import hashlib
 
 from pyinfra import host, inventory
 from pyinfra.api import StringCommand, deploy, operation
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.host import Host
 
 from facts.kube_object import KubeObjectExists
@@ -78,6 +78,9 @@ def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
                             cert=material.cert, private_ca=True)
     """
     state = host.get_fact(RancherTlsObjects)
+    if state["error"]:
+        # what the objects are is unknown: deciding from "absent" could delete or apply wrongly
+        raise OperationError(f"rancher: host {host.name}: {state['error']}")
     ingress = state["ingress_secret"]
     deletions = []
     if tls != "rancher" and state["certificate"]:

@@ -105,13 +105,16 @@ def server_addresses(stat_text, backend):
 def backend_mode(config, backend):
     """``tcp`` or ``http``: the ``mode`` of ``backend`` in the live config (HTTP when HAProxy ends TLS)."""
     mode, inside = "tcp", False
-    with open(config) as lines:
-        for line in lines:
-            words = line.split()
-            if words and not line[0].isspace():
-                inside = words[:2] == ["backend", backend]
-            elif inside and words[:1] == ["mode"] and len(words) > 1:
-                mode = words[1]
+    try:
+        with open(config) as lines:
+            for line in lines:
+                words = line.split()
+                if words and not line[0].isspace():
+                    inside = words[:2] == ["backend", backend]
+                elif inside and words[:1] == ["mode"] and len(words) > 1:
+                    mode = words[1]
+    except OSError:
+        pass  # haproxy -c reports the missing config; the pings then have no servers anyway
     return mode
 
 

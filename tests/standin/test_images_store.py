@@ -105,3 +105,9 @@ def test_ctr_images_import_adds_an_archive(tmp_path: Path) -> None:
     output = k3s("ctr", "--data-dir", str(tmp_path / "data"), "images", "import", str(archive))
     assert output.startswith(f"unpacking {RANCHER} (sha256:")
     assert ImageStore(str(tmp_path / "data")).has(RANCHER)
+
+
+def test_ctr_images_rm_forgets_a_reference(tmp_path: Path) -> None:
+    store_with(tmp_path, "a.tar", [BUSYBOX, RANCHER], images.OCI)
+    assert k3s("ctr", "--data-dir", str(tmp_path), "images", "rm", "rancher/rancher:v2.10.1").strip() == RANCHER
+    assert k3s("ctr", "--data-dir", str(tmp_path), "images", "ls", "-q").split() == [BUSYBOX]

@@ -12,7 +12,7 @@ CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZm9v\n-----END CERTIFIC
 # What k3s's deploy controller (wrangler's apply) marks the objects of a manifest with
 APPLIED_BY_K3S = {"objectset.rio.cattle.io/id": "", "objectset.rio.cattle.io/owner-gvk": "k3s.cattle.io/v1, Kind=Addon",
                   "objectset.rio.cattle.io/owner-name": "rancher-tls", "objectset.rio.cattle.io/owner-namespace": "kube-system"}
-ABSENT = {"ingress_secret": None, "ca_secret": False, "certificate": False}
+ABSENT = {"error": "", "ingress_secret": None, "ca_secret": False, "certificate": False}
 
 
 def secret(annotations: dict[str, str]) -> dict:
@@ -22,9 +22,9 @@ def secret(annotations: dict[str, str]) -> dict:
             "data": {"tls.crt": base64.b64encode(CERT.encode()).decode(), "tls.key": "a2V5"}}
 
 
-def objects(ingress: dict | None = None, ca: bool = False, certificate: bool = False) -> dict:
+def objects(ingress: dict | None = None, ca: bool = False, certificate: bool = False, api: str = "ok") -> dict:
     """The fact's value from the command's output; kubectl prints JSON over many lines, a name as ``kind/name``."""
-    lines = ["### ingress", *(json.dumps(ingress, indent=4).splitlines() if ingress else []),
+    lines = ["### api", api, "### ingress", *(json.dumps(ingress, indent=4).splitlines() if ingress else []),
              "### ca", *(["secret/tls-ca"] if ca else []),
              "### certificate", *(["certificate.cert-manager.io/tls-rancher-ingress"] if certificate else [])]
     return RancherTlsObjects().process(lines)
@@ -54,3 +54,8 @@ def test_the_command_reads_each_object_in_cattle_system_without_failing():
             "get secret tls-ca -o name" in command,
             "get certificates.cert-manager.io tls-rancher-ingress -o name" in command,
             command.rstrip().endswith("true")) == (True, True, True, True, True)
+
+
+def test_an_api_that_does_not_answer_is_an_error_not_absent_objects():
+    refused = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
+    assert objects(api=refused)["error"] == f"kubectl failed: {refused}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from pyinfra.api.exceptions import OperationError
 
 from tasks.rancher import tls_objects_current
 from tests.unit.operation_outputs import run
@@ -22,7 +23,7 @@ APPLY = "k3s kubectl apply -f /var/lib/rancher/k3s/server/manifests/rancher-tls.
 
 def converge(tls: str, ingress: dict | None, ca: bool = False, certificate: bool = False,
              cert: str | None = None, private_ca: bool = False) -> tuple[list, str | None]:
-    facts = {"RancherTlsObjects": {"ingress_secret": ingress, "ca_secret": ca, "certificate": certificate}}
+    facts = {"RancherTlsObjects": {"error": "", "ingress_secret": ingress, "ca_secret": ca, "certificate": certificate}}
     commands, host = run(tls_objects_current, facts=facts, tls=tls, cert=cert, private_ca=private_ca)
     return commands, host.noop_description
 
@@ -69,3 +70,10 @@ def test_a_missing_tls_ca_with_a_private_ca_applies_the_manifest():
 def test_a_private_ca_in_place_is_kept():
     assert converge("external", None, ca=True, cert=CERT, private_ca=True) == (
         [], "Rancher's certificate objects match rancher.tls external")
+
+
+def test_an_api_that_does_not_answer_stops_the_host_instead_of_guessing():
+    facts = {"RancherTlsObjects": {"error": "kubectl failed: connection refused", "ingress_secret": None,
+                                   "ca_secret": False, "certificate": False}}
+    with pytest.raises(OperationError, match="kubectl failed: connection refused"):
+        run(tls_objects_current, facts=facts, tls="secret", cert=CERT, private_ca=False)

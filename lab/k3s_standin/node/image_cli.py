@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from k3s_standin.node.image_store import ArchiveError, ImageStore
+from k3s_standin.node.image_store import ArchiveError, ImageStore, normalize
 
-CTR_USAGE = "usage: k3s ctr images ls [-q] | k3s ctr images import FILE..."
+CTR_USAGE = "usage: k3s ctr images ls [-q] | k3s ctr images import FILE... | k3s ctr images rm REF..."
 MANAGED = "io.cri-containerd.image=managed"
 
 
@@ -71,6 +71,17 @@ def ctr(store: ImageStore, argv: Sequence[str]) -> int:
                 return 1
             for name in names:
                 print(f"unpacking {name} ({store.records()[name]['digest']})...done")
+        return 0
+    if command in ("rm", "remove", "delete", "del") and rest:
+        # ctr prints each removed reference, and "ctr: image "<ref>": not found" for an unknown one
+        records = store.records()
+        for reference in rest:
+            name = normalize(reference) if normalize(reference) in records else reference
+            if records.pop(name, None) is None:
+                print(f'ctr: image "{reference}": not found')
+                return 1
+            print(name)
+        store.write_records(records)
         return 0
     print(CTR_USAGE)
     return 1
