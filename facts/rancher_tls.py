@@ -26,12 +26,13 @@ NAMESPACE = "cattle-system"
 INGRESS_SECRET = "tls-rancher-ingress"
 CA_SECRET = "tls-ca"
 _MARK = "### "
+# Only the certificate and the annotations of the Secret are read: never its key.
 _COMMAND = f"""\
-echo '{_MARK}api'; k3s kubectl get --raw /readyz 2>&1 | tail -n 1
-k() {{ k3s kubectl -n {NAMESPACE} "$@" --ignore-not-found -o json 2>/dev/null; }}
-echo '{_MARK}ingress'; k get secret {INGRESS_SECRET}
-echo '{_MARK}ca'; k get secret {CA_SECRET} -o name
-echo '{_MARK}certificate'; k get certificates.cert-manager.io {INGRESS_SECRET} -o name
+echo '{_MARK}api'; k3s kubectl get --raw /readyz 2>&1 | tail -n 1; echo
+k() {{ k3s kubectl -n {NAMESPACE} get "$@" --ignore-not-found 2>/dev/null; }}
+echo '{_MARK}ingress'; k secret {INGRESS_SECRET} -o 'jsonpath={{.data.tls\\.crt}}{{"\\n"}}{{.metadata.annotations}}'; echo
+echo '{_MARK}ca'; k secret {CA_SECRET} -o name
+echo '{_MARK}certificate'; k certificates.cert-manager.io {INGRESS_SECRET} -o name
 true
 """
 
@@ -39,11 +40,11 @@ true
 def tls_objects(sections: dict[str, str]) -> dict[str, Any]:
     """The objects' state from the command's sections."""
     ingress: dict[str, Any] | None = None
-    if sections.get("ingress", "").strip().startswith("{"):
-        secret = json.loads(sections["ingress"])
-        cert = base64.b64decode((secret.get("data") or {}).get("tls.crt", ""))
-        annotations = (secret.get("metadata") or {}).get("annotations") or {}
-        ingress = {"sha256": hashlib.sha256(cert).hexdigest(), "issued": "cert-manager.io/certificate-name" in annotations}
+    cert_line, _, annotations_line = sections.get("ingress", "").strip().partition("\n")
+    if cert_line.strip():
+        annotations = json.loads(annotations_line) if annotations_line.strip().startswith("{") else {}
+        ingress = {"sha256": hashlib.sha256(base64.b64decode(cert_line.strip())).hexdigest(),
+                   "issued": "cert-manager.io/certificate-name" in annotations}
     answer = sections.get("api", "").strip()
     error = "" if answer == "ok" else f"kubectl failed: {answer or 'no answer'}"
     return {"error": error, "ingress_secret": ingress, "ca_secret": bool(sections.get("ca", "").strip()),

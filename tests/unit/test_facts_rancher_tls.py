@@ -24,7 +24,9 @@ def secret(annotations: dict[str, str]) -> dict:
 
 def objects(ingress: dict | None = None, ca: bool = False, certificate: bool = False, api: str = "ok") -> dict:
     """The fact's value from the command's output; kubectl prints JSON over many lines, a name as ``kind/name``."""
-    lines = ["### api", api, "### ingress", *(json.dumps(ingress, indent=4).splitlines() if ingress else []),
+    # the Secret as the jsonpath prints it: tls.crt's base64, then the annotations' JSON
+    printed = [ingress["data"]["tls.crt"], json.dumps(ingress["metadata"]["annotations"])] if ingress else []
+    lines = ["### api", api, "### ingress", *printed,
              "### ca", *(["secret/tls-ca"] if ca else []),
              "### certificate", *(["certificate.cert-manager.io/tls-rancher-ingress"] if certificate else [])]
     return RancherTlsObjects().process(lines)
@@ -50,10 +52,15 @@ def test_the_ca_secret_and_the_certificate_are_seen_by_name():
 
 def test_the_command_reads_each_object_in_cattle_system_without_failing():
     command = RancherTlsObjects().command()
-    assert ("k3s kubectl -n cattle-system" in command, "get secret tls-rancher-ingress" in command,
-            "get secret tls-ca -o name" in command,
-            "get certificates.cert-manager.io tls-rancher-ingress -o name" in command,
+    assert ("k3s kubectl -n cattle-system get" in command, "k secret tls-rancher-ingress -o 'jsonpath=" in command,
+            "k secret tls-ca -o name" in command,
+            "k certificates.cert-manager.io tls-rancher-ingress -o name" in command,
             command.rstrip().endswith("true")) == (True, True, True, True, True)
+
+
+def test_the_command_never_reads_the_secrets_key():
+    command = RancherTlsObjects().command()
+    assert ("tls.key" in command, "tls-rancher-ingress -o json" in command) == (False, False)
 
 
 def test_an_api_that_does_not_answer_is_an_error_not_absent_objects():
