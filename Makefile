@@ -8,7 +8,7 @@ RUN       := env PATH="$(BIN):$$PATH" K3S_INVENTORY="$(INVENTORY)"
 # What the product needs on the deploy machine (a Proxmox host may be one: never lxc there, which
 # would replace lxc-pve), and what only the local lab and the test suite need besides.
 APT_PACKAGES := python3-venv openssh-client
-LAB_APT_PACKAGES := lxc debootstrap nftables iproute2 haproxy curl openssl openssh-server etcd-server etcd-client
+LAB_APT_PACKAGES := lxc debootstrap nftables iproute2 haproxy curl openssl zstd openssh-server etcd-server etcd-client
 # Of those, installed for their program only: lab/node_sshd.py runs node lab2's own sshd on loopback,
 # and Debian's openssh-server would start and enable an sshd on port 22 of this machine; the stand-in's
 # HA conformance tests run their own etcds on loopback, Debian's etcd-server would start one on 2379.

@@ -3,9 +3,10 @@
     K3S_INVENTORY=cluster.yml pyinfra -y inventory.py deploy.py
 
 Order: preflight (stops a host k3s would fail on; its config fixes go into config.yaml); on
-Proxmox nodes, the LXC settings of the k3s containers that opted in; the k3s binary, config and
-token everywhere; the control node's unit, wait until it is Ready; the workers' units (they join),
-wait until they are Ready; the node watcher on the control node; Rancher; HAProxy; then restart
+Proxmox nodes, the LXC settings of the k3s containers that opted in; the k3s binary, config,
+token and image archives everywhere; the control node's unit, wait until it is Ready; the workers'
+units (they join), wait until they are Ready; every node holds the images the charts run; the node
+watcher on the control node; cert-manager when Rancher's TLS needs it, Rancher; HAProxy; then restart
 and verify when this run changed anything on a k3s host (or inventory data
 ``restart_after_deploy: true`` asks for it); last, on a Proxmox host that is this machine and
 opted in, the repair on a timer. A second run changes nothing.
@@ -17,6 +18,7 @@ from pyinfra import host, inventory
 
 from facts.preflight import PreflightReport
 from tasks import all_hosts_reach
+from tasks.airgap_images import archives, file_sha256, image_archives_present, images_present
 from tasks.haproxy import haproxy
 from tasks.k3s_binary import desired_sha256, k3s_binary
 from tasks.k3s_config import config_files, k3s_config
@@ -27,7 +29,7 @@ from tasks.node_watcher import node_watcher, watcher_files
 from tasks.preflight import preflight
 from tasks.preflight_checks import k3s_config_fixes
 from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
-from tasks.rancher import rancher
+from tasks.rancher import chart_images, rancher
 from tasks.repair_timer import repair_timer
 from tasks.restart import restart_and_verify
 from tasks.root_propagation import root_shared
@@ -53,12 +55,15 @@ if role:
     binary_sha256 = desired_sha256()
     config = config_files(k3s_config_fixes(preflight_report))
     units = unit_files()
-    stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units)])
+    image_archives = archives()
+    stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units),
+                           *(file_sha256(archive) for archive in image_archives)])
     assert preflight_report is not None, "preflight() reads every k3s host"
     root_shared(name="/ shared mount", propagation=preflight_report["root_propagation"])
     k3s_inputs = K3S_INPUT_OPERATIONS.setdefault(host.name, [])
     k3s_inputs.append(k3s_binary(name="k3s binary", sha256=binary_sha256))
     k3s_inputs.append(k3s_config(name="k3s config and token", files=config))
+    k3s_inputs.append(image_archives_present(name="k3s image archives", archives=image_archives))
     if role == "server":
         k3s_inputs.append(k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp))
     nodes_ready(name="Control nodes Ready", names=group_node_names("k3s_control"), waits_here=waits_here,
@@ -67,6 +72,8 @@ if role:
         k3s_inputs.append(k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp))
 nodes_ready(name="All nodes Ready", names=group_node_names("k3s_control") + group_node_names("k3s_workers"),
             waits_here=waits_here, timeout=seconds("k3s_ready_timeout"))
+if role:
+    images_present(name="Chart images on this node", images=chart_images())
 if role == "server":
     node_watcher(name="Node watcher", files=watcher_files())
     rancher()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO / "lab"))
 from facts.haproxy import HaproxyServerStats, server_is_up  # noqa: E402
 from facts.names import RANCHER_BACKEND  # noqa: E402
 from node_pct import pct_on_node  # noqa: E402
+from tests.lab.helpers import rancher_ca  # noqa: E402
 from verify.rancher import ping_through  # noqa: E402
 
 LAB = REPO / "lab"
@@ -70,9 +71,10 @@ def planned_reboot(node: str) -> subprocess.Popen:
 
 
 def request_loop(hostname: str, interval: float, stop: threading.Event, results: list[tuple[float, bool]]) -> None:
+    ca_pem = rancher_ca()
     while not stop.is_set():
         started = time.monotonic()
-        results.append((started, ping_through(HAPROXY_IP, hostname) == (200, "pong")))
+        results.append((started, ping_through(HAPROXY_IP, hostname, ca_pem) == (200, "pong")))
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 

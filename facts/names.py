@@ -18,3 +18,9 @@ WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 HAPROXY_SERVICE = "haproxy.service"
 RANCHER_BACKEND = "backend_rancher"
+# k3s applies every manifest in this directory; the deploy's charts are one file each.
+K3S_MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
+
+
+def manifest_path(name: str) -> str:
+    return f"{K3S_MANIFESTS_DIR}/{name}.yaml"

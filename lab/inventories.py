@@ -4,7 +4,10 @@ Both inventories describe the same cluster; only how hosts are reached differs
 (`inventory-ssh.yml`: SSH to each container; `inventory-pct.yml`: `pct exec` on each container's
 Proxmox node: node `lab` is this machine, node `lab2` is reached over SSH at 127.0.0.1:2222, as in
 lab/topology.py). The settings under `data` are what the lab differs in: the air-gapped k3s binary
-(the stand-in) and short timings so tests run in minutes.
+(the stand-in), the air-gapped charts and image archives the lab builds (lab/charts.py,
+lab/images.py), and short timings so tests run in minutes. The secrets file holds, besides the
+token and Rancher's password, a certificate for Rancher's hostname from the lab's own CA
+(lab/tls.py), for the `secret` and `external` TLS modes.
 
 Example:
 
@@ -20,10 +23,21 @@ from typing import Any
 
 import yaml
 
+from airgap_inputs import (
+    CERT_MANAGER_CHART,
+    CERT_MANAGER_IMAGES_ARCHIVE,
+    CHARTS_DIR,
+    IMAGES_DIR,
+    K3S_IMAGES_ARCHIVE,
+    RANCHER_CHART,
+    RANCHER_IMAGES_ARCHIVE,
+)
 from ssh_keys import CLIENT_KEY, KNOWN_HOSTS
+from tls import rancher_certificate
 from topology import LAB_DIR, LAB_NODE, NODES, PCT, SSH_NODE_ADDRESS, SSH_NODE_PORT, Container
 
 SECRETS = LAB_DIR / "secrets.yml"
+RANCHER_HOSTNAME = "rancher.lab.test"
 
 
 def write_inventories(containers: list[Container], k3s_binary: Path) -> None:
@@ -51,9 +65,11 @@ def _cluster_data(k3s_binary: Path) -> dict[str, Any]:
         },
         "watcher_on_boot_sec": "30s",
         "watcher_interval": "30s",
-        "rancher_hostname": "rancher.lab.test",
-        "haproxy_backend_port": 443,
-        "rancher": {"hostname": "rancher.lab.test", "replicas": 1, "exposure": "loadbalancer"},
+        "rancher_hostname": RANCHER_HOSTNAME,
+        "k3s_image_archives": [str(IMAGES_DIR / name) for name in
+                               (K3S_IMAGES_ARCHIVE, RANCHER_IMAGES_ARCHIVE, CERT_MANAGER_IMAGES_ARCHIVE)],
+        "rancher": {"hostname": RANCHER_HOSTNAME, "replicas": 1, "chart_file": str(CHARTS_DIR / RANCHER_CHART.file)},
+        "cert_manager": {"chart_file": str(CHARTS_DIR / CERT_MANAGER_CHART.file)},
     }
 
 
@@ -75,10 +91,16 @@ def _proxmox_host(node: str) -> dict[str, Any]:
 
 
 def _ensure_secrets() -> None:
-    if SECRETS.exists():
+    """Create the secrets once; a file from before the TLS entries existed gets them added."""
+    kept = yaml.safe_load(SECRETS.read_text()) if SECRETS.exists() else {}
+    if "rancher_tls_cert" in kept:
         return
+    cert, key, ca = rancher_certificate(RANCHER_HOSTNAME)
     SECRETS.touch(mode=0o600)
     SECRETS.write_text(yaml.safe_dump({
-        "k3s_token": secrets.token_hex(24),
-        "rancher_bootstrap_password": secrets.token_urlsafe(18),
+        "k3s_token": kept.get("k3s_token") or secrets.token_hex(24),
+        "rancher_bootstrap_password": kept.get("rancher_bootstrap_password") or secrets.token_urlsafe(18),
+        "rancher_tls_cert": cert,
+        "rancher_tls_key": key,
+        "rancher_tls_ca": ca,
     }))

@@ -26,6 +26,8 @@ import host_conntrack
 import network
 import node_sshd
 import ssh_keys
+from charts import build_charts
+from images import build_image_archives
 from inventories import SECRETS, write_inventories
 from migration import MigrationError, migrate
 from rootfs import ensure_rootfs
@@ -57,6 +59,8 @@ def up() -> int:
         print(f"lab: started node {SSH_NODE}'s sshd on {SSH_NODE_ADDRESS}:{SSH_NODE_PORT}")
     ssh_keys.write_known_hosts(cts)
     ssh_keys.write_ssh_config()
+    build_charts()
+    build_image_archives()
     write_inventories(cts, build_standin())
     print(f"lab: up in {time.monotonic() - started:.1f}s; inventories in {LAB_DIR}/inventory-{{ssh,pct}}.yml")
     return 0

@@ -7,7 +7,9 @@ the config as written, on purpose: ``haproxy -c`` judges the rendered config and
 is what the run fails with. A dead node leaves the rotation within check inter x fall.
 
 Servers are every host of ``k3s_control`` and ``k3s_workers``, named by ``node_name`` and
-reached at ``node_ip``.
+reached at ``node_ip``, on Traefik's port there: ``haproxy_backend_port`` (HTTPS, passed through by
+SNI), or ``haproxy_backend_http_port`` with ``rancher.tls: external``, where HAProxy ends TLS with the
+secrets ``rancher_tls_cert``/``rancher_tls_key`` (``CERT_FILE``, 0600).
 """
 
 from __future__ import annotations
@@ -25,8 +27,31 @@ from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from tasks import render, wait_until
 from tasks.apt_packages import packages_installed
-from tasks.desired_files import desired_files, text_file
-from tasks.settings import value
+from tasks.desired_files import DesiredFile, desired_files, text_file
+from tasks.rancher_tls import tls_material
+from tasks.settings import InvalidField, value
+
+CERT_FILE = "/etc/haproxy/certs/rancher.pem"
+
+
+def ends_tls() -> bool:
+    """Whether HAProxy ends TLS for Rancher (``rancher.tls: external``)."""
+    rancher = value("rancher")
+    return isinstance(rancher, dict) and rancher.get("tls") == "external"
+
+
+def backend_port() -> object:
+    return value("haproxy_backend_http_port" if ends_tls() else "haproxy_backend_port")
+
+
+def certificate_file(hostname: str) -> DesiredFile:
+    """The certificate chain and key HAProxy serves, validated first (``tasks.rancher_tls``)."""
+    try:
+        material = tls_material("external", hostname, host.data.dict())
+    except InvalidField as error:
+        raise PyinfraError(f"haproxy: host {host.name}: {error}") from None
+    assert material is not None
+    return text_file(CERT_FILE, material.cert + material.key, mode="600", secret=True)
 
 
 @dataclass(frozen=True)
@@ -44,10 +69,13 @@ def render_haproxy_cfg(
     check_rise: object,
     stats_port: object,
     stats_socket: str = STATS_SOCKET,
+    cert_file: str | None = None,
 ) -> str:
-    """Render ``tasks/templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them."""
+    """Render ``tasks/templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them.
+    With ``cert_file`` (``rancher.tls: external``) TLS ends here and the backend speaks HTTP."""
     return render(
         "haproxy.cfg.j2",
+        cert_file=cert_file,
         hostname=hostname,
         servers=servers,
         backend_port=backend_port,
@@ -92,6 +120,23 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
         return
     yield from commands
     if host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
+        yield "systemctl reload haproxy"
+
+
+@operation()
+def certificate_in_place(certificate: DesiredFile):
+    """
+    The PEM file HAProxy ends TLS with, 0600, uploaded from memory (it holds the key).
+
+    Example:
+
+    .. code:: python
+
+        certificate_in_place(name="HAProxy's Rancher certificate", certificate=certificate_file(hostname))
+    """
+    commands = list(desired_files([certificate], f"{certificate.path} is up to date"))
+    yield from commands
+    if commands and host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
         yield "systemctl reload haproxy"
 
 
@@ -140,10 +185,12 @@ def haproxy() -> None:
     if not hostname:
         raise PyinfraError(f"haproxy: host {host.name}: field rancher_hostname: missing")
     servers = k3s_node_servers()
+    certificate = certificate_file(hostname) if ends_tls() else None
     content = render_haproxy_cfg(
         hostname=hostname,
         servers=servers,
-        backend_port=value("haproxy_backend_port"),
+        cert_file=certificate.path if certificate else None,
+        backend_port=backend_port(),
         check_inter=value("haproxy_check_inter"),
         check_fall=value("haproxy_check_fall"),
         check_rise=value("haproxy_check_rise"),
@@ -152,6 +199,9 @@ def haproxy() -> None:
 
     # python3 talks to the stats socket for the server status fact.
     packages_installed(name="HAProxy installed", packages=["haproxy", "python3"])
+    if certificate is not None:
+        # before the config that names it: haproxy -c opens it
+        certificate_in_place(name="HAProxy's Rancher certificate", certificate=certificate)
     checked_config(name="HAProxy config checked and live", content=content)
     systemd.service(
         name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
@@ -166,6 +216,6 @@ def haproxy() -> None:
 
 def critical_servers() -> dict[str, dict[str, str]]:
     """Backend -> {server: "ip:port"} that must be UP: every k3s node in ``backend_rancher``."""
-    port = _setting("haproxy_backend_port")
+    port = backend_port()
     rendered = {server.name: f"{server.ip}:{port}" for server in k3s_node_servers()}
     return {backend: rendered if backend == RANCHER_BACKEND else {} for backend in _setting("haproxy_critical_backends")}

@@ -1,4 +1,6 @@
-"""Ensures ``/etc/rancher/k3s/config.yaml`` and the token file, both 0600.
+"""Ensures ``/etc/rancher/k3s/config.yaml``, the token file and, with inventory ``k3s_registries``,
+``/etc/rancher/k3s/registries.yaml`` (k3s docs "Private Registry Configuration"), all 0600: the
+registries file may hold registry credentials.
 
 The token lives in its own file (``token-file``) uploaded from memory, so it is never on a command
 line, in the config file's diff or in pyinfra's output.
@@ -17,6 +19,7 @@ from tasks.settings import data_error, mapping, one_of, required_text, value
 
 CONFIG = "/etc/rancher/k3s/config.yaml"
 TOKEN_FILE = "/etc/rancher/k3s/token"
+REGISTRIES = "/etc/rancher/k3s/registries.yaml"
 DEPLOY_OWNED = frozenset({"node-name", "node-ip", "server", "token", "token-file"})
 HEADER = "# Managed by k3s-lxc-resilience (deploy.py); set extra entries in inventory data k3s_config.\n"
 
@@ -47,17 +50,23 @@ def config_entries(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
-    """``config.yaml`` and the token file with their exact content."""
+    """``config.yaml``, the token file and ``registries.yaml`` (when set) with their exact content."""
     if not value("k3s_token"):
         raise data_error("k3s_token", "missing: set it in the secrets_file or the environment variable K3S_TOKEN")
     token = str(value("k3s_token")).strip()
     if not token or "\n" in token:
         raise data_error("k3s_token", "must be one non-empty line")
     config = HEADER + yaml.safe_dump(config_entries(extra), default_flow_style=False, sort_keys=True)
-    return [
+    files = [
         text_file(CONFIG, config, mode="600"),
         text_file(TOKEN_FILE, token + "\n", mode="600", secret=True),
     ]
+    registries = mapping("k3s_registries")
+    if registries:
+        # secret: mirrors' auth entries hold passwords
+        files.append(text_file(REGISTRIES, HEADER.replace("k3s_config", "k3s_registries")
+                               + yaml.safe_dump(dict(registries), sort_keys=True), mode="600", secret=True))
+    return files
 
 
 @operation()

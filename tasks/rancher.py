@@ -1,98 +1,120 @@
 """
-Rancher installed the k3s way: a HelmChart manifest in k3s's auto-deploy directory on the
-control nodes, applied by k3s itself, then a wait until Rancher answers ``/ping``.
+Rancher installed the k3s way (``tasks.helm_chart``): cert-manager first when the TLS mode needs it
+(``tasks.cert_manager``), the chart archive in ``static/charts`` when air-gapped, the HelmChart
+manifest, then a wait until Rancher answers ``/ping`` through Traefik.
 
 Opt-in: with host data ``rancher`` (a mapping, fields in ``tasks/rancher_values.py``) the
 manifest is written; without it a manifest left from before is removed with its objects.
 Values are validated before anything is written: a bad one fails the run with
-``rancher: host <host>: field <field>: <reason>`` and the live manifest stays.
-The manifest holds the bootstrap password: it is written 0600 and never shown.
+``rancher: host <host>: field <field>: <reason>`` and the live manifest stays. So is the chart's
+``kubeVersion`` against ``k3s_version``, when the chart is a local archive.
+The manifest holds the bootstrap password and TLS key: it is written 0600 and never shown.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from pyinfra import host, inventory
-from pyinfra.api import FunctionCommand, StringCommand, deploy, operation
-from pyinfra.api.command import QuoteString
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api.exceptions import OperationError, PyinfraError
+from pyinfra.api.host import Host
 
-from facts.file_digests import FileDigests
+from facts.kube_object import KubeObjectExists
 from facts.rancher import RancherStatus
-from tasks import wait_until
-from tasks.desired_files import desired_files, text_file
-from tasks.rancher_values import rancher_values, render_manifest
+from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, RancherTlsObjects
+from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
+from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
+from tasks.chart_source import check_fits
+from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
+from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField, value
+from tasks.traefik_config import traefik_config
 
-MANIFEST_PATH = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
+MANIFEST_PATH = manifest_path("rancher")
+TLS_MANIFEST_PATH = manifest_path("rancher-tls")
+# The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
+# 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
+LEGACY_SERVICE = ("cattle-system", "rancher-lb")
 
 
 @operation()
-def manifest_present(content: str, path: str = MANIFEST_PATH):
+def legacy_service_absent():
     """
-    Write the manifest 0600 (it holds the bootstrap password), never readable by others on the
-    way and never printed, not even with ``--diff`` (``tasks.desired_files``; its staged
-    ``.rancher.yaml.new`` is a name k3s does not apply). k3s creates its manifests directory on first
-    start; before that it is created 0700 here.
-    Name the operation: unnamed operations print their arguments.
+    Delete the ``rancher-lb`` LoadBalancer an earlier version of this deploy created (k3s does not
+    prune what a rewritten manifest no longer holds).
 
     Example:
 
     .. code:: python
 
-        manifest_present(name="Rancher manifest", content=manifest)
+        legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
     """
-    yield from desired_files([text_file(path, content, mode="600", secret=True)], f"{path} is up to date")
-
-
-@operation()
-def manifest_absent(path: str):
-    """
-    Remove a k3s manifest and the objects it created.
-
-    k3s's deploy controller does not promise to delete what a removed file applied, so the
-    objects are deleted from the file first (no wait: the helm-controller uninstalls the chart).
-
-    Example:
-
-    .. code:: python
-
-        manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
-    """
-    if not host.get_fact(FileDigests, paths=[path]).get(path):
-        host.noop(f"{path} is absent")
+    namespace, name = LEGACY_SERVICE
+    if not host.get_fact(KubeObjectExists, namespace=namespace, kind="service", object_name=name):
+        host.noop(f"no Service {namespace}/{name}")
         return
-    yield StringCommand(
-        "k3s", "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", QuoteString(path),
-        "&&", "rm", "-f", QuoteString(path),
-    )
-
-
-def _wait_until_ready(state, host, timeout: float, interval: float) -> bool:
-    def problem() -> str:
-        status = host.get_fact(RancherStatus)
-        return "" if status["ready"] else status["problem"]
-
-    return wait_until(host, problem, timeout, interval, "rancher: not reachable")
+    yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")
 
 
 @operation()
-def rancher_ready(timeout: float, interval: float = 2.0):
+def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
     """
-    Wait until ``cattle-system/rancher`` is Available and ``/ping`` through its ClusterIP
-    answers ``pong``, polling one command at a time; on timeout fail with one line saying why
-    (HelmChart job failed, pod Pending with the scheduler's message, image pull, svclb
-    Pending, tainted nodes).
+    Bring what serves Rancher's certificate in line with ``rancher.tls`` after a mode change: k3s
+    applies a manifest only when the file changes and never deletes what it no longer holds, and
+    cert-manager keeps rewriting the Secret of a Certificate its ingress-shim made.
+
+    * not ``rancher``: ingress-shim's Certificate ``tls-rancher-ingress`` is deleted;
+    * ``rancher``: a ``tls-rancher-ingress`` cert-manager did not issue (the operator's, from mode
+      ``secret``) is deleted, so cert-manager issues it;
+    * ``tls-ca`` is deleted when no private CA is configured;
+    * ``secret``: the manifest is applied again when the Secret does not hold the operator's certificate.
 
     Example:
 
     .. code:: python
 
-        rancher_ready(name="Rancher answers /ping", timeout=600)
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls="secret",
+                            cert=material.cert, private_ca=True)
     """
-    if host.get_fact(RancherStatus)["ready"]:
-        host.noop("Rancher answers /ping")
-        return
-    yield FunctionCommand(_wait_until_ready, (timeout, interval), {})
+    state = host.get_fact(RancherTlsObjects)
+    if state["error"]:
+        # what the objects are is unknown: deciding from "absent" could delete or apply wrongly
+        raise OperationError(f"rancher: host {host.name}: {state['error']}")
+    ingress = state["ingress_secret"]
+    deletions = []
+    if tls != "rancher" and state["certificate"]:
+        deletions.append(("certificates.cert-manager.io", INGRESS_SECRET))
+    if tls == "rancher" and ingress is not None and not ingress["issued"]:
+        deletions.append(("secret", INGRESS_SECRET))
+    if not private_ca and state["ca_secret"]:
+        deletions.append(("secret", CA_SECRET))
+    for kind, name in deletions:
+        yield StringCommand("k3s", "kubectl", "-n", TLS_NAMESPACE, "delete", kind, name, "--ignore-not-found")
+    held = ingress["sha256"] if ingress else None
+    stale = tls == "secret" and cert is not None and held != hashlib.sha256(cert.encode()).hexdigest()
+    if stale or (private_ca and not state["ca_secret"]) or (tls == "secret" and state["certificate"]):
+        yield StringCommand("k3s", "kubectl", "apply", "-f", TLS_MANIFEST_PATH)
+    elif not deletions:
+        host.noop(f"Rancher's certificate objects match rancher.tls {tls}")
+
+
+def chart_images() -> list[str]:
+    """The images the Rancher and cert-manager charts run, as far as their archives say."""
+    if value("rancher") is None:
+        return []
+    try:
+        values = rancher_values(host.data.dict())
+        extra = cert_manager_values(host.data.dict()).images if cert_manager_wanted(host.data.dict()) else []
+    except InvalidField as error:
+        raise PyinfraError(f"rancher: host {host.name}: {error}") from None
+    return ([values.image] if values.image else []) + extra
+
+
+def _problem(target: Host) -> str | None:
+    rancher = value("rancher", target) or {}
+    return target.get_fact(RancherStatus, hostname=rancher.get("hostname") or value("rancher_hostname", target),
+                           tls=rancher.get("tls", "rancher"))["problem"]
 
 
 @deploy("Rancher from a HelmChart manifest")
@@ -102,14 +124,33 @@ def rancher() -> None:
         return
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+        manifest_absent(name="Rancher TLS manifest absent", path=TLS_MANIFEST_PATH)
+        cert_manager()
+        traefik_config(None)
         return
 
     try:
         values = rancher_values(host.data.dict())
+        check_fits(values.chart, "rancher", value("k3s_version"))
     except InvalidField as error:
         raise PyinfraError(f"rancher: host {host.name}: {error}") from None
 
-    manifest_present(name="Rancher HelmChart manifest", content=render_manifest(values))
+    cert_manager()
+    traefik_config(values.tls)
+    chart_archive_present(name="Rancher chart archive", source=values.chart)
+    tls_manifest = render_tls_manifest(values)
+    if tls_manifest is None:
+        manifest_absent(name="No Rancher TLS manifest", path=TLS_MANIFEST_PATH)
+    else:
+        manifest_present(name="Rancher TLS manifest", path=TLS_MANIFEST_PATH, content=tls_manifest)
+    manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
-        rancher_ready(name="Rancher answers /ping", timeout=values.wait_seconds)
+        legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
+        chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
+                    timeout=values.wait_seconds)
+        # After the new release rolled out: until then the old Ingress may still ask cert-manager.
+        material = values.tls_material
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
+                            cert=material.cert if material else None,
+                            private_ca=material is not None and material.ca is not None)

@@ -4,8 +4,13 @@ Rancher's inventory values, validated, and the k3s manifest that installs Ranche
 Pure: nothing here touches a host, so a bad value fails the run before anything is written.
 
 Data (host data, from the inventory's ``data:``): ``rancher`` (a mapping, whose presence turns the
-Rancher install on) with the ``rancher.*`` fields, ``rancher_hostname``, ``haproxy_backend_port`` and
-the secret ``rancher_bootstrap_password``: their types, defaults and meaning are in ``tasks.settings``.
+Rancher install on) with the ``rancher.*`` fields, ``rancher_hostname`` and the secrets
+``rancher_bootstrap_password`` and ``rancher_tls_*``: their types, defaults and meaning are in
+``tasks.settings``.
+
+HAProxy reaches Rancher through k3s's packaged Traefik, as Rancher documents for a layer-4 load
+balancer: the chart's Ingress (host ``hostname``, TLS secret ``tls-rancher-ingress``) is what Traefik
+serves on every node's 443, so no Service of our own is added.
 """
 
 from __future__ import annotations
@@ -14,17 +19,16 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from facts.rancher import EXPOSURE_SERVICE
 from tasks import render
-from tasks.settings import SETTINGS, InvalidField, fields_of
+from tasks.chart_source import ChartSource, chart_source
+from tasks.rancher_tls import TlsMaterial, tls_material
+from tasks.settings import InvalidField, fields_of
 
 FIELDS = fields_of("rancher")
-NODE_PORTS = range(30000, 32768)
 MIN_PASSWORD_LENGTH = 12
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -33,14 +37,20 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 class RancherValues:
     hostname: str
     replicas: int
-    repo: str
-    chart_version: str | None
-    chart_content: str | None
+    chart: ChartSource
     tls: str
-    exposure: str
-    port: int
     wait_seconds: float
+    tls_material: TlsMaterial | None = None
     bootstrap_password: str | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> str | None:
+        """The Rancher image the chart runs (``rancherImage``:``rancherImageTag``, tag default the
+        chart's appVersion), or None when the chart is in a repository and its version unknown."""
+        tag = self.chart.meta.get("appVersion") or (f"v{self.chart.version.lstrip('v')}" if self.chart.version else None)
+        repository = self.chart.values.get("rancherImage") or "rancher/rancher"
+        tag = self.chart.values.get("rancherImageTag") or tag
+        return f"{repository}:{tag}" if tag else None
 
 
 def is_dns_name(name: str) -> bool:
@@ -74,37 +84,6 @@ def _choice(settings: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _port(data: Mapping[str, Any], exposure: str) -> int:
-    port = data.get("haproxy_backend_port", SETTINGS["haproxy_backend_port"].default)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise InvalidField("haproxy_backend_port", f"must be a port 1-65535, got {port!r}")
-    if exposure == "nodeport" and port not in NODE_PORTS:
-        raise InvalidField(
-            "haproxy_backend_port",
-            f"{port} is outside the NodePort range 30000-32767 (rancher.exposure is nodeport)",
-        )
-    return port
-
-
-def _chart_content(settings: Mapping[str, Any]) -> str | None:
-    chart_file = settings.get("chart_file")
-    if chart_file is None:
-        return None
-    if "chart_version" in settings:
-        raise InvalidField("rancher.chart_file", "set chart_file or chart_version, not both")
-    path = Path(str(chart_file)).expanduser()
-    if path.suffix != ".tgz" or not path.is_file():
-        raise InvalidField("rancher.chart_file", f"not a chart .tgz file: {str(path)!r}")
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-def _chart_version(settings: Mapping[str, Any]) -> str | None:
-    version = settings.get("chart_version")
-    if version is not None and (not isinstance(version, str) or not re.fullmatch(r"v?\d+\.\d+\.\d+\S*", version)):
-        raise InvalidField("rancher.chart_version", f"must be a version string like '2.9.3', got {version!r}")
-    return version
-
-
 def _wait_seconds(settings: Mapping[str, Any]) -> float:
     seconds = settings.get("wait_seconds", FIELDS["wait_seconds"].default)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
@@ -128,20 +107,15 @@ def rancher_values(data: Mapping[str, Any]) -> RancherValues:
     unknown = sorted(set(settings) - set(FIELDS))
     if unknown:
         raise InvalidField(f"rancher.{unknown[0]}", "unknown field")
-    exposure = _choice(settings, "exposure")
-    repo = settings.get("repo", FIELDS["repo"].default)
-    if not isinstance(repo, str) or not repo.startswith(("https://", "http://", "oci://")):
-        raise InvalidField("rancher.repo", f"must be a chart repository URL, got {repo!r}")
+    hostname = _hostname(settings, data)
+    tls = _choice(settings, "tls")
     return RancherValues(
-        hostname=_hostname(settings, data),
+        hostname=hostname,
         replicas=_replicas(settings),
-        repo=repo,
-        chart_version=_chart_version(settings),
-        chart_content=_chart_content(settings),
-        tls=_choice(settings, "tls"),
-        exposure=exposure,
-        port=_port(data, exposure),
+        chart=chart_source(settings, "rancher", FIELDS),
+        tls=tls,
         wait_seconds=_wait_seconds(settings),
+        tls_material=tls_material(tls, hostname, data),
         bootstrap_password=_password(data),
     )
 
@@ -153,16 +127,33 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
         chart["tls"] = "external"
     else:
         chart["ingress"] = {"tls": {"source": values.tls}}
+    if values.tls_material is not None and values.tls_material.ca is not None:
+        chart["privateCA"] = True
     if values.bootstrap_password is not None:
         chart["bootstrapPassword"] = values.bootstrap_password
     return chart
 
 
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def render_manifest(values: RancherValues) -> str:
-    """``tasks/templates/rancher.yaml.j2``: Namespace, HelmChart and the Service HAProxy reaches."""
+    """``tasks/templates/rancher.yaml.j2``: the HelmChart."""
+    return render("rancher.yaml.j2", chart_spec=values.chart.spec(),
+                  values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"))
+
+
+def render_tls_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-tls.yaml.j2``: ``tls-rancher-ingress`` (mode ``secret``) and ``tls-ca``
+    (a private CA, modes ``secret`` and ``external``: Rancher's agents must trust the CA of the
+    certificate HAProxy serves); None when the mode needs neither."""
+    material = values.tls_material
+    if material is None or (values.tls != "secret" and material.ca is None):
+        return None
+    served = values.tls == "secret"
     return render(
-        "rancher.yaml.j2",
-        values=values,
-        service_name=EXPOSURE_SERVICE,
-        values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"),
+        "rancher-tls.yaml.j2",
+        tls_secret={"tls.crt": _base64(material.cert), "tls.key": _base64(material.key)} if served else None,
+        ca_secret={"cacerts.pem": _base64(material.ca)} if material.ca else None,
     )

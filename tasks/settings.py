@@ -124,22 +124,39 @@ SETTINGS = _table(
     Setting("rancher.replicas", Kind.WHOLE_NUMBER, 1, "Rancher pods", "tasks/rancher_values.py", minimum=1),
     Setting("rancher.chart_version", Kind.TEXT, None, "version from `repo`; omitted: the repo's latest",
             "tasks/rancher_values.py"),
-    Setting("rancher.chart_file", Kind.PATH, None, "a local chart `.tgz` for air-gapped sites, sent as "
-            "`chartContent` (excludes `chart_version`)", "tasks/rancher_values.py"),
+    Setting("rancher.chart_file", Kind.PATH, None, "a local chart `.tgz` for air-gapped sites: put in k3s's "
+            "`server/static/charts` on the control nodes and installed from there (excludes `chart_version`)",
+            "tasks/chart_source.py"),
     Setting("rancher.repo", Kind.TEXT, "https://releases.rancher.com/server-charts/stable", "chart repository "
-            "URL (https, http or oci)", "tasks/rancher_values.py"),
-    Setting("rancher.tls", Kind.CHOICE, "rancher", "`rancher`: Rancher's own CA (real clusters need "
-            "cert-manager); `secret`: the certificate in the `tls-rancher-ingress` secret; `external`: TLS ends "
-            "before Rancher", "tasks/rancher_values.py", choices=("rancher", "secret", "external")),
-    Setting("rancher.exposure", Kind.CHOICE, "loadbalancer", "`loadbalancer`: ServiceLB on `haproxy_backend_port` "
-            "of every node; `nodeport`: NodePort `haproxy_backend_port` (30000-32767)", "tasks/rancher_values.py",
-            choices=("loadbalancer", "nodeport")),
+            "URL (https, http or oci)", "tasks/chart_source.py"),
+    Setting("rancher.tls", Kind.CHOICE, "rancher", "`rancher`: Rancher's own CA, through cert-manager (installed "
+            "first, `cert_manager.*`); `secret`: the secrets `rancher_tls_cert`/`rancher_tls_key` (and "
+            "`rancher_tls_ca` for a private CA) become `tls-rancher-ingress`; `external`: HAProxy ends TLS with "
+            "that certificate and forwards HTTP to Traefik's `haproxy_backend_http_port`",
+            "tasks/rancher_values.py, tasks/haproxy.py", choices=("rancher", "secret", "external")),
     Setting("rancher.wait_seconds", Kind.SECONDS, 600, "deadline for Rancher to answer `/ping` after a change",
             "tasks/rancher_values.py"),
     Setting("rancher_hostname", Kind.TEXT, None, "the name HAProxy routes by SNI",
             "tasks/haproxy.py, tasks/rancher_values.py, verify/targets.py"),
-    Setting("haproxy_backend_port", Kind.VALUE, 443, "443 with ServiceLB, 30443 with a NodePort",
-            "tasks/haproxy.py, tasks/rancher_values.py"),
+    Setting("cert_manager", Kind.MAPPING, None, "cert-manager's install, needed by `rancher.tls: rancher` (installed "
+            "then even without this key, from `cert_manager.repo`)", "tasks/cert_manager.py"),
+    Setting("cert_manager.chart_file", Kind.PATH, None, "a local cert-manager chart `.tgz` (air-gapped), put in "
+            "`server/static/charts` (excludes `chart_version`)", "tasks/chart_source.py"),
+    Setting("cert_manager.repo", Kind.TEXT, "https://charts.jetstack.io", "chart repository URL",
+            "tasks/chart_source.py"),
+    Setting("cert_manager.chart_version", Kind.TEXT, None, "version from `repo`; omitted: the repo's latest",
+            "tasks/chart_source.py"),
+    Setting("cert_manager.wait_seconds", Kind.SECONDS, 300, "deadline for cert-manager's webhook to answer",
+            "tasks/cert_manager.py"),
+    Setting("k3s_image_archives", Kind.VALUE, [], "image archives on the deploy machine (`.tar`, `.tar.zst`, as "
+            "k3s's `k3s-airgap-images-<arch>.tar.zst`), copied to every k3s node's `agent/images` before k3s "
+            "starts; k3s imports them when it starts (a changed archive restarts it)", "tasks/airgap_images.py"),
+    Setting("k3s_registries", Kind.MAPPING, None, "k3s's `registries.yaml` (mirrors, configs): images from a "
+            "private registry instead of archives; with it the image check trusts the mirror", "tasks/k3s_config.py"),
+    Setting("haproxy_backend_port", Kind.VALUE, 443, "Traefik's HTTPS port on every k3s node (k3s's packaged "
+            "Traefik: 443)", "tasks/haproxy.py"),
+    Setting("haproxy_backend_http_port", Kind.VALUE, 80, "Traefik's HTTP port on every k3s node, for "
+            "`rancher.tls: external`", "tasks/haproxy.py"),
     Setting("haproxy_wait_seconds", Kind.VALUE, 60, "how long to wait for the critical servers UP",
             "tasks/haproxy.py"),
     Setting("haproxy_critical_backends", Kind.VALUE, [RANCHER_BACKEND], "backends whose every server must be "
@@ -200,6 +217,11 @@ SETTINGS = _table(
     Setting("rancher_bootstrap_password", Kind.TEXT, None, "Rancher's first admin password, at least 12 "
             "characters (`secrets_file` or `RANCHER_BOOTSTRAP_PASSWORD`); omitted: Rancher generates one",
             "tasks/rancher_values.py", source=Source.SECRET),
+    Setting("rancher_tls_cert", Kind.TEXT, None, "PEM certificate (chain) for `rancher_hostname`, for "
+            "`rancher.tls` `secret` and `external`", "tasks/rancher_tls.py", source=Source.SECRET),
+    Setting("rancher_tls_key", Kind.TEXT, None, "its PEM private key", "tasks/rancher_tls.py", source=Source.SECRET),
+    Setting("rancher_tls_ca", Kind.TEXT, None, "PEM CA certificate when the certificate's CA is private (Rancher "
+            "then gets `privateCA` and `tls-ca`; verify trusts it)", "tasks/rancher_tls.py", source=Source.SECRET),
     Setting("node_name", Kind.TEXT, None, "the host's `name`: its Kubernetes node name",
             "tasks/*, verify/targets.py", source=Source.INVENTORY),
     Setting("node_ip", Kind.TEXT, None, "the host's `node_ip`", "tasks/k3s_config.py, tasks/haproxy.py",
@@ -238,7 +260,7 @@ class InvalidField(ValueError):
 
 def data_error(key: str, problem: str, of: Host | None = None) -> DeployDataError:
     """``deploy: host <node_name>: field <key>: <problem>`` for ``of`` (default: the current host)."""
-    target = of or host
+    target = of if of is not None else host
     return DeployDataError(f"deploy: host {target.data.get('node_name') or target.name}: field {key}: {problem}")
 
 
@@ -292,7 +314,7 @@ def _setting(key: str, kind: Kind) -> Setting:
 
 
 def _value(setting: Setting, of: Host | None) -> Any:
-    target = of or host
+    target = of if of is not None else host
     value = target.data.get(setting.key)
     if value is None and setting.cluster:
         controls = inventory.get_group("k3s_control", [])

@@ -33,21 +33,27 @@ def command(*arguments):
         return " ".join(["python3", "-c", shlex.quote(source.read()), *(shlex.quote(a) for a in arguments)])
 
 
-def ping(address, port, name):
-    """Body of Rancher's ``/ping`` at ``address:port`` with SNI and Host ``name``, as HAProxy's check sends it."""
-    context = ssl.create_default_context()
-    # Reachability, not trust: Rancher's own certificate may be self-signed.
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+def ping(address, port, name, scheme="https"):
+    """Body of Rancher's ``/ping`` at ``address:port`` with SNI and Host ``name``, as HAProxy's check
+    sends it; ``scheme`` ``http`` for a plain HTTP hop (TLS ended before, ``rancher.tls: external``)."""
+    request = ("GET /ping HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode()
     with socket.create_connection((address, int(port)), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            tls.sendall(("GET /ping HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode())
-            answer = b"".join(iter(lambda: tls.recv(4096), b""))
+        if scheme == "http":
+            raw.sendall(request)
+            answer = b"".join(iter(lambda: raw.recv(4096), b""))
+        else:
+            context = ssl.create_default_context()
+            # Reachability, not trust: verify/ checks trust through HAProxy, against the CA the mode implies.
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(request)
+                answer = b"".join(iter(lambda: tls.recv(4096), b""))
     return answer.split(b"\r\n\r\n", 1)[-1].decode(errors="replace")
 
 
-def ping_result(address, port, name):
+def ping_result(address, port, name, scheme="https"):
     try:
-        return {"body": ping(address, port, name), "error": ""}
+        return {"body": ping(address, port, name, scheme), "error": ""}
     except OSError as error:
         return {"body": "", "error": "no answer: %s" % error}
 
@@ -96,6 +102,22 @@ def server_addresses(stat_text, backend):
             if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")}
 
 
+def backend_mode(config, backend):
+    """``tcp`` or ``http``: the ``mode`` of ``backend`` in the live config (HTTP when HAProxy ends TLS)."""
+    mode, inside = "tcp", False
+    try:
+        with open(config) as lines:
+            for line in lines:
+                words = line.split()
+                if words and not line[0].isspace():
+                    inside = words[:2] == ["backend", backend]
+                elif inside and words[:1] == ["mode"] and len(words) > 1:
+                    mode = words[1]
+    except OSError:
+        pass  # haproxy -c reports the missing config; the pings then have no servers anyway
+    return mode
+
+
 def haproxy_view(request):
     code, out, err = run("haproxy", "-c", "-f", request["config"])
     view = {"check_rc": code, "check_output": err + out, "show_stat": "", "show_stat_error": "", "pings": {}}
@@ -103,9 +125,10 @@ def haproxy_view(request):
         view["show_stat"] = show_stat(request["config"])
     except OSError as error:
         view["show_stat_error"] = str(error)
+    scheme = "http" if backend_mode(request["config"], request["backend"]) == "http" else "https"
     for server, address in server_addresses(view["show_stat"], request["backend"]).items():
         ip, _, port = address.rpartition(":")
-        view["pings"][server] = ping_result(ip, port, request["hostname"])
+        view["pings"][server] = ping_result(ip, port, request["hostname"], scheme)
     return view
 
 
@@ -146,7 +169,7 @@ def gather(request):
 def main(argv):
     if argv[1] == "ping":
         try:
-            sys.stdout.write(ping(argv[2], argv[3], argv[4]))
+            sys.stdout.write(ping(*argv[2:6]))
         except OSError as error:
             sys.exit("no answer: %s" % error)
         return

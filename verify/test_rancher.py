@@ -1,7 +1,7 @@
 """Rancher answers /ping in the cluster and through HAProxy, and nothing it needs is Pending."""
 
 from verify.kube import pending_svclb_pods
-from verify.rancher import ping_through
+from verify.rancher import ping_through, trusted_ca
 
 RANCHER_NAMESPACE = "cattle-system"
 
@@ -20,11 +20,12 @@ def test_rancher_pings_via_cluster_ip(control, rancher_hostname, gathered):
     )
 
 
-def test_rancher_pings_via_haproxy(haproxy_node, rancher_hostname):
-    status, body = ping_through(haproxy_node.address, rancher_hostname)
+def test_rancher_pings_via_haproxy_with_a_trusted_certificate(haproxy_node, rancher_hostname, core_api):
+    ca_pem, trusted = trusted_ca(core_api)
+    status, body = ping_through(haproxy_node.address, rancher_hostname, ca_pem)
     assert (status, body) == (200, "pong"), (
-        f"Rancher /ping via HAProxy {haproxy_node.name} ({rancher_hostname}) gave {status} {body[:60]!r}: "
-        "check HAProxy's backend_rancher servers"
+        f"Rancher /ping via HAProxy {haproxy_node.name} ({rancher_hostname}, trusting {trusted}) gave "
+        f"{status} {body[:160]!r}: check HAProxy's backend_rancher servers and Rancher's certificate"
     )
 
 

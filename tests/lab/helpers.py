@@ -8,12 +8,16 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import time
 from pathlib import Path
 
 from node_pct import pct_on_node
+
+from verify.rancher import NAMESPACE as RANCHER_NAMESPACE
+from verify.rancher import TRUST_SECRETS
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
@@ -35,6 +39,16 @@ def kubectl(*args: str) -> str:
     """``k3s kubectl`` on the control container (through pct); its stdout."""
     result = pct("exec", CONTROL_VMID, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
     return result.stdout.decode().strip()
+
+
+def rancher_ca() -> str | None:
+    """The CA verify trusts for Rancher's certificate (verify.rancher.trusted_ca), read with kubectl."""
+    for name, key in TRUST_SECRETS:
+        escaped = key.replace(".", "\\.")
+        found = kubectl("-n", RANCHER_NAMESPACE, "get", "secret", name, "--ignore-not-found", "-o", f"jsonpath={{.data.{escaped}}}")
+        if found.strip():
+            return base64.b64decode(found).decode()
+    return None
 
 
 def ready(node: str) -> str:

@@ -1,5 +1,5 @@
 """Rancher on the lab, installed from the HelmChart manifest the deploy writes: it answers /ping
-through its ClusterIP, a bad value fails before anything is written, the bootstrap password never
+through Traefik's ClusterIP, a bad value fails before anything is written, the bootstrap password never
 shows, and without ``rancher`` data the manifest and its objects go away (restored afterwards)."""
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ def inventory_copy(source: Path, directory: Path, rancher: dict | None) -> Path:
     return path
 
 
+STATUS_ARGS = {"hostname": "rancher.lab.test", "tls": "rancher"}
+
+
 def rancher_status() -> dict:
-    return RancherStatus().process(ssh(CONTROL_IP, RancherStatus().command()).stdout.splitlines())
+    return RancherStatus().process(ssh(CONTROL_IP, RancherStatus().command(**STATUS_ARGS)).stdout.splitlines())
 
 
 def manifest_sha() -> str:
@@ -45,7 +48,7 @@ def test_manifest_is_readable_by_root_only(deployed_ssh):
     assert ssh(CONTROL_IP, f"stat -c '%a %U' {MANIFEST}").stdout.strip() == "600 root"
 
 
-def test_rancher_answers_ping_through_its_cluster_ip(deployed_ssh):
+def test_rancher_answers_ping_through_traefik(deployed_ssh):
     status = rancher_status()
     assert (status["ready"], status["problem"]) == (True, None)
 
@@ -55,7 +58,7 @@ def test_bootstrap_password_never_in_deploy_output(deployed_ssh):
 
 
 def test_status_fact_output_holds_no_bootstrap_password(deployed_ssh):
-    assert bootstrap_password() not in ssh(CONTROL_IP, RancherStatus().command()).stdout
+    assert bootstrap_password() not in ssh(CONTROL_IP, RancherStatus().command(**STATUS_ARGS)).stdout
 
 
 def test_second_deploy_changes_nothing_for_rancher(deployed_ssh, lab_inventory_ssh: Path):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.lab.helpers import in_container, kubectl, pct, verify_until_green, wait_for, wait_ready_state
+from tests.lab.helpers import in_container, kubectl, pct, rancher_ca, verify_until_green, wait_for, wait_ready_state
 from verify.rancher import ping_through
 
 WORKER, VMID = "k3s-worker-1", "111"
@@ -38,10 +38,11 @@ def requests_during(action, settle: float) -> tuple[int, int]:
     """Requests through HAProxy every 0.2 s while ``action`` runs and ``settle`` seconds after: (sent, failed)."""
     results: list[bool] = []
     stop = threading.Event()
+    ca_pem = rancher_ca()
 
     def loop() -> None:
         while not stop.is_set():
-            results.append(ping_through(HAPROXY_IP, HOSTNAME) == (200, "pong"))
+            results.append(ping_through(HAPROXY_IP, HOSTNAME, ca_pem) == (200, "pong"))
             stop.wait(0.2)
 
     worker = threading.Thread(target=loop, daemon=True)
