@@ -19,22 +19,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import conftest
 import kubernetes
 import pytest
-
-import conftest
-from conftest import preload_images, standin_environment
+from conftest import KUBECTL, free_port, preload_images, standin_environment
 from k3s_standin.node.shims import kill_all
 
-REPO = Path(__file__).resolve().parents[2]
-KUBECTL = str(Path(sys.executable).parent / "kubectl")
 SERVER_NODE = "standin-controllers"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
