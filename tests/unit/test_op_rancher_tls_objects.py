@@ -73,7 +73,7 @@ def test_a_private_ca_in_place_is_kept():
 
 
 def test_an_api_that_does_not_answer_stops_the_host_instead_of_guessing():
-    facts = {"RancherTlsObjects": {"error": "kubectl failed: connection refused", "ingress_secret": None,
+    facts = {"RancherTlsObjects": {"error": "Kubernetes API https://127.0.0.1:6443: [Errno 111] Connection refused", "ingress_secret": None,
                                    "ca_secret": False, "certificate": False}}
-    with pytest.raises(OperationError, match="kubectl failed: connection refused"):
+    with pytest.raises(OperationError, match="Kubernetes API https://127.0.0.1:6443: [Errno 111] Connection refused"):
         run(tls_objects_current, facts=facts, tls="secret", cert=CERT, private_ca=False)
