@@ -37,6 +37,8 @@ import urllib.parse
 from typing import Any
 
 TIMEOUT_SECONDS = 10
+# As HAProxy's check and verify's ping wait for Rancher.
+PING_TIMEOUT_SECONDS = 5
 MARK = "### "
 # How every line about an API that failed begins (the parsers tell errors from answers by it).
 FAILED = "Kubernetes API"
@@ -55,8 +57,9 @@ class _Connection(http.client.HTTPSConnection):
     """HTTPS to ``address`` with SNI ``server_name``: the API's own address, or Rancher's hostname
     sent to Traefik's ClusterIP."""
 
-    def __init__(self, address: str, port: int, server_name: str, context: ssl.SSLContext) -> None:
-        super().__init__(address, port, timeout=TIMEOUT_SECONDS, context=context)
+    def __init__(self, address: str, port: int, server_name: str, context: ssl.SSLContext,
+                 timeout: float = TIMEOUT_SECONDS) -> None:
+        super().__init__(address, port, timeout=timeout, context=context)
         self.server_name, self.tls = server_name, context
 
     def connect(self) -> None:
@@ -278,15 +281,14 @@ def read_ping(api: Api, read: Obj) -> str:
     if service is None:
         return read["absent"]
     address, port = (service.get("spec") or {}).get("clusterIP", ""), int(read["port"])
+    if read["scheme"] == "http":
+        connection: http.client.HTTPConnection = http.client.HTTPConnection(address, port, PING_TIMEOUT_SECONDS)
+    else:
+        context = ssl.create_default_context()
+        # Reachability, not trust: verify/ checks trust through HAProxy, against the CA the mode implies.
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = _Connection(address, port, read["hostname"], context, PING_TIMEOUT_SECONDS)
     try:
-        if read["scheme"] == "http":
-            connection: http.client.HTTPConnection = http.client.HTTPConnection(address, port, timeout=5)
-        else:
-            context = ssl.create_default_context()
-            # Reachability, not trust: verify/ checks trust through HAProxy, against the CA the mode implies.
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-            connection = _Connection(address, port, read["hostname"], context)
-            connection.timeout = 5
         connection.request("GET", "/ping", headers={"Host": read["hostname"]})
         return connection.getresponse().read().decode(errors="replace")
     except (OSError, http.client.HTTPException) as error:
