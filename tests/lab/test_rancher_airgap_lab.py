@@ -29,7 +29,9 @@ from tests.lab.helpers import (
 )
 
 CONTROL_IP = "10.213.0.101"
-SHORT_WAIT = 90
+# The repo chart's helm job fails at its first `helm repo add`, seconds after its pod starts; the deploy
+# waits this long before it names the job's error (a crash-looping job may still succeed later).
+SHORT_WAIT = 45
 
 
 def inventory_with(base: Path, tmp_path: Path, change) -> Path:
