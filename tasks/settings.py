@@ -106,6 +106,10 @@ SETTINGS = _table(
             choices=("auto", "deploy", "installer")),
     Setting("k3s_config", Kind.MAPPING, {}, "extra `config.yaml` entries (lists are merged with preflight's "
             "fixes)", "tasks/k3s_config.py"),
+    Setting("k3s_registration_address", Kind.TEXT, None, "with several control hosts (embedded etcd): the "
+            "address servers after the first and agents join through, put in every server's `tls-san`; set it in "
+            "the top-level `data:` (default: the `haproxy` host's `node_ip`, else the first control host's)",
+            "inventory_schema/control_plane.py, tasks/k3s_config.py"),
     Setting("k3s_ready_timeout", Kind.SECONDS, 300, "seconds to wait for nodes Ready", "deploy.py"),
     Setting("preflight_continue", Kind.FLAG, False, "go on with a host preflight would stop", "tasks/preflight.py"),
     Setting("watcher_on_boot_sec", Kind.TIME_SPAN, "2min", "the watcher timer's first run after boot",
@@ -184,6 +188,9 @@ SETTINGS = _table(
             source=Source.RESTART),
     Setting("restart_verify", Kind.FLAG, True, "run `pytest verify/` afterwards", "tasks/restart.py",
             source=Source.RESTART),
+    Setting("restart_allow_quorum_loss", Kind.FLAG, False, "with several control hosts: allow an all-at-once "
+            "restart of at least half of them, which stops etcd's quorum (and the API) until they are back",
+            "tasks/restart.py", source=Source.RESTART),
     Setting("lock_wait", Kind.SECONDS, 600, "seconds a restart waits while another run holds the cluster lock",
             "tasks/restart.py", source=Source.RESTART),
     Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair/__init__.py",
@@ -228,7 +235,8 @@ SETTINGS = _table(
             source=Source.INVENTORY),
     Setting("k3s_role", Kind.CHOICE, None, "`server` in `k3s_control`, `agent` in `k3s_workers`",
             "deploy.py, tasks/*", source=Source.INVENTORY, choices=("server", "agent")),
-    Setting("k3s_server_url", Kind.TEXT, None, "`https://<first control node_ip>:6443`",
+    Setting("k3s_server_url", Kind.TEXT, None, "`https://<first control node_ip>:6443`; with several control hosts "
+            "`https://<k3s_registration_address>:6443`",
             "tasks/k3s_config.py, tasks/repair/__init__.py", source=Source.INVENTORY),
     Setting("pct_node", Kind.TEXT, None, "the host's `pct.node`", "tasks/proxmox_lxc.py, tasks/repair/access.py",
             source=Source.INVENTORY),
