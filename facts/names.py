@@ -18,3 +18,5 @@ WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 HAPROXY_SERVICE = "haproxy.service"
 RANCHER_BACKEND = "backend_rancher"
+# Several k3s servers: HAProxy carries their API (6443) too.
+API_BACKEND = "backend_k3s_api"
