@@ -56,3 +56,13 @@ def quorum(members: int) -> int:
         quorum(3) == 2 and quorum(5) == 3
     """
     return members // 2 + 1
+
+
+def quorum_lost(members: int, restarted_at_once: int) -> bool:
+    """Whether restarting ``restarted_at_once`` of ``members`` servers together leaves fewer than a
+    quorum up (etcd then stops answering, and so does the API, until enough are back).
+
+    Example:
+        quorum_lost(3, 1) is False and quorum_lost(3, 2) is True and quorum_lost(1, 1) is False
+    """
+    return members > 1 and members - restarted_at_once < quorum(members)

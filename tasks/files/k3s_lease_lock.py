@@ -31,6 +31,7 @@ code, out, err = kubectl("get", "lease", "-n", NAMESPACE, NAME, "-o", "json")
 if code != 0 and "NotFound" not in err:
     say("api-unreachable", error=(err.strip().splitlines() or ["no answer"])[-1])
 lease = json.loads(out) if code == 0 else None
+metadata = (lease or {}).get("metadata") or {}
 spec = (lease or {}).get("spec") or {}
 current = spec.get("holderIdentity") or ""
 renewed = spec.get("renewTime") or spec.get("acquireTime")
@@ -47,15 +48,15 @@ if action == "release":
     say("released" if code == 0 else "raced", error=err.strip()[-200:])
 reason, seconds = sys.argv[6], int(sys.argv[7])
 if current and current != holder and left > 0:
-    say("held", holder=current, reason=((lease.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION, ""),
+    say("held", holder=current, reason=(metadata.get("annotations") or {}).get(ANNOTATION, ""),
         seconds_left=left)
-wanted = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-          "metadata": {"name": NAME, "namespace": NAMESPACE, "annotations": {ANNOTATION: reason}},
+wanted_metadata = {"name": NAME, "namespace": NAMESPACE, "annotations": {ANNOTATION: reason}}
+wanted = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": wanted_metadata,
           "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds, "renewTime": stamp,
                    "acquireTime": spec.get("acquireTime") if current == holder else stamp}}
 if lease is None:
     code, out, err = kubectl("create", "-f", "-", body=json.dumps(wanted))
 else:
-    wanted["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
+    wanted_metadata["resourceVersion"] = metadata["resourceVersion"]
     code, out, err = kubectl("replace", "-f", "-", body=json.dumps(wanted))
 say("taken" if code == 0 else "raced", error=err.strip()[-200:])
