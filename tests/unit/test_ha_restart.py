@@ -1,4 +1,4 @@
-"""Restarting several servers: an all-at-once restart that would lose etcd's quorum is refused
+"""Several servers: preflight warns about etcd members sharing a Proxmox node; an all-at-once restart that would lose etcd's quorum is refused
 unless allowed; one at a time is always fine; etcd health reads as one line naming the server."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ import pytest
 
 from tasks.control_plane import quorum, quorum_lost
 from tasks.etcd_health import member_problem
+from tasks.preflight_checks import etcd_spread_check
+from tasks.preflight_checks import etcd_spread_check
 from tasks.restart import check_quorum_kept, etcd_snapshot_taken
 from tasks.settings import DeployDataError
 from tests.unit.ha_inventory import cluster, on_inventory_host
@@ -64,3 +66,17 @@ def test_an_unhealthy_member_is_named_with_the_apis_last_line() -> None:
     output = "[-]etcd failed: reason withheld\nError from server (InternalServerError): readyz check failed"
     assert member_problem("k3s-control-2", False, output) == \
         "k3s-control-2: etcd member not healthy (Error from server (InternalServerError): readyz check failed)"
+
+
+def test_two_etcd_members_on_one_proxmox_node_are_a_warning() -> None:
+    check = etcd_spread_check([("k3s-control", "lab"), ("k3s-control-2", "lab2"), ("k3s-control-3", "lab")])
+    assert check is not None and (check.state, check.detail) == ("warn", "k3s-control, k3s-control-3 on Proxmox node lab")
+
+
+@pytest.mark.parametrize("servers", [
+    [("k3s-control", "lab")],
+    [("a", "pve1"), ("b", "pve2"), ("c", "pve3")],
+    [("a", None), ("b", None), ("c", None)],
+])
+def test_spread_members_a_lone_server_or_ssh_hosts_give_no_warning(servers) -> None:
+    assert etcd_spread_check(servers) is None
