@@ -1,6 +1,6 @@
 """The lab's inventory YAML files, one per access path, and its secrets file.
 
-Both inventories describe the same cluster; only how hosts are reached differs
+Both inventories describe the same cluster (file names per LAB_TOPOLOGY: lab/topology.py); only how hosts are reached differs
 (`inventory-ssh.yml`: SSH to each container; `inventory-pct.yml`: `pct exec` on each container's
 Proxmox node: node `lab` is this machine, node `lab2` is reached over SSH at 127.0.0.1:2222, as in
 lab/topology.py). The settings under `data` are what the lab differs in: the air-gapped k3s binary
@@ -34,7 +34,7 @@ from airgap_inputs import (
 )
 from ssh_keys import CLIENT_KEY, KNOWN_HOSTS
 from tls import rancher_certificate
-from topology import LAB_DIR, LAB_NODE, NODES, PCT, SSH_NODE_ADDRESS, SSH_NODE_PORT, Container
+from topology import LAB_DIR, LAB_NODE, NODES, PCT, SSH_NODE_ADDRESS, SSH_NODE_PORT, Container, inventory_name
 
 SECRETS = LAB_DIR / "secrets.yml"
 RANCHER_HOSTNAME = "rancher.lab.test"
@@ -43,7 +43,7 @@ RANCHER_HOSTNAME = "rancher.lab.test"
 def write_inventories(containers: list[Container], k3s_binary: Path) -> None:
     _ensure_secrets()
     data = _cluster_data(k3s_binary)
-    for path, reach in ((LAB_DIR / "inventory-ssh.yml", _ssh), (LAB_DIR / "inventory-pct.yml", _pct)):
+    for path, reach in ((LAB_DIR / inventory_name("ssh"), _ssh), (LAB_DIR / inventory_name("pct"), _pct)):
         inventory: dict[str, Any] = {"data": data, "secrets_file": SECRETS.name}
         if reach is _pct:
             inventory["proxmox_hosts"] = [_proxmox_host(node) for node in NODES]
