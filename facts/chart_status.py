@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from facts.sections import split_sections
@@ -28,11 +29,13 @@ MARK = "### "
 WAITING_FOR_LOG = ("ContainerCreating", "PodInitializing")
 
 
-def chart_command(chart: str, namespace: str) -> str:
+def chart_command(chart: str, namespace: str, manifest: str) -> str:
     """The shell lines that print the chart's sections; kubectl's stderr stays in its section (the
-    diagnosis when the API itself does not answer)."""
+    diagnosis when the API itself does not answer). ``manifest``'s modification time tells which
+    install job is the current one."""
     return f"""\
 k() {{ k3s kubectl "$@" 2>&1; }}
+echo '{MARK}manifest'; stat -c %Y {manifest} 2>/dev/null
 echo '{MARK}workload'; k -n {namespace} get deployments,pods -o json
 echo '{MARK}helmchart'
 k -n kube-system get helmcharts.helm.cattle.io {chart} --ignore-not-found \\
@@ -61,6 +64,16 @@ def section_texts(lines: list[str]) -> dict[str, str]:
 def last_line(text: str) -> str:
     """kubectl's (or helm's) summary of what went wrong is its last line."""
     return ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1].strip()
+
+
+def last_error(text: str) -> str:
+    """helm's (or kubectl's) last ``Error:``/``error:`` with the lines it continues on, as one line:
+    a missing kind is ``... no matches for kind "Issuer" in version "cert-manager.io/v1"`` then
+    ``ensure CRDs are installed first`` (helm pkg/kube), whose last line alone names nothing.
+    Without an error line, the last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    start = next((index for index in range(len(lines) - 1, -1, -1) if lines[index].lower().startswith("error")), None)
+    return " ".join(lines[start:]) if start is not None else last_line(text)
 
 
 def items(text: str) -> tuple[list[Obj], str | None]:
@@ -149,6 +162,36 @@ def _created(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("creationTimestamp") or "")
 
 
+def _epoch(stamp: str | None) -> float | None:
+    try:
+        return datetime.strptime(stamp or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
+
+
+def installed_since(objects: list[Obj], status: Obj, manifest_mtime: str) -> bool:
+    """Whether the chart's install Job completed after its manifest was last written: k3s applies a
+    changed manifest and the helm-controller re-runs the Job, and until then the old release (and
+    its old pods) still answers. The manifest holds only the HelmChart, so every write changes its spec.
+    A second of slack absorbs the two timestamps' rounding."""
+    jobs = [obj for obj in objects if obj.get("kind") == "Job"]
+    job = next((j for j in jobs if j["metadata"]["name"] == status.get("jobName")), jobs[-1] if jobs else None)
+    if job is None or condition(job, "Complete").get("status") != "True":
+        return False
+    written, completed = float(manifest_mtime) if manifest_mtime.strip().isdigit() else None, \
+        _epoch((job.get("status") or {}).get("completionTime"))
+    return written is None or (completed is not None and completed >= written - 1)
+
+
+def rolled_out(deployment: Obj | None) -> bool:
+    """Available, and its newest spec rolled out (what ``kubectl rollout status`` waits for)."""
+    if deployment is None or condition(deployment, "Available").get("status") != "True":
+        return False
+    status, wanted = deployment.get("status") or {}, (deployment.get("spec") or {}).get("replicas", 1)
+    return (int(status.get("observedGeneration") or 0) >= int((deployment.get("metadata") or {}).get("generation") or 0)
+            and int(status.get("updatedReplicas") or 0) >= wanted and not status.get("unavailableReplicas"))
+
+
 def helm_problem(chart: str, objects: list[Obj], log: str, status: Obj) -> str | None:
     """What the chart's install job says: Failed, its pod in trouble, or the pod's last log line
     after an unsuccessful run. None while it runs or once it succeeded."""
@@ -166,7 +209,7 @@ def helm_problem(chart: str, objects: list[Obj], log: str, status: Obj) -> str |
         return None
     problem = pod_problem(pod)
     restarts = sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
-    said = last_line(log) if log.strip() and "waiting to start" not in log else ""
+    said = last_error(log) if log.strip() and "waiting to start" not in log else ""
     if problem and problem.startswith(("ErrImagePull", "ImagePullBackOff", "Pending")):
         return f"helm-install-{chart} pod {pod['metadata']['name']} {problem}"
     if said and (restarts or (problem and problem.startswith(("CrashLoopBackOff", "Error")))):
@@ -190,13 +233,15 @@ def chart_status(sections: dict[str, str], chart: str, deployments: list[str]) -
         "job": chart_state.get("jobName"),
         "helm": helm_problem(chart, job_objects, sections.get("helmlog", ""), chart_state),
         "deployments": {name: found.get(name) for name in deployments},
-        "available": all(condition(found.get(name) or {}, "Available").get("status") == "True" for name in deployments),
+        "installed": installed_since(job_objects, chart_state, sections.get("manifest", "")),
+        "available": all(rolled_out(found.get(name)) for name in deployments),
         "pods": {p["metadata"]["name"]: pod_problem(p) for p in pods},
         "svclb": {p["metadata"]["name"]: pod_problem(p) for p in svclb},
         "nodes": node_problems,
         "error": workload_error or chart_error or job_error or svclb_error or nodes_error,
     }
-    status["problem"] = None if status["available"] and not status["error"] else diagnose(status, chart)
+    status["problem"] = None if status["installed"] and status["available"] and not status["error"] \
+        else diagnose(status, chart)
     return status
 
 
@@ -204,7 +249,7 @@ def diagnose(status: dict[str, Any], chart: str) -> str:
     """One line: the first thing in the chart's way, then the nodes and svclb pods in trouble."""
     missing = [name for name, deployment in status["deployments"].items() if deployment is None]
     unavailable = [name for name, deployment in status["deployments"].items()
-                   if deployment is not None and condition(deployment, "Available").get("status") != "True"]
+                   if deployment is not None and not rolled_out(deployment)]
     troubled = [f"pod {name} {why}" for name, why in status["pods"].items() if why]
     if status["error"]:
         cause = f"kubectl failed: {status['error']}"
@@ -212,6 +257,9 @@ def diagnose(status: dict[str, Any], chart: str) -> str:
         cause = f"HelmChart kube-system/{chart} not found (manifest not applied yet)"
     elif status["helm"]:
         cause = status["helm"]
+    elif not status["installed"]:
+        cause = (f"helm-install-{chart} has not completed since the manifest was written "
+                 f"(HelmChart job {status['job'] or 'not started'})")
     elif missing:
         cause = f"Deployment {', '.join(missing)} not created yet (HelmChart job {status['job'] or 'not started'})"
     elif troubled:
@@ -219,7 +267,7 @@ def diagnose(status: dict[str, Any], chart: str) -> str:
     elif unavailable:
         ready = [f"{name} {(status['deployments'][name].get('status') or {}).get('readyReplicas', 0)}/"
                  f"{(status['deployments'][name].get('spec') or {}).get('replicas', '?')} ready" for name in unavailable]
-        cause = f"Deployment not Available: {', '.join(ready)}"
+        cause = f"Deployment not Available or not rolled out: {', '.join(ready)}"
     else:
         cause = "installed"
     context = [f"nodes: {first(status['nodes'])}"] if status["nodes"] else []

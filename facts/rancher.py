@@ -15,11 +15,13 @@ from typing import Any
 from pyinfra.api import FactBase
 
 from facts import chart_status as chart
+from facts.names import manifest_path
 from verify import host_probe
 
 NAMESPACE = "cattle-system"
 TRAEFIK = "traefik"
 DEPLOYMENTS = ["rancher"]
+MANIFEST = manifest_path("rancher")
 
 
 def ping_lines(hostname: str, tls: str) -> str:
@@ -65,7 +67,7 @@ class RancherStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self, hostname: str, tls: str) -> str:
-        return chart.chart_command("rancher", NAMESPACE) + ping_lines(hostname, tls)
+        return chart.chart_command("rancher", NAMESPACE, MANIFEST) + ping_lines(hostname, tls)
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return rancher_status(chart.section_texts(output))

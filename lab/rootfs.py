@@ -22,10 +22,11 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # As Proxmox's debian-12-standard template (proxmox/dab's package set for the standard flavour):
 # python3, but no curl; haproxy is what the deploy would install from the mirror the lab cannot reach.
+# zstd: the k3s stand-in decompresses `.tar.zst` image archives with it (real k3s links a zstd decoder).
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-yaml", "iproute2",
     "iputils-ping", "iptables", "openssl", "ca-certificates", "haproxy", "logrotate",
-    "procps", "kmod", "less", "util-linux", "etcd-server", "etcd-client",
+    "procps", "kmod", "less", "util-linux", "etcd-server", "etcd-client", "zstd",
 )
 # This machine mounts the cgroup v1 `cpu` and `cpuacct` controllers as two hierarchies, which
 # systemd in a container does not expect: it leaves `cpu,cpuacct` empty, so kubelet would find

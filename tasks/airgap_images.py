@@ -95,14 +95,21 @@ def image_archives_present(archives: list[Path]):
 
 
 def normalized(reference: str) -> str:
-    """An image reference as containerd names it: ``rancher/rancher:v2`` -> ``docker.io/rancher/rancher:v2``
-    (docker/distribution reference's normalization)."""
+    """An image reference as containerd names it (docker/distribution reference's normalize.go):
+    ``busybox`` -> ``docker.io/library/busybox:latest``, ``rancher/rancher:v2`` ->
+    ``docker.io/rancher/rancher:v2``; another registry's reference stays as it is."""
     first, _, rest = reference.partition("/")
-    if not rest:
-        return f"docker.io/library/{reference}"
-    if "." in first or ":" in first or first == "localhost":
-        return reference
-    return f"docker.io/{reference}"
+    if not rest or not ("." in first or ":" in first or first == "localhost"):
+        domain, path = "docker.io", reference
+    else:
+        domain, path = first, rest
+    if domain == "index.docker.io":
+        domain = "docker.io"
+    if domain == "docker.io" and "/" not in path:
+        path = f"library/{path}"
+    if "@" not in path and ":" not in path.rsplit("/", 1)[-1]:
+        path += ":latest"
+    return f"{domain}/{path}"
 
 
 @operation()

@@ -50,6 +50,7 @@ kind: Issuer
 metadata: {{name: {PROBE_ISSUER}, namespace: {NAMESPACE}}}
 spec: {{selfSigned: {{}}}}
 ISSUER
+true
 """
 
 
@@ -104,7 +105,7 @@ def render_manifest(values: CertManagerValues) -> str:
 def status(sections: dict[str, str]) -> dict[str, Any]:
     """The chart's status, and whether the webhook admitted the dry-run Issuer."""
     found = chart.chart_status(sections, "cert-manager", DEPLOYMENTS)
-    answer = chart.last_line(sections.get("dryrun", ""))
+    answer = chart.last_error(sections.get("dryrun", ""))
     found["webhook"] = answer.endswith("(server dry run)")
     if found["problem"] is None and not found["webhook"]:
         found["problem"] = f"cert-manager's webhook does not admit an Issuer yet: {answer}"
@@ -128,7 +129,7 @@ class CertManagerStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self) -> str:
-        return chart.chart_command("cert-manager", NAMESPACE) + _DRY_RUN
+        return chart.chart_command("cert-manager", NAMESPACE, manifest_path("cert-manager")) + _DRY_RUN
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return status(chart.section_texts(output))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import tarfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,8 @@ def read_chart(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             meta = yaml.safe_load(_read(archive, members[chart_yaml])) or {}
             values_name = chart_yaml.rsplit("/", 1)[0] + "/values.yaml"
             values = yaml.safe_load(_read(archive, members[values_name])) if values_name in members else {}
-    except (OSError, tarfile.TarError, yaml.YAMLError) as error:
+    # a truncated or corrupt gzip stream fails while members are read, past tarfile.open's checks
+    except (OSError, EOFError, zlib.error, tarfile.TarError, yaml.YAMLError) as error:
         raise ValueError(f"not a chart archive: {error}") from None
     if not isinstance(meta, dict) or not meta.get("name") or not meta.get("version"):
         raise ValueError("its Chart.yaml has no name or version")

@@ -20,15 +20,10 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 
 from facts.file_digests import FileDigests
+from facts.names import manifest_path as manifest_path
 from tasks import wait_until
 from tasks.chart_source import ChartSource
 from tasks.desired_files import DesiredFile, desired_files, text_file
-
-MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
-
-
-def manifest_path(chart: str) -> str:
-    return f"{MANIFESTS_DIR}/{chart}.yaml"
 
 
 @operation()
@@ -107,7 +102,8 @@ def chart_ready(problem: Callable[[Host], str | None], what: str, timeout: float
         host.noop(f"{what.split(':')[0]} is ready")
         return
 
-    def wait(state, target: Host, timeout: float, interval: float) -> bool:
-        return wait_until(target, lambda: problem(target) or "", timeout, interval, what)
+    # pyinfra passes state and host only to parameters with exactly those names.
+    def wait(state, host: Host, timeout: float, interval: float) -> bool:
+        return wait_until(host, lambda: problem(host) or "", timeout, interval, what)
 
     yield FunctionCommand(wait, (timeout, interval), {})

@@ -1,9 +1,11 @@
 """Whether a cluster's Kubernetes version satisfies a chart's ``kubeVersion``, as helm decides it
 before it installs (helm/helm pkg/chartutil/capabilities.go and pkg/action/install.go use
-Masterminds/semver v3 ``NewConstraint(...).Check(...)``): comma- or space-separated constraints are
-all required, ``||`` separates alternatives; operators ``= != > < >= <= ~ ^`` and ``x``/``*``
-wildcards; build metadata (``+k3s1``) is ignored; ``1.31.0-0`` is the lowest pre-release of 1.31.0,
-so ``< 1.31.0-0`` excludes every 1.31 release.
+Masterminds/semver v3.3.0, helm's go.mod, ``NewConstraint(...).Check(...)``; constraints.go is
+ported here term by term): comma- or space-separated terms are all required, ``||`` separates
+alternatives, ``A - B`` is ``>= A, <= B``; operators ``= != > < >= <= ~ ~> ^`` and ``x``/``X``/``*``
+wildcards; build metadata (``+k3s1``) is ignored; a pre-release version (``v1.32.0-rc1+k3s1``) meets
+only terms that name a pre-release; ``1.31.0-0`` is the lowest pre-release of 1.31.0, so
+``< 1.31.0-0`` excludes every 1.31 release.
 
 Pure, so preflight can refuse a chart before anything is written.
 
@@ -15,10 +17,20 @@ Example:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from itertools import zip_longest
 
-_VERSION = re.compile(r"^v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
-_TERM = re.compile(r"(!=|>=|<=|=>|=<|>|<|=|~>|~|\^)?\s*(v?[0-9xX*][0-9A-Za-z.+*-]*)")
+_PART = r"(?:\d+|[xX*])"
+_CV = rf"v?{_PART}(?:\.{_PART})?(?:\.{_PART})?(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+_OPS = r"=|!=|>|<|>=|=>|<=|=<|~|~>|\^|"
+_TERM = re.compile(rf"({_OPS})\s*({_CV})")
+# A whole ``||`` alternative: terms separated by blanks or a comma, nothing else (constraints.go
+# validConstraintRegex), so a typo is an error, not an ignored word.
+_ALTERNATIVE = re.compile(rf"\s*(?:{_OPS})\s*{_CV}\s*(?:(?:\s+|,\s*)(?:{_OPS})\s*{_CV}\s*)*")
+_RANGE = re.compile(rf"\s*({_CV})\s+-\s+({_CV})\s*")
+_VERSION = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?")
+# The parts of what _CV matched.
+_BOUND = re.compile(r"v?([^.+-]+)(?:\.([^.+-]+))?(?:\.([^.+-]+))?(?:-([^+]+))?(?:\+.*)?")
 
 Version = tuple[int, int, int, tuple[str, ...]]
 
@@ -27,10 +39,20 @@ class ConstraintError(ValueError):
     """A ``kubeVersion`` helm would not parse either."""
 
 
+@dataclass(frozen=True)
+class _Term:
+    """One operator and its version; ``wild``: the index of the first wildcard or missing part
+    (0 major, 1 minor, 2 patch, 3 none), which Masterminds calls dirty, minorDirty, patchDirty."""
+
+    operator: str
+    bound: Version
+    wild: int
+
+
 def parse_version(text: str) -> Version:
     """``v1.31.4+k3s1`` -> (1, 31, 4, ()); raises ValueError when it is not a version."""
-    match = _VERSION.match(text.strip())
-    if not match or any(part in ("x", "X", "*") for part in match.groups()[:3] if part):
+    match = _VERSION.fullmatch(text.strip())
+    if not match:
         raise ValueError(f"not a version: {text!r}")
     major, minor, patch, pre = match.groups()
     return int(major), int(minor or 0), int(patch or 0), tuple(pre.split(".")) if pre else ()
@@ -62,47 +84,95 @@ def compare(left: Version, right: Version) -> int:
     return _compare_pre(left[3], right[3])
 
 
-def _bounds(operator: str, text: str) -> list[tuple[str, Version]]:
-    """One term as (operator, version) pairs; wildcards and ~/^ become ranges."""
-    match = _VERSION.match(text)
-    if not match:
-        raise ConstraintError(f"improper constraint: {text}")
-    parts = match.groups()[:3]
+def _term(operator: str, text: str) -> _Term:
+    match = _BOUND.fullmatch(text)
+    assert match is not None, text  # text is what _CV matched
+    parts, pre = match.groups()[:3], match.group(4)
     wild = next((index for index, part in enumerate(parts) if part is None or part in "xX*"), 3)
     numbers = [int(part) if index < wild else 0 for index, part in enumerate(parts)]
-    pre = tuple(match.group(4).split(".")) if match.group(4) else ()
-    low: Version = (numbers[0], numbers[1], numbers[2], pre)
-    if wild == 0:
-        return [] if operator in ("", "=", ">=", "<=", "~", "^", "~>") else [("<", (0, 0, 0, ("0",)))]
-    if operator in ("~", "~>") or (operator in ("", "=") and wild < 3):
-        top_index = 1 if operator in ("~", "~>") and wild >= 2 else wild - 1
-        high = [*numbers[:top_index], numbers[top_index] + 1, 0, 0][:3]
-        return [(">=", low), ("<", (high[0], high[1], high[2], ("0",)))]
-    if operator == "^":
-        index = next((i for i, n in enumerate(numbers) if n != 0), 2)
-        index = min(index, wild - 1) if wild < 3 else index
-        high = [*numbers[:index], numbers[index] + 1, 0, 0][:3]
-        return [(">=", low), ("<", (high[0], high[1], high[2], ("0",)))]
-    if wild < 3 and operator in (">", "<="):
-        high = [*numbers[:wild - 1], numbers[wild - 1] + 1, 0, 0][:3]
-        return [(">=" if operator == ">" else "<", (high[0], high[1], high[2], ("0",)))]
-    return [({"=>": ">=", "=<": "<="}.get(operator, operator or "="), low)]
+    return _Term(operator, (numbers[0], numbers[1], numbers[2], tuple(pre.split(".")) if pre else ()), wild)
 
 
-def _holds(version: Version, operator: str, bound: Version) -> bool:
+def _tilde(version: Version, term: _Term) -> bool:
+    bound, wild = term.bound, term.wild
+    if compare(version, bound) < 0:
+        return False
+    if bound[:3] == (0, 0, 0) and wild not in (1, 2):
+        return True
+    return version[0] == bound[0] and (version[1] == bound[1] or wild == 1)
+
+
+def _not_equal(version: Version, term: _Term) -> bool:
+    bound, wild = term.bound, term.wild
+    if wild < 3:
+        if version[0] != bound[0] or (version[1] != bound[1] and wild != 1):
+            return True
+        if wild == 1:
+            return False
+        if version[2] != bound[2] and wild != 2:
+            return True
+        if wild == 2:
+            return _compare_pre(version[3], bound[3]) != 0
+    return compare(version, bound) != 0
+
+
+def _caret(version: Version, term: _Term) -> bool:
+    bound, wild = term.bound, term.wild
+    if compare(version, bound) < 0:
+        return False
+    if bound[0] > 0 or wild == 1:
+        return version[0] == bound[0]
+    if version[0] > 0:
+        return False
+    if bound[1] > 0 or wild == 2:
+        return version[1] == bound[1]
+    return version[1] == 0 and version[2] == bound[2]
+
+
+def _holds(version: Version, term: _Term) -> bool:
+    """One term, as constraints.go's constraint functions decide it."""
+    operator, bound, wild = term.operator, term.bound, term.wild
+    # Masterminds issue 21: a pre-release meets only a term that names one (v3.3.0 lets a plain
+    # ``!=`` through, which it checks before this rule).
+    if version[3] and not bound[3] and (operator != "!=" or wild < 3):
+        return False
     order = compare(version, bound)
-    return {"=": order == 0, "!=": order != 0, ">": order > 0, "<": order < 0,
-            ">=": order >= 0, "<=": order <= 0}[operator]
+    if operator == "!=":
+        return _not_equal(version, term)
+    if operator == ">":
+        if wild == 3 or (wild == 0 and version[0] == bound[0]):
+            return order > 0
+        if version[0] != bound[0]:
+            return version[0] > bound[0]
+        return wild == 2 and version[1] > bound[1]
+    if operator == "<":
+        return order < 0
+    if operator in (">=", "=>"):
+        return order >= 0
+    if operator in ("<=", "=<"):
+        if wild == 3:
+            return order <= 0
+        return not (version[0] > bound[0] or (version[0] == bound[0] and version[1] > bound[1] and wild != 1))
+    if operator == "^":
+        return _caret(version, term)
+    if operator in ("~", "~>") or wild < 3:
+        return _tilde(version, term)
+    return order == 0
+
+
+def constraint_terms(constraint: str) -> list[list[_Term]]:
+    """The ``||`` alternatives, each its terms; raises ConstraintError as NewConstraint fails."""
+    rewritten = _RANGE.sub(lambda match: f">= {match.group(1)}, <= {match.group(2)} ", constraint)
+    alternatives = []
+    for alternative in rewritten.split("||"):
+        if not _ALTERNATIVE.fullmatch(alternative):
+            raise ConstraintError(f"improper constraint: {alternative.strip()}")
+        alternatives.append([_term(operator, text) for operator, text in _TERM.findall(alternative)])
+    return alternatives
 
 
 def satisfies(version: str, constraint: str) -> bool:
-    """Whether ``version`` meets ``constraint``; raises ConstraintError on a constraint helm refuses."""
+    """Whether ``version`` meets ``constraint``; raises ConstraintError on a constraint helm refuses,
+    ValueError on a version that is none."""
     parsed = parse_version(version)
-    for alternative in constraint.split("||"):
-        terms = _TERM.findall(alternative.replace(",", " "))
-        if not terms:
-            raise ConstraintError(f"improper constraint: {constraint}")
-        bounds = [pair for operator, text in terms for pair in _bounds(operator, text)]
-        if all(_holds(parsed, operator, bound) for operator, bound in bounds):
-            return True
-    return False
+    return any(all(_holds(parsed, term) for term in terms) for terms in constraint_terms(constraint))

@@ -13,21 +13,26 @@ The manifest holds the bootstrap password and TLS key: it is written 0600 and ne
 
 from __future__ import annotations
 
+import hashlib
+
 from pyinfra import host, inventory
 from pyinfra.api import StringCommand, deploy, operation
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.host import Host
 
 from facts.kube_object import KubeObjectExists
 from facts.rancher import RancherStatus
+from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, RancherTlsObjects
+from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
-from tasks.rancher_values import rancher_values, render_manifest
+from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config
 
 MANIFEST_PATH = manifest_path("rancher")
+TLS_MANIFEST_PATH = manifest_path("rancher-tls")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
@@ -50,6 +55,48 @@ def legacy_service_absent():
         host.noop(f"no Service {namespace}/{name}")
         return
     yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")
+
+
+@operation()
+def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
+    """
+    Bring what serves Rancher's certificate in line with ``rancher.tls`` after a mode change: k3s
+    applies a manifest only when the file changes and never deletes what it no longer holds, and
+    cert-manager keeps rewriting the Secret of a Certificate its ingress-shim made.
+
+    * not ``rancher``: ingress-shim's Certificate ``tls-rancher-ingress`` is deleted;
+    * ``rancher``: a ``tls-rancher-ingress`` cert-manager did not issue (the operator's, from mode
+      ``secret``) is deleted, so cert-manager issues it;
+    * ``tls-ca`` is deleted when no private CA is configured;
+    * ``secret``: the manifest is applied again when the Secret does not hold the operator's certificate.
+
+    Example:
+
+    .. code:: python
+
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls="secret",
+                            cert=material.cert, private_ca=True)
+    """
+    state = host.get_fact(RancherTlsObjects)
+    if state["error"]:
+        # what the objects are is unknown: deciding from "absent" could delete or apply wrongly
+        raise OperationError(f"rancher: host {host.name}: {state['error']}")
+    ingress = state["ingress_secret"]
+    deletions = []
+    if tls != "rancher" and state["certificate"]:
+        deletions.append(("certificates.cert-manager.io", INGRESS_SECRET))
+    if tls == "rancher" and ingress is not None and not ingress["issued"]:
+        deletions.append(("secret", INGRESS_SECRET))
+    if not private_ca and state["ca_secret"]:
+        deletions.append(("secret", CA_SECRET))
+    for kind, name in deletions:
+        yield StringCommand("k3s", "kubectl", "-n", TLS_NAMESPACE, "delete", kind, name, "--ignore-not-found")
+    held = ingress["sha256"] if ingress else None
+    stale = tls == "secret" and cert is not None and held != hashlib.sha256(cert.encode()).hexdigest()
+    if stale or (private_ca and not state["ca_secret"]) or (tls == "secret" and state["certificate"]):
+        yield StringCommand("k3s", "kubectl", "apply", "-f", TLS_MANIFEST_PATH)
+    elif not deletions:
+        host.noop(f"Rancher's certificate objects match rancher.tls {tls}")
 
 
 def chart_images() -> list[str]:
@@ -77,6 +124,7 @@ def rancher() -> None:
         return
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
+        manifest_absent(name="Rancher TLS manifest absent", path=TLS_MANIFEST_PATH)
         cert_manager()
         traefik_config(None)
         return
@@ -90,9 +138,19 @@ def rancher() -> None:
     cert_manager()
     traefik_config(values.tls)
     chart_archive_present(name="Rancher chart archive", source=values.chart)
+    tls_manifest = render_tls_manifest(values)
+    if tls_manifest is None:
+        manifest_absent(name="No Rancher TLS manifest", path=TLS_MANIFEST_PATH)
+    else:
+        manifest_present(name="Rancher TLS manifest", path=TLS_MANIFEST_PATH, content=tls_manifest)
     manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
         chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
                     timeout=values.wait_seconds)
+        # After the new release rolled out: until then the old Ingress may still ask cert-manager.
+        material = values.tls_material
+        tls_objects_current(name="Rancher's certificate as rancher.tls says", tls=values.tls,
+                            cert=material.cert if material else None,
+                            private_ca=material is not None and material.ca is not None)

@@ -139,15 +139,21 @@ def _base64(text: str) -> str:
 
 
 def render_manifest(values: RancherValues) -> str:
-    """``tasks/templates/rancher.yaml.j2``: Namespace, ``tls-rancher-ingress`` (mode ``secret``),
-    ``tls-ca`` (a private CA, modes ``secret`` and ``external``), HelmChart."""
+    """``tasks/templates/rancher.yaml.j2``: the HelmChart."""
+    return render("rancher.yaml.j2", chart_spec=values.chart.spec(),
+                  values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"))
+
+
+def render_tls_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-tls.yaml.j2``: ``tls-rancher-ingress`` (mode ``secret``) and ``tls-ca``
+    (a private CA, modes ``secret`` and ``external``: Rancher's agents must trust the CA of the
+    certificate HAProxy serves); None when the mode needs neither."""
     material = values.tls_material
-    served = material is not None and values.tls == "secret"
+    if material is None or (values.tls != "secret" and material.ca is None):
+        return None
+    served = values.tls == "secret"
     return render(
-        "rancher.yaml.j2",
-        chart_spec=values.chart.spec(),
-        tls_secret={"tls.crt": _base64(material.cert), "tls.key": _base64(material.key)} if material and served else None,
-        # external too: Rancher's agents must trust the CA of the certificate HAProxy serves
-        ca_secret={"cacerts.pem": _base64(material.ca)} if material and material.ca else None,
-        values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"),
+        "rancher-tls.yaml.j2",
+        tls_secret={"tls.crt": _base64(material.cert), "tls.key": _base64(material.key)} if served else None,
+        ca_secret={"cacerts.pem": _base64(material.ca)} if material.ca else None,
     )

@@ -268,7 +268,7 @@ class InvalidField(ValueError):
 
 def data_error(key: str, problem: str, of: Host | None = None) -> DeployDataError:
     """``deploy: host <node_name>: field <key>: <problem>`` for ``of`` (default: the current host)."""
-    target = of or host
+    target = of if of is not None else host
     return DeployDataError(f"deploy: host {target.data.get('node_name') or target.name}: field {key}: {problem}")
 
 
@@ -322,7 +322,7 @@ def _setting(key: str, kind: Kind) -> Setting:
 
 
 def _value(setting: Setting, of: Host | None) -> Any:
-    target = of or host
+    target = of if of is not None else host
     value = target.data.get(setting.key)
     if value is None and setting.cluster:
         controls = inventory.get_group("k3s_control", [])

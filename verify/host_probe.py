@@ -102,6 +102,22 @@ def server_addresses(stat_text, backend):
             if row.get("pxname") == backend and row.get("svname") not in ("FRONTEND", "BACKEND")}
 
 
+def backend_mode(config, backend):
+    """``tcp`` or ``http``: the ``mode`` of ``backend`` in the live config (HTTP when HAProxy ends TLS)."""
+    mode, inside = "tcp", False
+    try:
+        with open(config) as lines:
+            for line in lines:
+                words = line.split()
+                if words and not line[0].isspace():
+                    inside = words[:2] == ["backend", backend]
+                elif inside and words[:1] == ["mode"] and len(words) > 1:
+                    mode = words[1]
+    except OSError:
+        pass  # haproxy -c reports the missing config; the pings then have no servers anyway
+    return mode
+
+
 def haproxy_view(request):
     code, out, err = run("haproxy", "-c", "-f", request["config"])
     view = {"check_rc": code, "check_output": err + out, "show_stat": "", "show_stat_error": "", "pings": {}}
@@ -109,9 +125,10 @@ def haproxy_view(request):
         view["show_stat"] = show_stat(request["config"])
     except OSError as error:
         view["show_stat_error"] = str(error)
+    scheme = "http" if backend_mode(request["config"], request["backend"]) == "http" else "https"
     for server, address in server_addresses(view["show_stat"], request["backend"]).items():
         ip, _, port = address.rpartition(":")
-        view["pings"][server] = ping_result(ip, port, request["hostname"], request.get("scheme", "https"))
+        view["pings"][server] = ping_result(ip, port, request["hostname"], scheme)
     return view
 
 

@@ -29,6 +29,8 @@ COMMANDS:
    kubectl        Run kubectl
    etcd-snapshot  Save or list etcd snapshots (save, ls)
    scale-nodes    Register N simulated nodes (stand-in only)
+   ctr            Run ctr (images ls, images import)
+   crictl         Run crictl (images)
 """
 
 
@@ -51,7 +53,7 @@ RESET_DONE = ("Managed etcd cluster membership has been reset, restart without -
 
 
 def server(argv: Sequence[str]) -> int:
-    from k3s_standin import apiserver, certs, controllers, node
+    from k3s_standin import apiserver, certs, controllers, node, packaged
     from k3s_standin.options import parse
     from k3s_standin.systemd_notify import notify_ready
 
@@ -85,6 +87,8 @@ def server(argv: Sequence[str]) -> int:
                           f"{options.https_listen_port}: {error.strerror}")
         _info(f"Running kube-apiserver on https://{options.bind_address}:{options.https_listen_port}")
         _exit_on_sigterm()
+        for written in packaged.stage(options):
+            _info(f"Writing manifest: {written}" if "/manifests/" in written else f"Writing static file: {written}")
         try:
             controllers.start(options)
             _info("k3s is up and running")
@@ -228,6 +232,33 @@ def scale_nodes(argv: Sequence[str]) -> int:
     return 0
 
 
+def _image_store(argv: Sequence[str]):
+    """The node's image store and the remaining args; `--data-dir DIR` first, else k3s's config."""
+    from k3s_standin.node.image_store import ImageStore
+    from k3s_standin.options import parse
+
+    args = list(argv)
+    if args[:1] == ["--data-dir"] and len(args) > 1:
+        return ImageStore(args[1]), args[2:]
+    return ImageStore(parse("server", []).data_dir), args
+
+
+def ctr(argv: Sequence[str]) -> int:
+    """`k3s ctr` against the node's containerd image store (namespace k8s.io)."""
+    from k3s_standin.node import image_cli
+
+    store, args = _image_store(argv)
+    return image_cli.ctr(store, args)
+
+
+def crictl(argv: Sequence[str]) -> int:
+    """`k3s crictl images` over the same store the kubelet runs images from."""
+    from k3s_standin.node import image_cli
+
+    store, args = _image_store(argv)
+    return image_cli.crictl(store, args)
+
+
 def pod_shim(argv: Sequence[str]) -> int:
     """The per-pod process the kubelet starts (not in USAGE: k3s's own shims are internal too)."""
     from k3s_standin.node import shim
@@ -236,7 +267,8 @@ def pod_shim(argv: Sequence[str]) -> int:
 
 
 COMMANDS = {"server": server, "agent": agent, "kubectl": kubectl, "etcd-snapshot": etcd_snapshot,
-            "scale-nodes": scale_nodes, "pod-shim": pod_shim}
+            "scale-nodes": scale_nodes, "pod-shim": pod_shim,
+            "ctr": ctr, "crictl": crictl}
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -3,8 +3,11 @@
 Upstream: k3s-io/k3s pkg/daemons/control/deps/deps.go (certificates), pkg/clientaccess/token.go (token format).
 
 Certificates are made with the `openssl` CLI (EC P-256 keys, like k3s): a server CA signs the serving
-certificate, a client CA signs the admin client certificate. The node token has k3s's format
-`K10<sha256 of the server CA PEM>::server:<password>`.
+certificate, a client CA signs the admin client certificate and kube-apiserver's client certificate for
+kubelets (`client-kube-apiserver.crt`, CN `system:kube-apiserver`, deps.go `genClientCerts`). The
+server also keeps `serving-kubelet.key`, the one key every kubelet serving certificate it signs for a
+node is issued over (deps.go `genServerCerts`, `ServingKubeletKey`; see `apiserver/node_certs.py`).
+The node token has k3s's format `K10<sha256 of the server CA PEM>::server:<password>`.
 
 Example:
     pki = ensure_pki(options, "10.213.0.101")
@@ -62,6 +65,19 @@ class Pki:
     def admin_key(self) -> str:
         return self.path("client-admin.key")
 
+    @property
+    def kube_apiserver_cert(self) -> str:
+        """kube-apiserver's `--kubelet-client-certificate`."""
+        return self.path("client-kube-apiserver.crt")
+
+    @property
+    def kube_apiserver_key(self) -> str:
+        return self.path("client-kube-apiserver.key")
+
+    @property
+    def serving_kubelet_key(self) -> str:
+        return self.path("serving-kubelet.key")
+
 
 def ensure_pki(options: Options, advertised: str) -> Pki:
     """Create missing CAs and leaf certificates; re-issue the serving certificate when its SANs change
@@ -74,6 +90,11 @@ def ensure_pki(options: Options, advertised: str) -> Pki:
     if not os.path.exists(pki.admin_cert):
         _make_leaf(pki, "client-ca", "client-admin", "/O=system:masters/CN=system:admin",
                    ["extendedKeyUsage=clientAuth"])
+    if not os.path.exists(pki.kube_apiserver_cert):
+        _make_leaf(pki, "client-ca", "client-kube-apiserver", "/CN=system:kube-apiserver",
+                   ["extendedKeyUsage=clientAuth"])
+    if not os.path.exists(pki.serving_kubelet_key):
+        _new_key(pki.serving_kubelet_key)
     sans = serving_sans(options, advertised)
     sans_file = pki.path("serving-kube-apiserver.sans")
     if not os.path.exists(pki.serving_cert) or _read(sans_file) != sans:
@@ -136,15 +157,25 @@ def _make_ca(pki: Pki, name: str) -> None:
 def _make_leaf(pki: Pki, ca: str, name: str, subject: str, extensions: list[str]) -> None:
     key = pki.path(f"{name}.key")
     _new_key(key)
+    _write_bytes(pki.path(f"{name}.crt"), sign(pki, ca, key, subject, extensions), 0o644)
+
+
+def sign(pki: Pki, ca: str, key: str, subject: str, extensions: list[str]) -> bytes:
+    """A PEM certificate for `key`'s public key, signed by the CA named `ca` (`server-ca`, `client-ca`).
+
+    Example:
+        pem = sign(pki, "server-ca", pki.serving_kubelet_key, "/CN=k3s-worker-1",
+                   ["extendedKeyUsage=serverAuth", "subjectAltName=DNS:k3s-worker-1,IP:10.213.0.111"])
+    """
     csr = _openssl("req", "-new", "-key", key, "-subj", subject)
     lines = ["basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment",
              *extensions]
     with tempfile.NamedTemporaryFile("w", suffix=".ext", dir=pki.tls_dir) as extfile:
         extfile.write("\n".join(lines) + "\n")
         extfile.flush()
-        _openssl("x509", "-req", "-CA", pki.path(f"{ca}.crt"), "-CAkey", pki.path(f"{ca}.key"),
-                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", LEAF_DAYS,
-                 "-extfile", extfile.name, "-out", pki.path(f"{name}.crt"), stdin=csr)
+        return _openssl("x509", "-req", "-CA", pki.path(f"{ca}.crt"), "-CAkey", pki.path(f"{ca}.key"),
+                        "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", LEAF_DAYS,
+                        "-extfile", extfile.name, stdin=csr)
 
 
 def ca_hash(pki: Pki) -> str:

@@ -179,6 +179,21 @@ class Client:
             conn.close()
 
 
+def serves_kind(api: Client, api_version: str, kind: str) -> bool:
+    """Whether the server serves `kind` in `api_version`, read from discovery as a RESTMapper does.
+
+    Example:
+        if not serves_kind(api, "cert-manager.io/v1", "Issuer"): print(no_kind_match("cert-manager.io/v1", "Issuer"))
+    """
+    listing = api.find("/api/v1" if api_version == "v1" else f"/apis/{api_version}")
+    return any(r.get("kind") == kind and "/" not in r.get("name", "") for r in (listing or {}).get("resources") or [])
+
+
+def no_kind_match(api_version: str, kind: str) -> str:
+    """apimachinery's NoKindMatchError text (pkg/api/meta/errors.go), which kubectl and helm print."""
+    return f'no matches for kind "{kind}" in version "{api_version}"'
+
+
 def with_query(url: str, params: dict[str, str]) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{url}?{urllib.parse.urlencode(clean)}" if clean else url

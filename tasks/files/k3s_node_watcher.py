@@ -7,7 +7,8 @@ node.kubernetes.io/unreachable or node.kubernetes.io/not-ready with effect NoSch
 
 * Ready node: the taints are stale (the node lifecycle controller missed them); they are removed
   with a JSON patch whose first op tests the taint list read, so a concurrent change is never
-  clobbered (the patch fails and the next run looks again).
+  clobbered (the patch fails and the next run looks again). For SETTLE_SECONDS after the node
+  turned Ready they are left to the node lifecycle controller, whose next pass removes them.
 * NotReady node: the taints are the truth; removing them lets pods land on a dead node and the
   controller puts them back anyway. They are kept, and the node is reported with its Ready
   condition's status, reason and since when.
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import calendar
 import contextlib
 import fcntl
 import json
@@ -67,6 +69,11 @@ WEBHOOK_ENV = "K3S_NODE_WATCHER_WEBHOOK_URL"
 LEASE_ANNOTATION = "k3s-lxc-resilience/reason"
 # A run takes seconds; a holder that died frees the lease for the next timer run after this.
 LEASE_SECONDS = 60
+# Once a node is Ready, the node lifecycle controller removes these taints on its next monitor pass
+# (kubernetes/kubernetes pkg/controller/nodelifecycle/node_lifecycle_controller.go, every
+# --node-monitor-period: 5 s by default, in k3s too). For two periods after the transition they are
+# the controller's to remove, not stale: acting then races it and reports a repair nobody needed.
+SETTLE_SECONDS = 10.0
 
 
 class ApiUnreachable(Exception):
@@ -98,8 +105,23 @@ def is_watched(taint: dict[str, Any]) -> bool:
     return taint.get("key") in WATCHED_TAINT_KEYS and taint.get("effect") in WATCHED_EFFECTS
 
 
-def decide(node: dict[str, Any], remove_regardless: bool = False) -> Decision:
-    """Keep or remove a node's unreachable/not-ready taints, by its Ready condition."""
+def settling(since: str, now: float) -> bool:
+    """Whether a Ready condition that changed at ``since`` (RFC 3339, as the API writes it) is younger
+    than SETTLE_SECONDS at ``now``; an unreadable time counts as settled.
+
+    >>> settling("2024-11-25T10:00:00Z", now=1732528805.0)
+    True
+    """
+    try:
+        changed = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return False
+    return now - changed < SETTLE_SECONDS
+
+
+def decide(node: dict[str, Any], remove_regardless: bool = False, now: float | None = None) -> Decision:
+    """Keep or remove a node's unreachable/not-ready taints, by its Ready condition (a Ready node's
+    taints are left to the controller while it is ``settling``)."""
     conditions = {item.get("type"): item for item in node.get("status", {}).get("conditions", [])}
     ready = conditions.get("Ready", {})
     status = ready.get("status", "Unknown")
@@ -107,6 +129,8 @@ def decide(node: dict[str, Any], remove_regardless: bool = False) -> Decision:
     watched = [taint for taint in taints if is_watched(taint)]
     if not watched:
         why = "no-watched-taints"
+    elif status == "True" and settling(ready.get("lastTransitionTime", ""), time.time() if now is None else now):
+        why = "ready-just-now-controller-settling"
     elif status == "True":
         why = "stale-on-ready-node"
     elif remove_regardless:
@@ -120,7 +144,7 @@ def decide(node: dict[str, Any], remove_regardless: bool = False) -> Decision:
         since=ready.get("lastTransitionTime", ""),
         taints=taints,
         watched=watched,
-        remove=bool(watched) and (status == "True" or remove_regardless),
+        remove=why in ("stale-on-ready-node", "remove-regardless-unsafe"),
         why=why,
     )
 

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -31,7 +32,7 @@ from typing import Any
 from facts.names import K3S_UNITS, KMSG_FIX
 
 # The watcher's own taint decisions (it runs alone on the host, standard library only).
-from tasks.files.k3s_node_watcher import is_watched
+from tasks.files.k3s_node_watcher import is_watched, settling
 from tasks.files.k3s_node_watcher import stale_taints_patch as taint_patch
 
 DEPLOY_HINT = "run deploy.py to make the kmsg fix last"
@@ -204,12 +205,15 @@ def plan(
     attempts: Mapping[str, int],
     limits: Limits,
     only: Collection[str] | None = None,
+    now: float | None = None,
 ) -> list[Step]:
     """Ordered steps: NotReady nodes (longest down first), then Ready nodes with stale taints.
 
     ``nodes`` is the ``ClusterNodes`` fact; ``observations`` holds every NotReady node;
     ``attempts`` counts the earlier runs that acted on a node without making it Ready;
-    ``only`` restricts the steps to these nodes (the unhealthy share still counts every node).
+    ``only`` restricts the steps to these nodes (the unhealthy share still counts every node);
+    ``now`` (this machine's clock, the time by default) leaves the taints of a node Ready for less
+    than the watcher's SETTLE_SECONDS to the node lifecycle controller.
     """
     all_broken = [node for node in nodes.values() if node["ready"] != "True"]
     broken = sorted((node for node in all_broken if only is None or node["name"] in only),
@@ -236,7 +240,8 @@ def plan(
     for node in sorted(nodes.values(), key=lambda node: node["name"]):
         if only is not None and node["name"] not in only:
             continue
-        if node["ready"] == "True" and any(is_watched(taint) for taint in node["taints"]):
+        if (node["ready"] == "True" and any(is_watched(taint) for taint in node["taints"])
+                and not settling(node.get("since", ""), time.time() if now is None else now)):
             finding = Finding(Cause.STALE_TAINTS, checked=("Ready=True",))
             steps.append(Step(node["name"], symptom(node), finding, act=True))
     return steps

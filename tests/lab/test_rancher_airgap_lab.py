@@ -23,6 +23,7 @@ from tests.lab.helpers import (
     run_verify,
     ssh,
     verify_until_green,
+    wait_for,
 )
 
 CONTROL_IP = "10.213.0.101"
@@ -129,8 +130,11 @@ def test_loadbalancer_on_443_beside_traefik_is_pending_with_the_schedulers_messa
     created = ssh(CONTROL_IP, f"echo '{yaml.safe_dump(service)}' | k3s kubectl apply -f -")
     assert created.returncode == 0, created.stderr
     try:
-        result = verify_until_green(lab_inventory_ssh, "-k", "svclb", deadline=20)
-        assert failure_line(result.stdout, "didn't have free ports for the requested pod ports") != [], \
-            result.stdout[-3000:]
+        wait_for("the squatter's ServiceLB pods to be Pending", lambda: "Pending" in ssh(
+            CONTROL_IP, "k3s kubectl -n kube-system get pods -l svccontroller.k3s.cattle.io/svcname=squatter "
+                        "-o jsonpath={.items[*].status.phase}").stdout, 60)
+        result = run_verify(lab_inventory_ssh, "-k", "svclb")
+        assert (result.returncode, failure_line(result.stdout, "didn't have free ports for the requested pod ports")
+                != []) == (1, True), result.stdout[-3000:]
     finally:
         ssh(CONTROL_IP, "k3s kubectl -n default delete service squatter --ignore-not-found")

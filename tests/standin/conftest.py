@@ -24,11 +24,17 @@ from typing import Any
 import kubernetes
 import pytest
 
+import airgap_inputs
+import images
+from k3s_standin import release
 from k3s_standin.node.shims import kill_all
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 START_SECONDS = 30
+# What a lab node carries in agent/images: k3s's own images and the products'.
+NODE_IMAGES = (*release.SYSTEM_IMAGES, *airgap_inputs.RANCHER_IMAGES, *airgap_inputs.CERT_MANAGER_IMAGES)
+RANCHER_STARTUP_SECONDS = "2"
 
 
 @dataclasses.dataclass
@@ -68,14 +74,27 @@ def _ready(server: Server) -> bool:
 
 
 def standin_environment(directory: Path, **extra: str) -> dict[str, str]:
-    """The environment of a stand-in process: the package on the path and its own run directory
-    (its pod shims' state, /run/k3s on a real node) so tests never touch the host's /run/k3s."""
-    return {**os.environ, "PYTHONPATH": str(REPO / "lab"), "K3S_STANDIN_RUN_DIR": str(directory / "run"), **extra}
+    """The environment of a stand-in process: the package on the path, its own run directory
+    (its pod shims' state, /run/k3s on a real node), pod log directory (/var/log/pods) and node
+    password directory (/etc/rancher/node) so tests never touch the host's, and a short Rancher start-up."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "lab"), "K3S_STANDIN_RUN_DIR": str(directory / "run"),
+            "K3S_STANDIN_POD_LOG_DIR": str(directory / "pods"), "K3S_STANDIN_NODE_CONFIG_DIR": str(directory / "node"),
+            "K3S_STANDIN_RANCHER_STARTUP_SECONDS": RANCHER_STARTUP_SECONDS, **extra}
 
 
-def start_server(directory: Path, port: int, extra_args: Sequence[str] = ()) -> Server:
-    """Start `k3s server` and wait until it serves; fails with the server's log otherwise."""
+def preload_images(data_dir: Path, references: Sequence[str] = NODE_IMAGES, name: str = "images.tar",
+                   layout: str = images.OCI) -> Path:
+    """Put an image archive where k3s imports it at start (`<data-dir>/agent/images/`)."""
+    return images.write_archive(data_dir / "agent" / "images" / name, references, layout)
+
+
+def start_server(directory: Path, port: int, extra_args: Sequence[str] = (),
+                 references: Sequence[str] = NODE_IMAGES) -> Server:
+    """Start `k3s server` (its node carrying `references`, its kubelet on a free port) and wait until
+    it serves; fails with the server's log otherwise."""
     log = directory / "k3s.log"
+    if references and not (directory / "data" / "agent" / "images" / "images.tar").exists():
+        preload_images(directory / "data", references)
     command = [sys.executable, "-m", "k3s_standin", "server",
                "--config", str(directory / "config.yaml"),
                "--data-dir", str(directory / "data"),
@@ -83,7 +102,8 @@ def start_server(directory: Path, port: int, extra_args: Sequence[str] = ()) -> 
                "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
                "--node-ip", "127.0.0.1", "--node-name", "standin-conformance",
                "--disable-kube-proxy", "--flannel-backend=none", "--disable=servicelb",
-               "--kube-controller-manager-arg=node-monitor-grace-period=1h", *extra_args]
+               "--kube-controller-manager-arg=node-monitor-grace-period=1h",
+               f"--kubelet-arg=port={free_port()}", *extra_args]
     with open(log, "ab") as output:
         process = subprocess.Popen(command, env=standin_environment(directory), stdout=output,
                                    stderr=subprocess.STDOUT)

@@ -166,3 +166,10 @@ def test_drain_evicts_the_pods_of_the_node_gracefully(kubectl, core_v1, make_nod
     kubectl("drain", node, "--force", "--grace-period=5", "--timeout=2s")
     pod = core_v1.read_namespaced_pod(f"drained-{node}", "default")
     assert (pod.metadata.deletion_grace_period_seconds, core_v1.read_node(node).spec.unschedulable) == (5, True)
+
+
+def test_server_dry_run_create_answers_and_stores_nothing(kubectl):
+    name = f"dry-{os.getpid()}"
+    created = kubectl("create", "namespace", name, "--dry-run=server")
+    found = kubectl("get", "namespace", name, "--ignore-not-found", "-o", "name")
+    assert (created.stdout.strip(), found.stdout.strip()) == (f"namespace/{name} created (server dry run)", "")

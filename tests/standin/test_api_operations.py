@@ -82,3 +82,11 @@ def test_removing_the_last_finalizer_of_a_terminated_object_deletes_it(operation
     with pytest.raises(ApiError) as error:
         operations.get(config_maps, "default", "held")
     assert error.value.code == 404
+
+
+def test_dry_run_create_checks_but_stores_nothing(operations):
+    answered = operations.create(NAMESPACES, "", {"metadata": {"name": "probe"}}, dry_run=True)
+    with pytest.raises(ApiError) as error:
+        operations.create(NODES, "", {"metadata": {"name": "Not_A_Name"}}, dry_run=True)
+    assert (answered["metadata"]["name"], operations.store.get(NAMESPACES.key, "", "probe"), error.value.code) == \
+        ("probe", None, 422)

@@ -1,17 +1,14 @@
 """Unit tests of the stand-in controllers' pure logic: taints, scheduler filters and message, node
-lifecycle state machine, eviction timing, DaemonSet eligibility, endpoints, helm chart handling."""
+lifecycle state machine, eviction timing, DaemonSet eligibility, endpoints."""
 
 from __future__ import annotations
 
-import base64
-import io
-import tarfile
 from collections import Counter
 
 import pytest
 
-from k3s_standin.controllers import (daemonset, durations, endpoints, helm_controller, names, node_lifecycle,
-                                     rancher_chart, scheduling, servicelb, taint_eviction, taints)
+from k3s_standin.controllers import (daemonset, durations, endpoints, names, node_lifecycle, scheduling, servicelb,
+                                     taint_eviction, taints)
 
 UNREACHABLE_NS = {"key": taints.UNREACHABLE, "effect": "NoSchedule"}
 UNREACHABLE_NE = {"key": taints.UNREACHABLE, "effect": "NoExecute", "timeAdded": "2025-01-01T00:00:00Z"}
@@ -205,41 +202,3 @@ def test_servicelb_names_and_ingress() -> None:
     running = {"spec": {"nodeName": "a"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     pending = {"spec": {}, "status": {}}
     assert servicelb.ingress([running, pending], {"a": node("a")}) == [{"ip": "10.213.0.1", "ipMode": "VIP"}]
-
-
-def chart_archive(name: str, version: str) -> str:
-    data = f"name: {name}\nversion: {version}\n".encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        info = tarfile.TarInfo(f"{name}/Chart.yaml")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def test_chart_identity_from_repo_name_url_and_content() -> None:
-    assert helm_controller.chart_identity({"chart": "rancher", "version": "2.9.3"}) == ("rancher", "2.9.3")
-    assert helm_controller.chart_identity({"chart": "https://x/rancher-2.9.3.tgz"}) == ("rancher", "2.9.3")
-    assert helm_controller.chart_identity({"chartContent": chart_archive("rancher", "2.8.5")}) == ("rancher", "2.8.5")
-    with pytest.raises(helm_controller.ChartError):
-        helm_controller.chart_identity({"chartContent": base64.b64encode(b"junk").decode()})
-
-
-def test_values_and_rendered_rancher() -> None:
-    values = helm_controller.values_of({"valuesContent": "hostname: r.example\nreplicas: 2\n", "set": {"replicas": 1}})
-    objects = {obj["kind"]: obj for _, _, obj in rancher_chart.render(values, "rancher", "cattle-system", "2.9.3")}
-    deployment = objects["Deployment"]
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["template"]["metadata"]["labels"]["app"] == "rancher"
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["image"] == "rancher/rancher:v2.9.3"
-    assert {"name": "CATTLE_SERVER_URL", "value": "https://r.example"} in container["env"]
-    assert {p["port"] for p in objects["Service"]["spec"]["ports"]} == {80, 443}
-    with pytest.raises(ValueError):
-        rancher_chart.render({"replicas": 0}, "rancher", "cattle-system", "2.9.3")
-
-
-def test_failed_job_status_carries_message() -> None:
-    status = helm_controller.job_status('chart "nginx" not available in the air-gapped lab', "now")
-    failed = [c for c in status["conditions"] if c["type"] == "Failed"][0]
-    assert status["failed"] == 1 and failed["message"] == 'chart "nginx" not available in the air-gapped lab'

@@ -9,7 +9,7 @@ import pytest
 
 from k3s_standin.node import conntrack, kmsg, kube_proxy, node_object, pod_network, svclb
 from k3s_standin.node.pod_status import pod_status
-from k3s_standin.node.runtime import Completed, PodRuntime
+from k3s_standin.node.runtime import PodRuntime
 
 
 def test_kmsg_missing_gives_kubelet_error(tmp_path) -> None:
@@ -79,6 +79,12 @@ class Serving:
         return
 
 
+class Completed(Serving):
+    """A run-to-completion container that has exited 0."""
+
+    exit_code = 0
+
+
 def test_unknown_image_is_an_honest_pull_error() -> None:
     pod = make_pod("nginx:1.27")
     runtime = PodRuntime(pod, "10.42.1.2", lambda *_: None)
@@ -100,8 +106,11 @@ def test_running_and_completed_pods() -> None:
     status = pod_status(pod, runtime, "10.213.0.111", "t0")
     assert status["phase"] == "Running" and status["podIP"] == "10.42.1.2"
     assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
-    job = PodRuntime(make_pod("rancher/klipper-helm:v0.9.3"), "10.42.1.3", lambda *_: Completed())
+    job_pod = make_pod("rancher/klipper-helm:v0.9.3")
+    job_pod["spec"]["restartPolicy"] = "OnFailure"
+    job = PodRuntime(job_pod, "10.42.1.3", lambda *_: Completed())
     job.start("t0")
+    job.tick("t0")
     assert pod_status(job.pod, job, "10.213.0.111", "t0")["phase"] == "Succeeded"
 
 

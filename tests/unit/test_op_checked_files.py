@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from tasks.haproxy import checked_config
-from tasks.helm_chart import manifest_present
+from tasks.helm_chart import manifest_path, manifest_present
 from tests.unit.operation_outputs import run
 
 CONFIG = "global\n"
@@ -35,13 +35,13 @@ def test_the_live_haproxy_config_is_a_noop():
 
 
 def test_the_rancher_manifest_is_created_0600_in_a_0700_directory_before_its_content():
-    path = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
-    commands, _ = run(manifest_present, facts={"FileDigests": {path: None}}, content=MANIFEST)
+    path = manifest_path("rancher")
+    commands, _ = run(manifest_present, facts={"FileDigests": {path: None}}, path=path, content=MANIFEST)
     assert commands[0] == ("umask 077 && mkdir -p /var/lib/rancher/k3s/server/manifests"
                            " && install -m 600 /dev/null /var/lib/rancher/k3s/server/manifests/.rancher.yaml.new")
 
 
 def test_the_bootstrap_password_is_never_on_a_command_line():
-    path = "/var/lib/rancher/k3s/server/manifests/rancher.yaml"
-    commands, _ = run(manifest_present, facts={"FileDigests": {path: None}}, content=MANIFEST)
+    path = manifest_path("rancher")
+    commands, _ = run(manifest_present, facts={"FileDigests": {path: None}}, path=path, content=MANIFEST)
     assert [command for command in commands if isinstance(command, str) and "s3cret" in command] == []

@@ -1,4 +1,5 @@
-"""Validation of Rancher's inventory values and the manifest rendered from them."""
+"""Validation of Rancher's inventory values and the manifests rendered from them (the HelmChart, and
+its TLS Secrets apart), in each TLS mode."""
 
 from __future__ import annotations
 
@@ -7,19 +8,37 @@ import base64
 import pytest
 import yaml
 
-from tasks.rancher_values import rancher_values, render_manifest
+from tasks.chart_source import check_fits
+from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField
+from tests.unit.certificates import CertificateAuthority, Pem
+from tests.unit.chart_archives import chart_archive
 
 PASSWORD = "s3cret: with #yaml 'chars\""
+HOSTNAME = "rancher.example.net"
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def leaf(ca: CertificateAuthority) -> Pem:
+    return ca.issue([HOSTNAME])
 
 
 def data(**rancher) -> dict:
     return {
-        "rancher": {"hostname": "rancher.example.net", **rancher},
-        "rancher_hostname": "rancher.example.net",
-        "haproxy_backend_port": 443,
+        "rancher": {"hostname": HOSTNAME, **rancher},
+        "rancher_hostname": HOSTNAME,
         "rancher_bootstrap_password": PASSWORD,
     }
+
+
+def with_tls(pem: Pem, tls: str, ca: str | None = None, **rancher) -> dict:
+    extra = {"rancher_tls_ca": ca} if ca else {}
+    return {**data(tls=tls, **rancher), "rancher_tls_cert": pem.cert, "rancher_tls_key": pem.key, **extra}
 
 
 def failing_field(host_data: dict) -> str:
@@ -32,9 +51,31 @@ def manifest(host_data: dict) -> list[dict]:
     return list(yaml.safe_load_all(render_manifest(rancher_values(host_data))))
 
 
-def test_defaults_one_replica_rancher_tls_loadbalancer():
+def tls_manifest(host_data: dict) -> list[dict] | None:
+    rendered = render_tls_manifest(rancher_values(host_data))
+    return None if rendered is None else [doc for doc in yaml.safe_load_all(rendered) if doc]
+
+
+def kinds(documents: list[dict]) -> list[tuple[str, str]]:
+    return [(doc["kind"], doc["metadata"]["name"]) for doc in documents]
+
+
+def helmchart(documents: list[dict]) -> dict:
+    return next(doc for doc in documents if doc["kind"] == "HelmChart")
+
+
+def chart_values(documents: list[dict]) -> dict:
+    return yaml.safe_load(helmchart(documents)["spec"]["valuesContent"])
+
+
+def decoded(secret: dict, key: str) -> str:
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def test_defaults_one_replica_rancher_tls_from_the_stable_repo():
     values = rancher_values(data())
-    assert (values.replicas, values.tls, values.exposure, values.port) == (1, "rancher", "loadbalancer", 443)
+    assert (values.replicas, values.tls, values.chart.repo, values.wait_seconds, values.tls_material) == \
+        (1, "rancher", "https://releases.rancher.com/server-charts/stable", 600.0, None)
 
 
 @pytest.mark.parametrize("hostname", ["rancher", "Rancher.example.net", "-r.example.net", "a..b", "r_1.example.net", 7])
@@ -49,7 +90,7 @@ def test_hostname_must_match_what_haproxy_routes():
 def test_hostname_defaults_to_rancher_hostname():
     host_data = data()
     del host_data["rancher"]["hostname"]
-    assert rancher_values(host_data).hostname == "rancher.example.net"
+    assert rancher_values(host_data).hostname == HOSTNAME
 
 
 @pytest.mark.parametrize("replicas", [0, -1, "2", 1.5, True])
@@ -57,16 +98,8 @@ def test_replicas_must_be_an_integer_of_at_least_one(replicas):
     assert failing_field(data(replicas=replicas)) == "rancher.replicas"
 
 
-@pytest.mark.parametrize("port", [0, 65536, 70000, "443"])
-def test_backend_port_must_be_a_port(port):
-    assert failing_field({**data(), "haproxy_backend_port": port}) == "haproxy_backend_port"
-
-
-def test_nodeport_exposure_needs_a_port_in_the_nodeport_range():
-    assert failing_field(data(exposure="nodeport")) == "haproxy_backend_port"
-
-
-@pytest.mark.parametrize("field,value", [("exposure", "ingress"), ("tls", "letsencrypt"), ("repo", "ftp://x"),
+# exposure: the LoadBalancer/NodePort choice of earlier versions, gone with the second LoadBalancer
+@pytest.mark.parametrize("field,value", [("exposure", "loadbalancer"), ("tls", "letsencrypt"), ("repo", "ftp://x"),
                                          ("chart_version", 2.9), ("wait_seconds", 0), ("replica", 1)])
 def test_bad_values_name_their_field(field, value):
     assert failing_field(data(**{field: value})) == f"rancher.{field}"
@@ -78,54 +111,146 @@ def test_short_password_fails_without_showing_it():
     assert (error.value.field, "short-pw" in str(error.value)) == ("rancher_bootstrap_password", False)
 
 
-def test_password_is_hidden_from_the_values_repr():
-    assert PASSWORD not in repr(rancher_values(data()))
+def test_password_and_key_are_hidden_from_the_values_repr(leaf):
+    shown = repr(rancher_values(with_tls(leaf, "secret")))
+    assert (PASSWORD in shown, leaf.key.splitlines()[1] in shown) == (False, False)
 
 
 def test_chart_file_and_chart_version_exclude_each_other(tmp_path):
-    chart = tmp_path / "rancher-2.9.3.tgz"
-    chart.write_bytes(b"\x1f\x8b chart")
-    assert failing_field(data(chart_file=str(chart), chart_version="2.9.3")) == "rancher.chart_file"
+    chart = chart_archive(tmp_path, "rancher", "2.10.1")
+    assert failing_field(data(chart_file=str(chart), chart_version="2.10.1")) == "rancher.chart_file"
 
 
 def test_missing_chart_file_fails(tmp_path):
     assert failing_field(data(chart_file=str(tmp_path / "absent.tgz"))) == "rancher.chart_file"
 
 
-def test_chart_file_is_sent_as_chart_content(tmp_path):
-    chart = tmp_path / "rancher-2.9.3.tgz"
-    chart.write_bytes(b"\x1f\x8b chart")
-    spec = manifest(data(chart_file=str(chart)))[1]["spec"]
-    assert (base64.b64decode(spec["chartContent"]), "repo" in spec) == (b"\x1f\x8b chart", False)
+@pytest.mark.parametrize("tls", ["secret", "external"])
+def test_secret_and_external_modes_need_the_certificate(tls):
+    assert failing_field(data(tls=tls)) == "rancher_tls_cert"
 
 
-def test_manifest_holds_namespace_helmchart_and_service_in_order():
-    assert [(doc["apiVersion"], doc["kind"]) for doc in manifest(data())] == [
-        ("v1", "Namespace"), ("helm.cattle.io/v1", "HelmChart"), ("v1", "Service")]
+def test_a_certificate_for_another_name_fails_the_secret_mode(ca):
+    assert failing_field(with_tls(ca.issue(["other.example.net"]), "secret")) == "rancher_tls_cert"
 
 
-def test_helmchart_installs_into_cattle_system():
-    spec = manifest(data(chart_version="2.9.3"))[1]["spec"]
-    assert (spec["chart"], spec["version"], spec["targetNamespace"], spec["createNamespace"]) == \
-        ("rancher", "2.9.3", "cattle-system", True)
+# --- the manifest --------------------------------------------------------------------------------
 
 
-def test_values_content_carries_hostname_replicas_tls_and_password():
-    values = yaml.safe_load(manifest(data(replicas=3, tls="secret"))[1]["spec"]["valuesContent"])
-    assert values == {"hostname": "rancher.example.net", "replicas": 3,
-                      "ingress": {"tls": {"source": "secret"}}, "bootstrapPassword": PASSWORD}
+def test_rancher_mode_is_the_helmchart_alone_with_rancher_tls():
+    documents = manifest(data(replicas=3))
+    assert (kinds(documents), chart_values(documents), tls_manifest(data())) == (
+        [("HelmChart", "rancher")],
+        {"hostname": HOSTNAME, "replicas": 3, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
+        None)
 
 
-def test_external_tls_is_the_chart_tls_value():
-    assert yaml.safe_load(manifest(data(tls="external"))[1]["spec"]["valuesContent"])["tls"] == "external"
+def test_secret_mode_puts_the_tls_secret_in_the_tls_manifest(leaf):
+    documents = tls_manifest(with_tls(leaf, "secret")) or []
+    secret = documents[0]
+    assert (kinds(documents), secret["type"], secret["metadata"]["namespace"], decoded(secret, "tls.crt"),
+            decoded(secret, "tls.key")) == (
+        [("Secret", "tls-rancher-ingress")], "kubernetes.io/tls", "cattle-system", leaf.cert, leaf.key)
 
 
-def test_loadbalancer_service_listens_on_the_backend_port():
-    spec = manifest(data())[2]["spec"]
-    assert (spec["type"], spec["selector"], spec["ports"][0]["port"], spec["ports"][0]["targetPort"]) == \
-        ("LoadBalancer", {"app": "rancher"}, 443, 443)
+@pytest.mark.parametrize("tls", ["secret", "external"])
+def test_the_chart_manifest_holds_only_the_helmchart_in_every_mode(leaf, ca, tls):
+    # every write of rancher.yaml must change the HelmChart's spec, so the install job re-runs
+    assert kinds(manifest(with_tls(leaf, tls, ca=ca.pem.cert))) == [("HelmChart", "rancher")]
 
 
-def test_nodeport_service_uses_the_backend_port_as_node_port():
-    spec = manifest({**data(exposure="nodeport"), "haproxy_backend_port": 30443})[2]["spec"]
-    assert (spec["type"], spec["ports"][0]["nodePort"], spec["ports"][0]["targetPort"]) == ("NodePort", 30443, 443)
+def test_secret_mode_values_ask_for_the_secret_without_private_ca(leaf):
+    assert chart_values(manifest(with_tls(leaf, "secret"))) == {
+        "hostname": HOSTNAME, "replicas": 1, "ingress": {"tls": {"source": "secret"}}, "bootstrapPassword": PASSWORD}
+
+
+def test_a_private_ca_adds_tls_ca_and_private_ca(ca, leaf):
+    host_data = with_tls(leaf, "secret", ca=ca.pem.cert)
+    documents = tls_manifest(host_data) or []
+    tls_ca = next(doc for doc in documents if doc["metadata"]["name"] == "tls-ca")
+    assert (kinds(documents), tls_ca["metadata"]["namespace"], decoded(tls_ca, "cacerts.pem"),
+            chart_values(manifest(host_data))["privateCA"]) == (
+        [("Secret", "tls-rancher-ingress"), ("Secret", "tls-ca")], "cattle-system", ca.pem.cert, True)
+
+
+def test_external_mode_has_no_tls_manifest_and_tells_the_chart_tls_is_external(leaf):
+    host_data = with_tls(leaf, "external")
+    values = chart_values(manifest(host_data))
+    assert (tls_manifest(host_data), values["tls"], "ingress" in values, "privateCA" in values) == (
+        None, "external", False, False)
+
+
+def test_external_mode_with_a_private_ca_ships_only_tls_ca(ca, leaf):
+    # Rancher's agents must trust the CA of the certificate HAProxy serves; the Ingress serves no Secret
+    host_data = with_tls(leaf, "external", ca=ca.pem.cert)
+    assert (kinds(tls_manifest(host_data) or []), chart_values(manifest(host_data))["privateCA"]) == (
+        [("Secret", "tls-ca")], True)
+
+
+def test_the_key_is_only_base64_in_the_tls_manifest_and_absent_from_the_chart(leaf):
+    values = rancher_values(with_tls(leaf, "secret"))
+    key = leaf.key.splitlines()[1]
+    assert (key in (render_tls_manifest(values) or ""), key in render_manifest(values),
+            base64.b64encode(leaf.key.encode()).decode() in render_manifest(values)) == (False, False, False)
+
+
+def test_helmchart_installs_a_repository_chart_into_cattle_system():
+    spec = helmchart(manifest(data(chart_version="2.10.1")))["spec"]
+    assert (spec["chart"], spec["repo"], spec["version"], spec["targetNamespace"], spec["createNamespace"]) == \
+        ("rancher", "https://releases.rancher.com/server-charts/stable", "2.10.1", "cattle-system", True)
+
+
+def test_a_local_chart_is_installed_from_static_charts(tmp_path):
+    chart = chart_archive(tmp_path, "rancher", "2.10.1")
+    spec = helmchart(manifest(data(chart_file=str(chart))))["spec"]
+    assert (spec["chart"], "repo" in spec, "version" in spec, "chartContent" in spec) == (
+        "https://%{KUBERNETES_API}%/static/charts/rancher-2.10.1.tgz", False, False, False)
+
+
+# --- the image the chart runs --------------------------------------------------------------------
+
+
+def test_image_of_a_local_chart_is_its_app_version(tmp_path):
+    chart = chart_archive(tmp_path, "rancher", "2.10.1", app_version="v2.10.1")
+    assert rancher_values(data(chart_file=str(chart))).image == "rancher/rancher:v2.10.1"
+
+
+def test_image_follows_the_charts_values(tmp_path):
+    chart = chart_archive(tmp_path, "rancher", "2.10.1", app_version="v2.10.1",
+                          values={"rancherImage": "mirror.example.net/rancher/rancher", "rancherImageTag": "v2.10.1-p1"})
+    assert rancher_values(data(chart_file=str(chart))).image == "mirror.example.net/rancher/rancher:v2.10.1-p1"
+
+
+@pytest.mark.parametrize("version,image", [("2.10.1", "rancher/rancher:v2.10.1"), (None, None)])
+def test_image_of_a_repository_chart_is_known_only_with_its_version(version, image):
+    settings = {"chart_version": version} if version else {}
+    assert rancher_values(data(**settings)).image == image
+
+
+# --- preflight: the chart's kubeVersion against k3s_version --------------------------------------
+
+
+def local_chart(tmp_path, kube_version: str):
+    return rancher_values(data(chart_file=str(chart_archive(tmp_path, "rancher", "2.9.3", kube_version=kube_version))))
+
+
+def test_a_chart_whose_kube_version_excludes_k3s_is_refused_before_writing(tmp_path):
+    with pytest.raises(InvalidField) as error:
+        check_fits(local_chart(tmp_path, "< 1.31.0-0").chart, "rancher", "v1.31.4+k3s1")
+    assert (error.value.field, error.value.problem) == (
+        "rancher.chart_file", "chart rancher-2.9.3 requires kubeVersion < 1.31.0-0, which excludes k3s_version v1.31.4+k3s1")
+
+
+def test_a_chart_that_fits_passes(tmp_path):
+    assert check_fits(local_chart(tmp_path, ">= 1.23.0-0 < 1.32.0-0").chart, "rancher", "v1.31.4+k3s1") is None
+
+
+def test_a_kube_version_helm_refuses_is_refused(tmp_path):
+    with pytest.raises(InvalidField) as error:
+        check_fits(local_chart(tmp_path, ">= 1.23 kubernetes").chart, "rancher", "v1.31.4+k3s1")
+    assert error.value.problem.startswith("kubeVersion '>= 1.23 kubernetes': improper constraint")
+
+
+def test_without_k3s_version_or_kube_version_nothing_is_checked(tmp_path):
+    assert (check_fits(local_chart(tmp_path, "< 1.2.0").chart, "rancher", None),
+            check_fits(rancher_values(data()).chart, "rancher", "v1.31.4+k3s1")) == (None, None)

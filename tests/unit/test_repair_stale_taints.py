@@ -36,3 +36,13 @@ def test_patch_keeps_other_taints():
 
 def test_patch_removes_the_list_when_only_watched_taints_were_there():
     assert taint_patch(UNREACHABLE)[1] == {"op": "remove", "path": "/spec/taints"}
+
+
+def test_taints_of_a_node_ready_for_less_than_the_settle_time_are_left_to_the_controller():
+    # 2024-11-25T10:01:00Z is 1732528860; 4 s later the controller's next pass has not come yet.
+    assert plan(cluster(node("k3s-worker-2", taints=UNREACHABLE)), {}, {}, Limits(), now=1732528864.0) == []
+
+
+def test_taints_still_there_after_the_settle_time_are_stale():
+    [step] = plan(cluster(node("k3s-worker-2", taints=UNREACHABLE)), {}, {}, Limits(), now=1732528871.0)
+    assert step.finding.cause is Cause.STALE_TAINTS

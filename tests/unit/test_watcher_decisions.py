@@ -39,6 +39,13 @@ def test_stale_taint_reason_names_the_ready_node(nodes):
     assert watcher.decide(nodes["k3s-worker-1"]).why == "stale-on-ready-node"
 
 
+def test_taints_of_a_node_ready_just_now_are_left_to_the_controller(nodes):
+    since = next(c["lastTransitionTime"] for c in nodes["k3s-worker-1"]["status"]["conditions"] if c["type"] == "Ready")
+    just_after = watcher.calendar.timegm(watcher.time.strptime(since, "%Y-%m-%dT%H:%M:%SZ")) + 3
+    decision = watcher.decide(nodes["k3s-worker-1"], now=just_after)
+    assert (decision.remove, decision.why) == (False, "ready-just-now-controller-settling")
+
+
 def test_patch_first_tests_the_taints_read(nodes):
     patch = watcher.taint_patch(watcher.decide(nodes["k3s-worker-1"]))
     assert patch[0] == {"op": "test", "path": "/spec/taints", "value": UNREACHABLE}

@@ -17,9 +17,11 @@ import subprocess
 import threading
 from collections.abc import Callable
 
+from k3s_standin.apiserver import pod_logs
 from k3s_standin.apiserver.admission import Admission
 from k3s_standin.apiserver.bootstrap import ensure_system_objects
 from k3s_standin.apiserver.http import ApiServer
+from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.store import Store
 from k3s_standin.certs import Pki, token_password
@@ -60,7 +62,10 @@ def start(options: Options, pki: Pki, token: str, address: str, store: Store | N
     ensure_system_objects(operations, options, address)
     with open(pki.server_ca, "rb") as handle:
         ca_pem = handle.read()
+    kubelets = pod_logs.kubelet_context(pki.server_ca, pki.kube_apiserver_cert, pki.kube_apiserver_key)
+    password = token_password(token)
     server = ApiServer((options.bind_address, options.https_listen_port), _tls_context(pki), operations,
-                       token_password(token), ca_pem, f"{address}:{options.https_listen_port}", supervisor)
+                       password, ca_pem, f"{address}:{options.https_listen_port}", supervisor,
+                       os.path.join(options.server_dir, "static"), kubelets, NodeCertificates(pki, password))
     threading.Thread(target=server.serve_forever, name="apiserver", daemon=True).start()
     return server

@@ -2,7 +2,9 @@
 
 Covers what clients observe from kube-apiserver: pod and workload defaults, the DefaultTolerationSeconds
 admission plugin, Service cluster IP (service CIDR) and node port (30000-32767) allocation, namespace
-labels, and the name rules that answer 422 Invalid.
+labels, the name rules that answer 422 Invalid, CustomResourceDefinitions (`crds.py`) and webhook
+configuration defaults (`webhooks.py`). Custom resources get only the name rules: their kinds may
+share a built-in kind's name.
 
 Example:
     admit = Admission(options.service_cidr, {"default-not-ready-toleration-seconds": "60"})
@@ -17,6 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from k3s_standin.apiserver import crds, webhooks
 from k3s_standin.apiserver.errors import ApiError, invalid
 from k3s_standin.apiserver.resources import Resource
 
@@ -39,6 +42,8 @@ class Admission:
 
     def on_create(self, resource: Resource, obj: Obj, services: Iterable[Obj]) -> None:
         _validate_name(resource, obj)
+        if resource.from_crd:
+            return
         handler = getattr(self, f"_create_{resource.kind.lower()}", None)
         if handler:
             handler(obj, list(services))
@@ -47,8 +52,14 @@ class Admission:
         if resource.kind == "Service" and resource.group == "":
             self._update_service(old, new, [s for s in services
                                             if s["metadata"]["uid"] != old["metadata"]["uid"]])
+        elif resource.from_crd:
+            return
         elif resource.kind in ("Deployment", "DaemonSet", "ReplicaSet", "Job"):
             _default_pod_spec(new.get("spec", {}).get("template", {}).get("spec", {}))
+        elif resource.kind == "CustomResourceDefinition":
+            crds.admit_update(old, new)
+        elif resource.kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            webhooks.default_configuration(new, resource.kind.startswith("Mutating"))
 
     def _create_namespace(self, obj: Obj, services: list[Obj]) -> None:
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
@@ -183,6 +194,19 @@ class Admission:
                            "batch.kubernetes.io/job-name": name, "job-name": name})
         _default_pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
         obj.setdefault("status", {})
+
+    def _create_ingress(self, obj: Obj, services: list[Obj]) -> None:
+        """IngressStatus.loadBalancer is a struct: Go always serializes it."""
+        obj["status"] = {"loadBalancer": {}}
+
+    def _create_customresourcedefinition(self, obj: Obj, services: list[Obj]) -> None:
+        crds.admit_create(obj)
+
+    def _create_mutatingwebhookconfiguration(self, obj: Obj, services: list[Obj]) -> None:
+        webhooks.default_configuration(obj, mutating=True)
+
+    def _create_validatingwebhookconfiguration(self, obj: Obj, services: list[Obj]) -> None:
+        webhooks.default_configuration(obj, mutating=False)
 
     def _create_secret(self, obj: Obj, services: list[Obj]) -> None:
         import base64

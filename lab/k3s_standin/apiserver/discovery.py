@@ -1,7 +1,9 @@
 """Legacy (non-aggregated) discovery documents: /version, /api, /api/v1, /apis, /apis/<group>[/<version>].
 
+`registry` is the server's: built-in types and the custom resources its CRDs serve.
+
 Example:
-    discovery.resource_list("apps", "v1")  # APIResourceList for /apis/apps/v1
+    discovery.resource_list(registry, "apps", "v1")  # APIResourceList for /apis/apps/v1
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import platform
 from typing import Any
 
 from k3s_standin import K3S_VERSION
-from k3s_standin.apiserver.resources import ALL_VERBS, REGISTRY, STATUS_VERBS, Resource
+from k3s_standin.apiserver.resources import ALL_VERBS, STATUS_VERBS, Registry, Resource
 
 Obj = dict[str, Any]
 SUBRESOURCE_KINDS = {"binding": ("", "v1", "Binding", ("create",)),
                      "eviction": ("policy", "v1", "Eviction", ("create",)),
+                     "log": (None, None, None, ("get",)),
                      "scale": ("autoscaling", "v1", "Scale", STATUS_VERBS),
                      "status": (None, None, None, STATUS_VERBS)}
 
@@ -37,13 +40,13 @@ def _group(name: str, versions: list[str]) -> Obj:
     return {"name": name, "versions": entries, "preferredVersion": entries[0]}
 
 
-def group_list() -> Obj:
+def group_list(registry: Registry) -> Obj:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(name, versions) for name, versions in REGISTRY.group_versions().items()]}
+            "groups": [_group(name, versions) for name, versions in registry.group_versions().items()]}
 
 
-def group(name: str) -> Obj | None:
-    versions = REGISTRY.group_versions().get(name)
+def group(registry: Registry, name: str) -> Obj | None:
+    versions = registry.group_versions().get(name)
     if not versions:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
@@ -69,8 +72,8 @@ def _entry(resource: Resource) -> list[Obj]:
     return entries
 
 
-def resource_list(group_name: str, version_name: str) -> Obj | None:
-    resources = REGISTRY.in_group_version(group_name, version_name)
+def resource_list(registry: Registry, group_name: str, version_name: str) -> Obj | None:
+    resources = registry.in_group_version(group_name, version_name)
     if not resources:
         return None
     return {"kind": "APIResourceList", "apiVersion": "v1",

@@ -6,7 +6,8 @@ Keys are laid out as kube-apiserver lays them out (k8s.io/kubernetes pkg/registr
 k8s.io/apiserver pkg/registry/generic/registry/store.go `NamespaceKeyFunc`/`NoNamespaceKeyFunc`):
 `/registry/<resource>/<namespace>/<name>` or `/registry/<resource>/<name>`, with the historic
 prefixes `minions` (nodes), `services/specs` and `services/endpoints`, and `/registry/<group>/<resource>`
-for custom resources. Values are the objects' JSON without `metadata.resourceVersion`: as in
+for custom resources (helm.cattle.io's, and those of CustomResourceDefinitions created at run time).
+Values are the objects' JSON without `metadata.resourceVersion`: as in
 kube-apiserver (k8s.io/apiserver pkg/storage/etcd3/store.go, `versioner.UpdateObject`), the
 resourceVersion of an object is its key's mod_revision and a list's is the header revision.
 (Built-in types are protobuf in real etcd; the stand-in keeps JSON, as kine does for custom resources.)
@@ -47,18 +48,32 @@ Obj = dict[str, Any]
 PREFIX = "/registry/"
 FRESH_SECONDS = 10.0
 RETRY_SECONDS = 1.0
-# kube-apiserver's historic etcd prefixes (pkg/registry/core/{node,service}/storage)
-SPECIAL_PREFIXES = {"/nodes": "minions", "/services": "services/specs", "/endpoints": "services/endpoints"}
+# kube-apiserver's own etcd prefixes (pkg/registry/core/{node,service}/storage,
+# pkg/registry/networking/ingress/storage; CRDs: apiextensions-apiserver pkg/registry/customresourcedefinition)
+SPECIAL_PREFIXES = {"/nodes": "minions", "/services": "services/specs", "/endpoints": "services/endpoints",
+                    "networking.k8s.io/ingresses": "ingress",
+                    "apiextensions.k8s.io/customresourcedefinitions": "apiextensions.k8s.io/customresourcedefinitions"}
 
 
 def etcd_prefixes() -> dict[str, str]:
-    """Storage key (`group/plural`) -> etcd key prefix ending in `/`."""
-    prefixes = {}
-    for resource in REGISTRY.resources:
-        name = SPECIAL_PREFIXES.get(resource.key) or (
-            resource.plural if resource.builtin else f"{resource.group}/{resource.plural}")
-        prefixes[resource.key] = f"{PREFIX}{name}/"
-    return prefixes
+    """Storage key (`group/plural`) -> etcd key prefix ending in `/`, for the built-in types."""
+    return {resource.key: etcd_prefix(resource.key) for resource in REGISTRY.resources}
+
+
+def etcd_prefix(key: str) -> str:
+    """The etcd prefix of a storage key; any key that is not a built-in type's is a custom
+    resource's, `/registry/<group>/<plural>/` (apiextensions-apiserver customresource_handler.go)."""
+    builtin = next((r for r in REGISTRY.resources if r.key == key), None)
+    if builtin is None or not builtin.builtin:
+        return f"{PREFIX}{key}/"
+    return f"{PREFIX}{SPECIAL_PREFIXES.get(key) or builtin.plural}/"
+
+
+def _custom_key(etcd_key: str) -> str | None:
+    """`/registry/cert-manager.io/issuers/ns/name` -> `cert-manager.io/issuers`: groups of custom
+    resources always hold a dot, which no built-in prefix's first segment does."""
+    parts = etcd_key[len(PREFIX):].split("/")
+    return f"{parts[0]}/{parts[1]}" if len(parts) >= 3 and "." in parts[0] else None
 
 
 def storage_error(error: EtcdError) -> ApiError:
@@ -81,11 +96,12 @@ class EtcdStore(Store):
 
     def _key(self, key: str, name: tuple[str, str]) -> str:
         namespace, object_name = name
-        return self.prefixes[key] + (f"{namespace}/{object_name}" if namespace else object_name)
+        prefix = self.prefixes.get(key) or etcd_prefix(key)
+        return prefix + (f"{namespace}/{object_name}" if namespace else object_name)
 
     def _decode(self, kv: Obj) -> tuple[str, Obj] | None:
         etcd_key = unb64(kv["key"]).decode()
-        key = next((k for p, k in self.storage_keys if etcd_key.startswith(p)), None)
+        key = next((k for p, k in self.storage_keys if etcd_key.startswith(p)), None) or _custom_key(etcd_key)
         if key is None or not kv.get("value"):
             return None
         obj = json.loads(unb64(kv["value"]))
@@ -151,11 +167,11 @@ class EtcdStore(Store):
             answer = self.etcd.txn([compare], [operation], [])
         except EtcdError as error:
             raise storage_error(error) from error
-        resource = next(r for r in REGISTRY.resources if r.key == key)
+        group, plural = key.split("/", 1)
         if not answer.get("succeeded"):
             if event == "ADDED":
-                raise errors.already_exists(resource.plural, resource.group, obj["metadata"]["name"])
-            raise errors.modified(resource.plural, resource.group, obj["metadata"]["name"])
+                raise errors.already_exists(plural, group, obj["metadata"]["name"])
+            raise errors.modified(plural, group, obj["metadata"]["name"])
         revision = int(answer["header"]["revision"])
         with self.lock:
             deadline = time.monotonic() + FRESH_SECONDS

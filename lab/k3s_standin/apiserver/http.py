@@ -1,5 +1,7 @@
 """HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
-content negotiation (JSON or server-side Table) and Status errors.
+content negotiation (JSON or server-side Table) and Status errors; k3s's unauthenticated `/static/`
+files (`static.py`), the supervisor's node certificate routes with their own authentication
+(`node_certs.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) share the port.
 
 Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints (handlers, negotiation, responsewriters).
 
@@ -22,12 +24,13 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from k3s_standin.apiserver import discovery, errors, openapi, protobuf
+from k3s_standin.apiserver import discovery, errors, node_certs, openapi, pod_logs, protobuf, static
 from k3s_standin.apiserver.auth import authenticate
 from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
-from k3s_standin.apiserver.resources import REGISTRY, Resource
+from k3s_standin.apiserver.resources import Resource
 from k3s_standin.apiserver.tables import to_table
 from k3s_standin.apiserver.watch import watch_events
 
@@ -47,7 +50,9 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
     def __init__(self, address: tuple[str, int], context: ssl.SSLContext, operations: Operations,
                  password: str, ca_pem: bytes, advertised: str,
-                 supervisor: dict[str, Callable[[], Obj]] | None = None) -> None:
+                 supervisor: dict[str, Callable[[], Obj]] | None = None, static_dir: str = "",
+                 kubelet_context: ssl.SSLContext | None = None,
+                 node_certs: NodeCertificates | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -58,6 +63,11 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.advertised = advertised
         # k3s's supervisor routes that share the API port (HA servers: /db/info, server bootstrap)
         self.supervisor = supervisor or {}
+        self.static_dir = static_dir
+        # TLS to the kubelets for pods/log
+        self.kubelet_context = kubelet_context
+        # what agents fetch their kubelet's serving certificate and client CA from
+        self.node_certs = node_certs
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
@@ -105,12 +115,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         try:
             body = self._read_body()
+            if url.path.startswith(static.PREFIX) and self.server.static_dir:
+                # Go's FileServer reads the decoded path: chart names such as traefik-27.0.201+up27.0.2.tgz
+                answer = static.serve(self.server.static_dir, urllib.parse.unquote(url.path))
+                return self._send_bytes(answer.code, answer.body, answer.content_type,
+                                        {"Location": answer.location} if answer.location else None)
             if path in PUBLIC_TEXT and method == "GET":
                 return self._send_text(200, PUBLIC_TEXT[path])
             if path == "/cacerts" and method == "GET":
                 return self._send_bytes(200, self.server.ca_pem, "text/plain")
             if path == "/version" and method == "GET":
                 return self._send_json(200, discovery.version())
+            if path in node_certs.PATHS and method == "GET" and self.server.node_certs:
+                answer = self.server.node_certs.serve(path, self.headers)
+                return self._send_bytes(answer.code, answer.body, answer.content_type)
             user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
                                 self.server.password)
             if user is None:
@@ -142,8 +160,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError as error:
             raise errors.bad_request(f"couldn't get version/kind; json parse error: {error}") from error
 
-    def _send_bytes(self, code: int, data: bytes, content_type: str) -> None:
+    def _send_bytes(self, code: int, data: bytes, content_type: str,
+                    headers: dict[str, str] | None = None) -> None:
         self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Content-Length", str(len(data)))
@@ -167,17 +188,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         if parts == ["api"]:
             return self._send_json(200, discovery.api_versions(self.server.advertised))
+        registry = self.server.operations.registry
         if parts == ["apis"]:
-            return self._send_json(200, discovery.group_list())
+            return self._send_json(200, discovery.group_list(registry))
+        if parts == ["openapi", "v2"] and method == "GET":
+            return self._send_bytes(200, openapi.V2_DOCUMENT, openapi.V2_CONTENT_TYPE)
         if parts[:2] == ["openapi", "v3"] and method == "GET":
-            found = openapi.index() if len(parts) == 2 else openapi.document("/".join(parts[2:]))
+            found = openapi.index(registry) if len(parts) == 2 else openapi.document(registry, "/".join(parts[2:]))
             if found is None:
                 raise errors.resource_not_found()
             return self._send_json(200, found)
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) == 2:
-            found = discovery.group(parts[1])
+            found = discovery.group(registry, parts[1])
             if found is None:
                 raise errors.resource_not_found()
             return self._send_json(200, found)
@@ -186,7 +210,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             raise errors.resource_not_found()
         if not rest:
-            listing = discovery.resource_list(group, version)
+            listing = discovery.resource_list(registry, group, version)
             if listing is None or method != "GET":
                 raise errors.resource_not_found()
             return self._send_json(200, listing)
@@ -197,7 +221,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         namespace = ""
         if rest[0] == "namespaces" and len(rest) >= 3 and not (group == "" and rest[2] in ("status",)):
             namespace, rest = rest[1], rest[2:]
-        resource = REGISTRY.lookup(group, version, rest[0])
+        resource = self.server.operations.registry.lookup(group, version, rest[0])
         if resource is None or len(rest) > 3 or (namespace and not resource.namespaced):
             raise errors.resource_not_found()
         name = rest[1] if len(rest) > 1 else ""
@@ -222,7 +246,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = ((body or {}).get("metadata") or {}).get("name", "")
             return self._send_json(201, ops.bind(namespace, name, body))
         if method == "POST":
-            return self._send_json(201, ops.create(resource, namespace, body))
+            return self._send_json(201, ops.create(resource, namespace, body, dry_run=query.get("dryRun") == "All"))
         if method == "DELETE":
             items, revision = ops.list(resource, namespace, query.get("labelSelector", ""),
                                        query.get("fieldSelector", ""))
@@ -242,6 +266,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_json(201, action(namespace, name, body))
         if subresource == "scale":
             return self._scale(method, resource, namespace, name, body)
+        if subresource == "log":
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self._pod_log(namespace, name, query)
         if method == "GET":
             obj = ops.get(resource, namespace, name)
             if self._wants_table() and not subresource:
@@ -270,6 +298,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send_json(200, ops.update_scale(resource, namespace, name, body,
                                                          self._patch_type()))
         raise errors.method_not_allowed()
+
+    def _pod_log(self, namespace: str, name: str, query: dict[str, str]) -> None:
+        """Stream the kubelet's answer through as it arrives (so `follow` works too)."""
+        url = pod_logs.location(self.server.operations, namespace, name, query)
+        if url is None:
+            return self._send_bytes(200, b"", "text/plain")
+        if self.server.kubelet_context is None:
+            raise errors.ApiError(500, "", "no kubelet client configured")
+        response = pod_logs.open_stream(url, self.server.kubelet_context, name)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            while chunk := response.read1(65536):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (OSError, ssl.SSLError):
+            self.close_connection = True
+        finally:
+            response.close()
 
     def _patch_type(self) -> str:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()

@@ -3,9 +3,17 @@ each kind's PATCH operation with its `x-kubernetes-group-version-kind` and `fiel
 parameter. That is what kubectl reads to learn that validation happens server-side; schemas are
 not served, so kubectl never validates client-side against a made-up schema.
 
+`/openapi/v2` answers an empty protobuf `openapi_v2.Document` (the only encoding client-go's
+`OpenAPISchema` accepts): kubectl falls back to it to validate a kind whose group OpenAPI v3 does not
+list - one whose CRD is missing - and skips validation of a kind it has no schema for, so the error
+it then prints is the real one, "no matches for kind".
+
+Custom resources are listed like built-in kinds, as kube-apiserver publishes CRDs in OpenAPI v3
+(apiextensions-apiserver pkg/controller/openapiv3).
+
 Example:
-    index()                     # {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}
-    document("apis/apps/v1")    # OpenAPI document or None
+    index(registry)             # {"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}
+    document(registry, "apis/apps/v1")    # OpenAPI document or None
 """
 
 from __future__ import annotations
@@ -15,9 +23,11 @@ import json
 from typing import Any
 
 from k3s_standin import K3S_VERSION
-from k3s_standin.apiserver.resources import REGISTRY, Resource
+from k3s_standin.apiserver.resources import Registry, Resource
 
 Obj = dict[str, Any]
+V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+V2_DOCUMENT = b""
 
 
 def _prefix(resource: Resource) -> str:
@@ -29,8 +39,8 @@ def _item_path(resource: Resource) -> str:
     return f"/{_prefix(resource)}{scope}/{resource.plural}/{{name}}"
 
 
-def document(prefix: str) -> Obj | None:
-    resources = [r for r in REGISTRY.resources if _prefix(r) == prefix and r.kind != "Binding"]
+def document(registry: Registry, prefix: str) -> Obj | None:
+    resources = [r for r in registry.resources if _prefix(r) == prefix and r.kind != "Binding"]
     if not resources:
         return None
     paths = {}
@@ -46,10 +56,10 @@ def document(prefix: str) -> Obj | None:
             "paths": paths, "components": {"schemas": {}}}
 
 
-def index() -> Obj:
-    prefixes = dict.fromkeys(_prefix(r) for r in REGISTRY.resources)
+def index(registry: Registry) -> Obj:
+    prefixes = dict.fromkeys(_prefix(r) for r in registry.resources)
     paths = {}
     for prefix in prefixes:
-        digest = hashlib.sha512(json.dumps(document(prefix), sort_keys=True).encode()).hexdigest().upper()
+        digest = hashlib.sha512(json.dumps(document(registry, prefix), sort_keys=True).encode()).hexdigest().upper()
         paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={digest}"}
     return {"paths": paths}

@@ -4,6 +4,10 @@ Covers metadata handling (uid, creationTimestamp, generation, generateName), the
 split, resourceVersion preconditions (409), namespace lifecycle, finalizers, graceful pod deletion
 (pods on a node get a deletionTimestamp and are removed once the kubelet deletes them with grace 0)
 and cascading deletion of dependents through ownerReferences (the garbage collector's effect).
+Admission webhooks (`webhooks.py`) run on create, update and delete requests. A deleted
+CustomResourceDefinition takes its objects with it (`crds.py`), and its resources refuse creates while
+it terminates: "create not allowed while custom resource definition is terminating"
+(apiextensions-apiserver pkg/apiserver/customresource_handler.go).
 
 Example:
     api = Operations(store, admission)
@@ -18,10 +22,10 @@ import random
 import uuid
 from typing import Any
 
-from k3s_standin.apiserver import errors
+from k3s_standin.apiserver import crds, errors, webhooks
 from k3s_standin.apiserver.admission import Admission
 from k3s_standin.apiserver.patch import STRATEGIC, apply_patch
-from k3s_standin.apiserver.resources import REGISTRY, Resource
+from k3s_standin.apiserver.resources import REGISTRY, RESOURCES, Registry, Resource
 from k3s_standin.apiserver.selectors import parse_fields, parse_labels
 from k3s_standin.apiserver.store import Store
 
@@ -29,6 +33,7 @@ Obj = dict[str, Any]
 NAMESPACES = REGISTRY.lookup("", "v1", "namespaces")
 SERVICES = REGISTRY.lookup("", "v1", "services")
 PODS = REGISTRY.lookup("", "v1", "pods")
+CRDS = REGISTRY.lookup(crds.GROUP, "v1", "customresourcedefinitions")
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SERVER_MANAGED = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
@@ -63,6 +68,7 @@ class Operations:
     def __init__(self, store: Store, admission: Admission) -> None:
         self.store = store
         self.admission = admission
+        self.registry = Registry(RESOURCES, crds.CustomResources(store).resources)
 
     # reads
 
@@ -82,10 +88,17 @@ class Operations:
 
     # writes
 
-    def create(self, resource: Resource, namespace: str, body: Any) -> Obj:
+    def create(self, resource: Resource, namespace: str, body: Any, dry_run: bool = False) -> Obj:
+        """Store a new object; ``dry_run`` (``?dryRun=All``) runs every check and admission, webhooks
+        included, and answers the object without storing it (k8s.io/apiserver
+        pkg/endpoints/handlers/create.go: dry-run skips only the storage write)."""
         obj = self._checked_body(resource, namespace, body)
         meta = obj["metadata"]
         with self.store.lock:
+            if resource.from_crd and crds.is_terminating(self.store.get(CRDS.key, "", crds.crd_name(resource))):
+                raise errors.ApiError(405, "MethodNotAllowed", "create not allowed while custom resource "
+                                      "definition is terminating", {"group": resource.group,
+                                                                    "kind": resource.plural})
             if resource.namespaced:
                 self._require_namespace(meta["namespace"])
             if not meta.get("name") and meta.get("generateName"):
@@ -105,7 +118,10 @@ class Operations:
             if resource.has_status and resource.kind != "Node":
                 obj.pop("status", None)
             self.admission.on_create(resource, obj, self._services())
+            webhooks.admit(self.store, "CREATE", resource, "", meta.get("namespace", ""), obj, None)
             _fill_struct_fields(resource, obj)
+            if dry_run:
+                return obj
             return self.store.put(resource.key, obj, "ADDED")
 
     def update(self, resource: Resource, namespace: str, name: str, body: Any,
@@ -164,6 +180,7 @@ class Operations:
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if new == old:
             return old
+        webhooks.admit(self.store, "UPDATE", resource, subresource, old_meta.get("namespace", ""), new, old)
         # the last finalizer of a terminating object is gone: the deletion completes now
         if meta.get("deletionTimestamp") and old_meta.get("finalizers") and not meta.get("finalizers") \
                 and not _awaits_kubelet(resource, new):
@@ -185,6 +202,7 @@ class Operations:
             if preconditions.get("resourceVersion") and \
                     preconditions["resourceVersion"] != old["metadata"]["resourceVersion"]:
                 raise errors.modified(resource.plural, resource.group, name)
+            webhooks.admit(self.store, "DELETE", resource, "", namespace if resource.namespaced else "", None, old)
             if options.get("dryRun"):
                 return old
             result = self._delete(resource, old, options)
@@ -195,6 +213,8 @@ class Operations:
 
     def _delete(self, resource: Resource, old: Obj, options: Obj) -> Obj:
         meta = old["metadata"]
+        if resource is CRDS:
+            return self._delete_crd(old)
         grace = self._grace_period(resource, old, options)
         if meta.get("finalizers") or grace > 0 or resource is NAMESPACES:
             if meta.get("deletionTimestamp") and (grace > 0 or meta.get("finalizers")) and \
@@ -231,11 +251,33 @@ class Operations:
         namespace = obj["metadata"].get("namespace", "")
         if namespace:
             self._finish_namespace(namespace)
+        if resource.from_crd:
+            self._finish_crd(crds.crd_name(resource))
         return removed
+
+    def _delete_crd(self, crd: Obj) -> Obj:
+        """The CRD terminates, its objects are deleted, then its cleanup finalizer goes."""
+        terminating = self.store.put(CRDS.key, crds.terminating(crd), "MODIFIED")
+        stored = crds.storage_resource(terminating)
+        for obj in self.store.items(stored.key)[0]:
+            if self.store.get(stored.key, *_key(obj)) is obj:
+                self._delete(stored, obj, {})
+        self._finish_crd(crd["metadata"]["name"])
+        return self.store.get(CRDS.key, "", crd["metadata"]["name"]) or terminating
+
+    def _finish_crd(self, name: str) -> None:
+        crd = self.store.get(CRDS.key, "", name)
+        if not crds.is_terminating(crd) or self.store.items(crds.storage_resource(crd).key)[0]:
+            return
+        cleaned = crds.cleaned_up(crd)
+        if cleaned["metadata"]["finalizers"]:
+            self.store.put(CRDS.key, cleaned, "MODIFIED")
+        else:
+            self.store.remove(CRDS.key, cleaned)
 
     def _collect_dependents(self, owner_uid: str, propagation: str) -> None:
         """What the garbage collector does once an owner is gone: delete (or orphan) its dependents."""
-        for dependent_resource in REGISTRY.resources:
+        for dependent_resource in self.registry.stored():
             items, _ = self.store.items(dependent_resource.key)
             for dependent in items:
                 owners = dependent["metadata"].get("ownerReferences") or []
@@ -250,7 +292,7 @@ class Operations:
 
     def _empty_namespace(self, namespace: str) -> None:
         """The namespace controller's work: delete everything in a terminating namespace."""
-        for resource in REGISTRY.resources:
+        for resource in self.registry.stored():
             if resource.namespaced:
                 for obj in self.store.items(resource.key, namespace)[0]:
                     if self.store.get(resource.key, *_key(obj)) is obj:
@@ -261,7 +303,7 @@ class Operations:
         ns = self.store.get(NAMESPACES.key, "", namespace)
         if not ns or not ns["metadata"].get("deletionTimestamp"):
             return
-        if any(self.store.items(r.key, namespace)[0] for r in REGISTRY.resources if r.namespaced):
+        if any(self.store.items(r.key, namespace)[0] for r in self.registry.stored() if r.namespaced):
             return
         self.store.remove(NAMESPACES.key, ns)
 

@@ -1,5 +1,10 @@
 """The resource types the stand-in serves: group, version, kind, plural, scope and subresources.
 
+`REGISTRY` holds the built-in types; a server's `Registry` adds the custom resources its
+CustomResourceDefinitions define (`crds.py`), so both go through the same routing, discovery,
+OpenAPI and table paths, as kube-apiserver delegates unknown groups to apiextensions-apiserver
+(kubernetes/kubernetes staging/src/k8s.io/apiextensions-apiserver).
+
 Example:
     resource = REGISTRY.lookup("apps", "v1", "deployments")
     resource.api_version  # "apps/v1"
@@ -8,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
@@ -32,6 +38,9 @@ class Resource:
     fields: tuple[str, ...] = ()
     # struct-typed top-level fields that Go always serializes, even when empty
     always: tuple[str, ...] = ("spec", "status")
+    # a custom resource's additionalPrinterColumns as (name, type, jsonPath, priority, description);
+    # None for built-in types, whose columns are the server's own printers (tables.py)
+    columns: tuple[tuple[str, str, str, int, str], ...] | None = None
 
     @property
     def api_version(self) -> str:
@@ -45,6 +54,11 @@ class Resource:
     def key(self) -> str:
         """Stable storage key, e.g. `apps/deployments` or `/nodes`."""
         return f"{self.group}/{self.plural}"
+
+    @property
+    def from_crd(self) -> bool:
+        """Served because a CustomResourceDefinition defines it (`crds.py`)."""
+        return self.columns is not None
 
     @property
     def has_status(self) -> bool:
@@ -64,7 +78,7 @@ RESOURCES = (
     Resource("", "v1", "Node", "nodes", False, ("no",), subresources=("status",),
              fields=("spec.unschedulable",)),
     Resource("", "v1", "Pod", "pods", True, ("po",), ("all",),
-             ("binding", "eviction", "status"), fields=POD_FIELDS),
+             ("binding", "eviction", "log", "status"), fields=POD_FIELDS),
     Resource("", "v1", "Binding", "bindings", True, always=()),
     Resource("", "v1", "Service", "services", True, ("svc",), ("all",), ("status",)),
     Resource("", "v1", "Endpoints", "endpoints", True, ("ep",), allow_create_on_update=True, always=()),
@@ -82,26 +96,54 @@ RESOURCES = (
     Resource("batch", "v1", "Job", "jobs", True, (), ("all",), ("status",), generation=True,
              fields=("status.successful",)),
     Resource("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, always=()),
+    Resource("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), (), ("status",),
+             generation=True),
+    Resource("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False, always=("spec",)),
+    Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), (),
+             ("status",), generation=True),
+    Resource("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",
+             "mutatingwebhookconfigurations", False, (), ("api-extensions",), generation=True, always=()),
+    Resource("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+             "validatingwebhookconfigurations", False, (), ("api-extensions",), generation=True, always=()),
+    Resource("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False,
+             ("crd", "crds"), ("api-extensions",), ("status",), generation=True),
     Resource("helm.cattle.io", "v1", "HelmChart", "helmcharts", True, (), (), ("status",),
              builtin=False, generation=True, always=()),
     Resource("helm.cattle.io", "v1", "HelmChartConfig", "helmchartconfigs", True, (), (), (),
              builtin=False, generation=True, always=()),
 )
 
-# groups in the order /apis lists them; preferred version is the only version
-GROUP_ORDER = ("apps", "batch", "coordination.k8s.io", "discovery.k8s.io",
-               "helm.cattle.io")
+# built-in groups in the order /apis lists them (kube-apiserver's group priorities,
+# pkg/controlplane/apiserver/options and aggregator's apiservice priorities); custom groups follow,
+# sorted by name, as CRD groups all share one priority
+GROUP_ORDER = ("apps", "batch", "networking.k8s.io", "policy", "admissionregistration.k8s.io",
+               "apiextensions.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "helm.cattle.io")
 
 
 class Registry:
-    """Lookup of resources by (group, version, plural)."""
+    """Lookup of resources by (group, version, plural) or kind; `custom` adds the resources served
+    from CustomResourceDefinitions at the time of the call."""
 
-    def __init__(self, resources: tuple[Resource, ...]) -> None:
-        self.resources = resources
-        self._by_path = {(r.group, r.version, r.plural): r for r in resources}
+    def __init__(self, builtins: tuple[Resource, ...],
+                 custom: Callable[[], tuple[Resource, ...]] = tuple) -> None:
+        self.builtins = builtins
+        self.custom = custom
+        self._by_path = {(r.group, r.version, r.plural): r for r in builtins}
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        return self.builtins + self.custom()
 
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
-        return self._by_path.get((group, version, plural))
+        found = self._by_path.get((group, version, plural))
+        if found:
+            return found
+        return next((r for r in self.custom() if (r.group, r.version, r.plural) == (group, version, plural)),
+                    None)
+
+    def stored(self) -> list[Resource]:
+        """One resource per storage key (a custom resource served in several versions is stored once)."""
+        return list({r.key: r for r in reversed(self.resources)}.values())[::-1]
 
     def group_versions(self) -> dict[str, list[str]]:
         versions: dict[str, list[str]] = {}
@@ -110,7 +152,8 @@ class Registry:
                 versions.setdefault(resource.group, [])
                 if resource.version not in versions[resource.group]:
                     versions[resource.group].append(resource.version)
-        return {group: versions[group] for group in GROUP_ORDER if group in versions}
+        order = [g for g in GROUP_ORDER if g in versions] + sorted(set(versions) - set(GROUP_ORDER))
+        return {group: versions[group] for group in order}
 
     def in_group_version(self, group: str, version: str) -> list[Resource]:
         return [r for r in self.resources if r.group == group and r.version == version]

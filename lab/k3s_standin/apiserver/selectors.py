@@ -112,3 +112,23 @@ def parse_fields(text: str, supported: tuple[str, ...], kind: str) -> FieldMatch
     return lambda obj: all((field_value(obj, field) == value) != negate
                            for field, negate, value in requirements)
 
+
+
+def matches_selector(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
+    """A `metav1.LabelSelector` object (matchLabels, matchExpressions) against labels; an empty or
+    absent selector matches everything (apimachinery pkg/apis/meta/v1 `LabelSelectorAsSelector`).
+
+    Example:
+        matches_selector({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["x"]}]}, {})
+    """
+    selector = selector or {}
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, values = expression.get("key", ""), expression.get("values") or []
+        present = key in labels
+        if not {"In": present and labels.get(key) in values,
+                "NotIn": not present or labels.get(key) not in values,
+                "Exists": present, "DoesNotExist": not present}.get(expression.get("operator", ""), False):
+            return False
+    return True

@@ -68,6 +68,12 @@ class Store:
             found.sort(key=object_key)
             return found, self.revision
 
+    def cached_items(self, key: str) -> list[Obj]:
+        """Objects of one kind as this server holds them, without a consistent read (HA: no etcd
+        round trip); for routing tables such as the served custom resources."""
+        with self.lock:
+            return list(self.objects.get(key, {}).values())
+
     def put(self, key: str, obj: Obj, event: str) -> Obj:
         """Store `obj` (ADDED or MODIFIED) under a new resourceVersion; returns the stored object."""
         with self.lock:

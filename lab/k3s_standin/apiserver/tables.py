@@ -1,7 +1,10 @@
 """Server-side `Table` rendering (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`).
 
 Columns and cell text follow kube-apiserver's printers (pkg/printers/internalversion) so that
-`kubectl get` and `kubectl get -o wide` print what they print against k3s.
+`kubectl get` and `kubectl get -o wide` print what they print against k3s. Custom resources print
+their CRD's additionalPrinterColumns, evaluated as JSONPath (the subset CRDs use: fields, `[n]`,
+`[*]`, `[?(@.field=="value")]`), or only their age (apiextensions-apiserver pkg/registry/customresource/
+tableconvertor).
 
 Example:
     table = to_table(node_resource, [node], "123", "Metadata")
@@ -10,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import datetime
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -225,6 +230,95 @@ def _event(obj: Obj) -> list[Any]:
             str(obj.get("message", "")).strip(), first, count, obj["metadata"]["name"]]
 
 
+def _ingress(obj: Obj) -> list[Any]:
+    spec = obj.get("spec", {})
+    hosts = [r.get("host") for r in spec.get("rules") or [] if r.get("host")]
+    ingress = (obj.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
+    addresses = [i.get("ip") or i.get("hostname", "") for i in ingress]
+    return [obj["metadata"]["name"], spec.get("ingressClassName") or "<none>", _join(hosts, "*"),
+            ",".join(addresses), "80, 443" if spec.get("tls") else "80",
+            age(obj["metadata"].get("creationTimestamp"))]
+
+
+def _ingressclass(obj: Obj) -> list[Any]:
+    spec = obj.get("spec", {})
+    parameters = spec.get("parameters")
+    text = "<none>"
+    if parameters:
+        group = f".{parameters['apiGroup']}" if parameters.get("apiGroup") else ""
+        text = f"{parameters.get('kind', '')}{group}/{parameters.get('name', '')}"
+    return [obj["metadata"]["name"], spec.get("controller", ""), text, age(obj["metadata"].get("creationTimestamp"))]
+
+
+def _poddisruptionbudget(obj: Obj) -> list[Any]:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    return [obj["metadata"]["name"], str(spec.get("minAvailable", "N/A")), str(spec.get("maxUnavailable", "N/A")),
+            status.get("disruptionsAllowed", 0), age(obj["metadata"].get("creationTimestamp"))]
+
+
+def _webhooks(obj: Obj) -> list[Any]:
+    return [obj["metadata"]["name"], len(obj.get("webhooks") or []), age(obj["metadata"].get("creationTimestamp"))]
+
+
+def _crd(obj: Obj) -> list[Any]:
+    return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
+
+
+_STEP = re.compile(r'\.([^.\[]+)|\[(\d+|\*)\]|\[\?\(@\.([^=!<>]+?)\s*==\s*["\']?([^"\']*)["\']?\)\]')
+
+
+def json_path(obj: Any, expression: str) -> list[Any]:
+    """Values of a CRD column's JSONPath, e.g. `.status.conditions[?(@.type=="Ready")].status`."""
+    values = [obj]
+    path = expression.strip().removeprefix("{").removesuffix("}")
+    position = 0
+    while position < len(path):
+        step = _STEP.match(path, position)
+        if not step:
+            return []
+        field, index, filter_field, filter_value = step.groups()
+        if field is not None:
+            values = [v[field] for v in values if isinstance(v, dict) and field in v]
+        elif index == "*":
+            values = [item for v in values if isinstance(v, list) for item in v]
+        elif index is not None:
+            values = [v[int(index)] for v in values if isinstance(v, list) and int(index) < len(v)]
+        else:
+            values = [item for v in values if isinstance(v, list) for item in v
+                      if str(_field(item, filter_field)) == filter_value]
+        position = step.end()
+    return values
+
+
+def _field(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def _custom_cell(obj: Obj, kind: str, path: str) -> Any:
+    values = json_path(obj, path)
+    if not values:
+        return None
+    if kind == "date":
+        return age(str(values[0]))
+    if len(values) == 1:
+        value = values[0]
+        return value if kind in ("integer", "number", "boolean") or isinstance(value, str) else json.dumps(value)
+    return ",".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
+def _custom_printer(resource: Resource) -> tuple[list[Column], Callable[[Obj], list[Any]]]:
+    specs = resource.columns or ()
+    columns = [NAME_COLUMN, *[(name, "string" if kind == "date" else kind, priority, description)
+                              for name, kind, _, priority, description in specs]]
+
+    def printer(obj: Obj) -> list[Any]:
+        return [obj["metadata"]["name"], *[_custom_cell(obj, kind, path) for _, kind, path, _, _ in specs]]
+
+    return columns, printer
+
+
 def _generic(obj: Obj) -> list[Any]:
     return [obj["metadata"]["name"], age(obj["metadata"].get("creationTimestamp"))]
 
@@ -270,6 +364,17 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
                                           ("TargetNamespace", "string", 0), ("Version", "string", 0),
                                           ("Repo", "string", 0), ("HelmVersion", "string", 0),
                                           ("Bootstrap", "boolean", 0)), AGE_COLUMN], _helmchart),
+    "Ingress": ([NAME_COLUMN, *_columns(("Class", "string", 0), ("Hosts", "string", 0), ("Address", "string", 0),
+                                        ("Ports", "string", 0)), AGE_COLUMN], _ingress),
+    "IngressClass": ([NAME_COLUMN, *_columns(("Controller", "string", 0), ("Parameters", "string", 0)),
+                      AGE_COLUMN], _ingressclass),
+    "PodDisruptionBudget": ([NAME_COLUMN, *_columns(("Min Available", "string", 0), ("Max Unavailable", "string", 0),
+                                                    ("Allowed Disruptions", "integer", 0)), AGE_COLUMN],
+                            _poddisruptionbudget),
+    "MutatingWebhookConfiguration": ([NAME_COLUMN, *_columns(("Webhooks", "integer", 0)), AGE_COLUMN], _webhooks),
+    "ValidatingWebhookConfiguration": ([NAME_COLUMN, *_columns(("Webhooks", "integer", 0)), AGE_COLUMN],
+                                       _webhooks),
+    "CustomResourceDefinition": ([NAME_COLUMN, ("Created At", "date", 0, "")], _crd),
 }
 
 
@@ -282,7 +387,10 @@ def _row_object(resource: Resource, obj: Obj, include: str) -> Obj | None:
 
 
 def to_table(resource: Resource, objects: list[Obj], resource_version: str, include: str) -> Obj:
-    columns, printer = PRINTERS.get(resource.kind, ([NAME_COLUMN, AGE_COLUMN], _generic))
+    if resource.from_crd:
+        columns, printer = _custom_printer(resource)
+    else:
+        columns, printer = PRINTERS.get(resource.kind, ([NAME_COLUMN, AGE_COLUMN], _generic))
     definitions = [{"name": name, "type": kind, "format": "name" if (name, kind, priority, description) == NAME_COLUMN
                     else "", "description": description, "priority": priority}
                    for name, kind, priority, description in columns]

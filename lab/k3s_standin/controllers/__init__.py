@@ -7,6 +7,9 @@ Timings come from kube-controller-manager-arg as in k3s: `node-monitor-period` (
 `node-monitor-grace-period` (40s), `node-eviction-rate` (0.1 nodes/s NoExecute tainting per zone) and
 the other disruption flags of `disruption.py`. `disable: [servicelb]` turns ServiceLB off.
 In an HA cluster (embedded etcd) each group runs only on the server holding its lease (`leader.py`).
+Besides kube-controller-manager's (now with the Job controller) and k3s's own (deploy, helm,
+ServiceLB), two stand-ins for workloads: cert-manager's controller and Rancher's CA, each acting only
+while its pods are Ready.
 
 Example:
     start(options)   # returns at once; the controllers run until the process exits
@@ -21,15 +24,18 @@ from typing import Any
 
 from k3s_standin import client
 from k3s_standin.controllers import durations, leader, log, loop
+from k3s_standin.controllers.cert_manager import CertManager
 from k3s_standin.controllers.daemonset import DaemonSets
 from k3s_standin.controllers.deployment import Deployments
 from k3s_standin.controllers.disruption import Limits
 from k3s_standin.controllers.endpoints import Endpoints
 from k3s_standin.controllers.helm_controller import HelmController
+from k3s_standin.controllers.job import Jobs
 from k3s_standin.controllers.manifests import Manifests
 from k3s_standin.controllers.node_ipam import NodeIpam
 from k3s_standin.controllers.node_lifecycle import NodeLifecycle, faults_path
 from k3s_standin.controllers.pod_gc import PodGC
+from k3s_standin.controllers.rancher_tls import RancherCA
 from k3s_standin.controllers.replicaset import ReplicaSets
 from k3s_standin.controllers.scheduler import Scheduler
 from k3s_standin.controllers.servicelb import ServiceLB
@@ -68,13 +74,18 @@ def controller_list(api: client.Client, options: Any, args: dict[str, str], grac
         ("deployment", RESYNC, Deployments(api).reconcile, KCM),
         ("replicaset", RESYNC, ReplicaSets(api).reconcile, KCM),
         ("daemonset", RESYNC, DaemonSets(api).reconcile, KCM),
+        ("job", RESYNC, Jobs(api).reconcile, KCM),
         ("endpoints", RESYNC, Endpoints(api).reconcile, KCM),
     ]
     if "servicelb" not in options.disable:
         controllers.append(("servicelb", 2 * RESYNC, ServiceLB(api).reconcile, "k3s"))
     manifests_dir = os.path.join(options.data_dir, "server", "manifests")
-    controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir).reconcile, "k3s"),
-                    ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s")]
+    controllers += [("deploy", 2 * RESYNC, Manifests(api, manifests_dir, options.disable).reconcile, "k3s"),
+                    ("helm-controller", 2 * RESYNC, HelmController(api).reconcile, "k3s"),
+                    # Workloads the cluster runs, not k3s: modelled here because their images are the
+                    # stand-in's own; each acts only while its pods are Ready.
+                    ("cert-manager", 2 * RESYNC, CertManager(api).reconcile, "k3s"),
+                    ("rancher-ca", 2 * RESYNC, RancherCA(api).reconcile, "k3s")]
     return controllers
 
 

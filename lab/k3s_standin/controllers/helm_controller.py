@@ -1,8 +1,22 @@
-"""helm-controller (k3s's HelmChart controller): each `helm.cattle.io/v1` HelmChart gets an install
-Job `helm-install-<name>` in its namespace and `status.jobName`. The lab is air-gapped, so the chart
-`rancher` (from a repo or `chartContent`) is "installed" by rendering it here; any other chart's Job
-fails with a message saying why. A changed HelmChart spec re-runs the install; releases whose
-HelmChart is gone are uninstalled, as helm-controller's helm-delete job does.
+"""helm-controller as k3s v1.31.4 ships it (k3s-io/helm-controller v0.16.5,
+pkg/controllers/chart/chart.go): each `helm.cattle.io/v1` HelmChart gets, owned by it,
+
+* Secret `chart-values-<name>` (`values-01_HelmChart.yaml` = valuesContent, and
+  `values-10_HelmChartConfig.yaml` = the valuesContent of the HelmChartConfig of the same name),
+* ConfigMap `chart-content-<name>` (`<name>.tgz.base64` = chartContent),
+* ServiceAccount `helm-<name>` (its ClusterRoleBinding is left out: the stand-in serves no RBAC),
+* Job `helm-install-<name>`: klipper-helm image, args `install [--namespace T] [--create-namespace]
+  [--version V] [--set k=v]...`, env NAME/VERSION/REPO/HELM_DRIVER/CHART_NAMESPACE/CHART/HELM_VERSION/
+  TARGET_NAMESPACE/AUTH_PASS_CREDENTIALS/INSECURE_SKIP_TLS_VERIFY/PLAIN_HTTP/FAILURE_POLICY,
+  backoffLimit 1000, restartPolicy OnFailure, the Secret at /config and the ConfigMap at /chart,
+  the pod template annotated `helmcharts.helm.cattle.io/configHash` (SHA256 of their data). A changed
+  Job (spec, values, config) is deleted and created again (the controller's jobPatcher).
+
+Status: `jobName` and conditions JobCreated=True ("Job created", "Applying HelmChart using Job
+<ns>/<job>") and Failed=False; an ApplyJob event. The install itself runs in the Job's pod
+(`k3s_standin.helm.job`). A HelmChart being deleted (finalizer `wrangler.cattle.io/on-helm-chart-remove`)
+gets Job `helm-delete-<name>` (args `delete`); once it succeeded, a RemoveJob event, the chart's
+objects are removed and the finalizer released.
 
 Example:
     HelmController(api).reconcile()
@@ -11,108 +25,159 @@ Example:
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
-import io
-import json
-import re
-import tarfile
 from typing import Any
 
-import yaml
-
-from k3s_standin.client import ApiError, Client, path
-from k3s_standin.controllers import clock, conditions, events, log, names, rancher_chart
+from k3s_standin.client import Client, path
+from k3s_standin.controllers import conditions, events, log, names
+from k3s_standin.controllers.job import delete_with_pods
+from k3s_standin.release import HELM_JOB_IMAGE
 
 Obj = dict[str, Any]
 
 API = "helm.cattle.io/v1"
-JOB_IMAGE = "rancher/klipper-helm:v0.9.3-build20241008"
 CONFIG_HASH = "helmcharts.helm.cattle.io/configHash"
 CHART_LABEL = "helmcharts.helm.cattle.io/chart"
-MANAGED = "app.kubernetes.io/managed-by=Helm"
-RELEASE_NAME = "meta.helm.sh/release-name"
-RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
-RELEASE_KINDS = [("apps/v1", "deployments"), ("v1", "services"), ("v1", "secrets"), ("v1", "serviceaccounts")]
+FINALIZER = "wrangler.cattle.io/on-helm-chart-remove"
+COMPONENT = "helm-controller"
+BACKOFF_LIMIT = 1000
 
 
-class ChartError(Exception):
-    """The install job fails with this message."""
+def target_namespace(chart: Obj) -> str:
+    return (chart.get("spec") or {}).get("targetNamespace") or chart["metadata"]["namespace"]
 
 
-def chart_identity(spec: Obj) -> tuple[str, str]:
-    """(chart name, version) from `chartContent` (its Chart.yaml) or `spec.chart`."""
-    if spec.get("chartContent"):
-        try:
-            data = base64.b64decode(spec["chartContent"])
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-                member = next(m for m in archive.getmembers() if re.fullmatch(r"[^/]+/Chart\.yaml", m.name))
-                meta = yaml.safe_load(archive.extractfile(member).read()) or {}
-        except (ValueError, tarfile.TarError, StopIteration, yaml.YAMLError) as error:
-            raise ChartError(f"chartContent is not a chart archive: {error or 'no Chart.yaml'}") from error
-        return str(meta.get("name", "")), str(meta.get("version") or spec.get("version") or "")
-    chart = str(spec.get("chart") or "")
-    base = chart.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tgz")
-    match = re.fullmatch(r"(.+?)-v?(\d+\.\d+\.\d+[\w.+-]*)", base)
-    if match:
-        return match.group(1), match.group(2)
-    return base, str(spec.get("version") or "")
+def typed(value: Any) -> bool:
+    """helm-controller's `typedVal`: ints, booleans and null go through --set, the rest --set-string."""
+    return isinstance(value, (bool, int)) or str(value).lower() in ("true", "false", "null")
 
 
-def values_of(spec: Obj) -> Obj:
-    """valuesContent YAML with `set` entries over it, as helm-controller merges them."""
-    try:
-        values = yaml.safe_load(spec.get("valuesContent") or "") or {}
-    except yaml.YAMLError as error:
-        raise ChartError(f"valuesContent is not valid YAML: {str(error).splitlines()[0]}") from error
-    if not isinstance(values, dict):
-        raise ChartError("valuesContent is not a mapping")
-    for key, value in (spec.get("set") or {}).items():
-        values[key] = value
-    return values
+def args(chart: Obj) -> list[str]:
+    if chart["metadata"].get("deletionTimestamp"):
+        return ["delete"]
+    spec = chart.get("spec") or {}
+    result = ["install"]
+    if spec.get("targetNamespace"):
+        result += ["--namespace", spec["targetNamespace"]]
+    if spec.get("createNamespace"):
+        result.append("--create-namespace")
+    if spec.get("version"):
+        result += ["--version", str(spec["version"])]
+    for key in sorted(spec.get("set") or {}):
+        value = spec["set"][key]
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        result += ["--set", f"{key}={text}"] if typed(value) else ["--set-string", f"{key}={text.replace(',', chr(92) + ',')}"]
+    return result
 
 
-def config_hash(spec: Obj) -> str:
-    return "SHA256=" + hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest().upper()
+def values_secret(chart: Obj, config: Obj | None) -> Obj:
+    spec, meta = chart.get("spec") or {}, chart["metadata"]
+    data = {}
+    if spec.get("valuesContent"):
+        data["values-01_HelmChart.yaml"] = spec["valuesContent"]
+    if spec.get("repoCA"):
+        data["ca-file.pem"] = spec["repoCA"]
+    if config and (config.get("spec") or {}).get("valuesContent"):
+        data["values-10_HelmChartConfig.yaml"] = config["spec"]["valuesContent"]
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": f"chart-values-{meta['name']}", "namespace": meta["namespace"]},
+            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
 
 
-def install_job(chart: Obj, chart_name: str, version: str) -> Obj:
-    meta, spec = chart["metadata"], chart["spec"]
+def content_config_map(chart: Obj) -> Obj:
+    spec, meta = chart.get("spec") or {}, chart["metadata"]
+    data = {f"{meta['name']}.tgz.base64": spec["chartContent"]} if spec.get("chartContent") else {}
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"chart-content-{meta['name']}", "namespace": meta["namespace"]}, "data": data}
+
+
+def config_hash(*objects: Obj) -> str:
+    """`hashObjects`: SHA256 over the sorted keys and values of each object's data."""
+    digest = hashlib.sha256()
+    for obj in objects:
+        for key in sorted(obj.get("data") or {}):
+            digest.update(key.encode())
+            digest.update(str(obj["data"][key]).encode())
+    return "SHA256=" + digest.hexdigest().upper()
+
+
+def memory_volume(name: str) -> Obj:
+    return {"name": name, "emptyDir": {"medium": "Memory"}}
+
+
+def job(chart: Obj, config: Obj | None) -> tuple[Obj, Obj, Obj]:
+    """(Job, values Secret, content ConfigMap) as helm-controller's `job()` builds them."""
+    meta, spec = chart["metadata"], chart.get("spec") or {}
     name = meta["name"]
-    target = spec.get("targetNamespace") or meta["namespace"]
-    env = [{"name": "NAME", "value": name}, {"name": "VERSION", "value": version},
-           {"name": "REPO", "value": spec.get("repo", "")}, {"name": "HELM_DRIVER", "value": "secret"},
-           {"name": "CHART_NAMESPACE", "value": meta["namespace"]}, {"name": "CHART", "value": spec.get("chart", "")},
-           {"name": "TARGET_NAMESPACE", "value": target},
-           {"name": "CREATE_NAMESPACE", "value": str(bool(spec.get("createNamespace"))).lower()}]
+    action = "delete" if meta.get("deletionTimestamp") else "install"
+    chart_ref = f"{name}/{spec.get('chart', '')}" if spec.get("repo") else str(spec.get("chart") or "")
+    failure_policy = (config or {}).get("spec", {}).get("failurePolicy") or spec.get("failurePolicy") or "reinstall"
+    env = [("NAME", name), ("VERSION", str(spec.get("version") or "")), ("REPO", spec.get("repo") or ""),
+           ("HELM_DRIVER", "secret"), ("CHART_NAMESPACE", meta["namespace"]), ("CHART", chart_ref),
+           ("HELM_VERSION", spec.get("helmVersion") or ""), ("TARGET_NAMESPACE", target_namespace(chart)),
+           ("AUTH_PASS_CREDENTIALS", str(bool(spec.get("authPassCredentials"))).lower()),
+           ("INSECURE_SKIP_TLS_VERIFY", str(bool(spec.get("insecureSkipTLSVerify"))).lower()),
+           ("PLAIN_HTTP", str(bool(spec.get("plainHTTP"))).lower()), ("FAILURE_POLICY", failure_policy)]
+    secret, config_map = values_secret(chart, config), content_config_map(chart)
     labels = {CHART_LABEL: name}
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": f"helm-install-{name}", "namespace": meta["namespace"], "labels": labels,
-                         "annotations": {CONFIG_HASH: config_hash(spec)},
-                         "ownerReferences": [names.owner_reference(API, "HelmChart", chart)]},
-            "spec": {"backoffLimit": 1000,
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"restartPolicy": "OnFailure", "serviceAccountName": f"helm-{name}",
-                                           "containers": [{"name": "helm", "image": JOB_IMAGE, "args": ["install"],
-                                                           "env": env}]}}}}
+    mounts = [{"name": "klipper-helm", "mountPath": "/home/klipper-helm/.helm"},
+              {"name": "klipper-cache", "mountPath": "/home/klipper-helm/.cache"},
+              {"name": "klipper-config", "mountPath": "/home/klipper-helm/.config"},
+              {"name": "tmp", "mountPath": "/tmp"},
+              {"name": "values", "mountPath": "/config"}, {"name": "content", "mountPath": "/chart"}]
+    volumes = [memory_volume(volume) for volume in ("klipper-helm", "klipper-cache", "klipper-config", "tmp")]
+    volumes += [{"name": "values", "secret": {"secretName": secret["metadata"]["name"]}},
+                {"name": "content", "configMap": {"name": config_map["metadata"]["name"]}}]
+    body = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": f"helm-{action}-{name}", "namespace": meta["namespace"], "labels": labels},
+        "spec": {"backoffLimit": int(spec.get("backOffLimit") or BACKOFF_LIMIT),
+                 "template": {
+                     "metadata": {"labels": labels, "annotations": {CONFIG_HASH: config_hash(config_map, secret)}},
+                     "spec": {"restartPolicy": "OnFailure", "serviceAccountName": f"helm-{name}",
+                              "nodeSelector": {"kubernetes.io/os": "linux"},
+                              "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                              "containers": [{
+                                  "name": "helm", "image": spec.get("jobImage") or HELM_JOB_IMAGE,
+                                  "imagePullPolicy": "IfNotPresent", "args": args(chart),
+                                  "env": [{"name": key, "value": value} for key, value in env],
+                                  "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                      "capabilities": {"drop": ["ALL"]}},
+                                  "volumeMounts": mounts}],
+                              "volumes": volumes}}}}
+    return body, secret, config_map
 
 
-def job_status(failure: str, now: str) -> Obj:
-    """A finished Job's status: Complete, or Failed with the reason in the condition message."""
-    status: Obj = {"startTime": now, "completionTime": now, "active": 0}
-    if failure:
-        status.update(failed=1)
-        conditions.set_condition(status, "FailureTarget", "True", "BackoffLimitExceeded", failure, now,
-                                 update_stamp="lastProbeTime")
-        conditions.set_condition(status, "Failed", "True", "BackoffLimitExceeded", failure, now,
-                                 update_stamp="lastProbeTime")
-        status.pop("completionTime")
-    else:
-        status.update(succeeded=1)
-        conditions.set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
-                                 "Reached expected number of succeeded pods", now, update_stamp="lastProbeTime")
-        conditions.set_condition(status, "Complete", "True", "CompletionsReached",
-                                 "Reached expected number of succeeded pods", now, update_stamp="lastProbeTime")
-    return status
+def service_account(chart: Obj) -> Obj:
+    meta = chart["metadata"]
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "automountServiceAccountToken": True,
+            "metadata": {"name": f"helm-{meta['name']}", "namespace": meta["namespace"]}}
+
+
+RESOURCES = {"Secret": ("v1", "secrets"), "ConfigMap": ("v1", "configmaps"),
+             "ServiceAccount": ("v1", "serviceaccounts"), "Job": ("batch/v1", "jobs")}
+
+
+def url_of(obj: Obj) -> str:
+    api, resource = RESOURCES[obj["kind"]]
+    return path(api, resource, obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+
+def job_changed(current: Obj, wanted: Obj) -> bool:
+    """The jobPatcher's trigger: the containers (image, args, env), backoffLimit or config hash differ."""
+    def shape(job_obj: Obj) -> tuple:
+        template = (job_obj.get("spec") or {}).get("template") or {}
+        containers = [[container.get(key) for key in ("image", "args", "env")]
+                      for container in (template.get("spec") or {}).get("containers") or []]
+        config = ((template.get("metadata") or {}).get("annotations") or {}).get(CONFIG_HASH)
+        return containers, (job_obj.get("spec") or {}).get("backoffLimit"), config
+
+    return shape(current) != shape(wanted)
+
+
+def succeeded(job_obj: Obj | None) -> bool:
+    return job_obj is not None and int((job_obj.get("status") or {}).get("succeeded", 0)) > 0
 
 
 class HelmController:
@@ -120,93 +185,91 @@ class HelmController:
         self.api = api
 
     def reconcile(self) -> None:
-        charts = self.api.list(path(API, "helmcharts"))
-        for chart in charts:
-            if not chart["metadata"].get("deletionTimestamp"):
-                self.sync(chart)
-        self.uninstall_orphans({(c["metadata"]["name"], (c.get("spec") or {}).get("targetNamespace")
-                                 or c["metadata"]["namespace"]) for c in charts})
+        configs = {(c["metadata"]["namespace"], c["metadata"]["name"]): c
+                   for c in self.api.list(path(API, "helmchartconfigs"))}
+        for chart in self.api.list(path(API, "helmcharts")):
+            config = configs.get((chart["metadata"]["namespace"], chart["metadata"]["name"]))
+            if chart["metadata"].get("deletionTimestamp"):
+                if FINALIZER in (chart["metadata"].get("finalizers") or []):
+                    self.remove(chart, config)
+            elif FINALIZER not in (chart["metadata"].get("finalizers") or []):
+                self.api.mutate(path(API, "helmcharts", chart["metadata"]["namespace"], chart["metadata"]["name"]),
+                                lambda obj: obj["metadata"].setdefault("finalizers", []).append(FINALIZER) is None)
+            else:
+                self.sync(chart, config)
 
-    def sync(self, chart: Obj) -> None:
-        meta, spec = chart["metadata"], chart.get("spec") or {}
-        job_url = path("batch/v1", "jobs", meta["namespace"], f"helm-install-{meta['name']}")
-        job = self.api.find(job_url)
-        if job is not None and (job["metadata"].get("annotations") or {}).get(CONFIG_HASH) == config_hash(spec):
-            self.write_chart_status(chart, job)
-            return
-        if job is not None:
-            self.api.delete(job_url)
-        failure = ""
-        chart_name, version = "", ""
-        try:
-            chart_name, version = chart_identity(spec)
-            if chart_name != rancher_chart.CHART:
-                raise ChartError(f'chart "{chart_name or spec.get("chart", "")}" not available in the air-gapped lab')
-            self.install(chart, values_of(spec), version or rancher_chart.DEFAULT_VERSION)
-        except (ChartError, ValueError) as error:
-            failure = str(error)
-        except ApiError as error:
-            failure = error.status.get("message") or str(error)
-        job = self.api.create(path("batch/v1", "jobs", meta["namespace"]), install_job(chart, chart_name, version))
-        job = self.api.update(job_url + "/status", dict(job, status=job_status(failure, clock.rfc3339())))
-        events.record(self.api, "HelmChart", dict(chart, apiVersion=API), "Warning" if failure else "Normal",
-                      "HelmInstallFailed" if failure else "ApplyJob",
-                      failure or f"Applying HelmChart using Job {meta['namespace']}/helm-install-{meta['name']}",
-                      "helm-controller")
-        log.info(f"HelmChart {meta['namespace']}/{meta['name']}: install job "
-                 f"{'failed: ' + failure if failure else 'succeeded'}")
-        self.write_chart_status(chart, job)
-
-    def install(self, chart: Obj, values: Obj, version: str) -> None:
-        meta, spec = chart["metadata"], chart.get("spec") or {}
-        target = spec.get("targetNamespace") or meta["namespace"]
-        if self.api.find(path("v1", "namespaces", name=target)) is None:
-            if not spec.get("createNamespace"):
-                raise ChartError(f'namespaces "{target}" not found')
-            self.api.create(path("v1", "namespaces"), {"apiVersion": "v1", "kind": "Namespace",
-                                                       "metadata": {"name": target}})
-        for api, resource, obj in rancher_chart.render(values, meta["name"], target, version):
-            url = path(api, resource, target, obj["metadata"]["name"])
-            current = self.api.find(url)
+    def apply(self, chart: Obj, objects: list[Obj]) -> bool:
+        """Create or update each object, owned by the chart; True when the Job was (re)created."""
+        created = False
+        for obj in objects:
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["ownerReferences"] = [dict(names.owner_reference(API, "HelmChart", chart),
+                                                       blockOwnerDeletion=False)]
+            current = self.api.find(url_of(obj))
+            if current is not None and obj["kind"] == "Job":
+                if not job_changed(current, obj):
+                    continue
+                delete_with_pods(self.api, current)
+                current = None
             if current is None:
-                self.api.create(path(api, resource, target), obj)
-                continue
-            obj["metadata"] = dict(current["metadata"], labels=obj["metadata"]["labels"],
-                                   annotations=obj["metadata"]["annotations"])
-            if "status" in current:
-                obj["status"] = current["status"]
-            if resource == "services":
-                obj["spec"]["clusterIP"] = current["spec"].get("clusterIP")
-                obj["spec"]["clusterIPs"] = current["spec"].get("clusterIPs")
-            self.api.update(url, obj)
+                api, resource = RESOURCES[obj["kind"]]
+                self.api.create(path(api, resource, obj["metadata"]["namespace"]), obj)
+                created = created or obj["kind"] == "Job"
+            elif any(current.get(key) != obj.get(key) for key in ("data", "automountServiceAccountToken")):
+                self.api.update(url_of(obj), dict(obj, metadata=dict(current["metadata"],
+                                                                    ownerReferences=obj["metadata"]["ownerReferences"])))
+        return created
 
-    def write_chart_status(self, chart: Obj, job: Obj) -> None:
-        job_status_now = job.get("status") or {}
-        failed = next((c for c in job_status_now.get("conditions") or []
-                       if c.get("type") == "Failed" and c.get("status") == "True"), None)
-        job_name = job["metadata"]["name"]
+    def delete_job(self, namespace: str, name: str) -> None:
+        found = self.api.find(path("batch/v1", "jobs", namespace, name))
+        if found is not None:
+            delete_with_pods(self.api, found)
+
+    def sync(self, chart: Obj, config: Obj | None) -> None:
+        meta = chart["metadata"]
+        install, secret, config_map = job(chart, config)
+        self.delete_job(meta["namespace"], f"helm-delete-{meta['name']}")
+        if self.apply(chart, [secret, config_map, service_account(chart), install]):
+            message = f"Applying HelmChart using Job {meta['namespace']}/{install['metadata']['name']}"
+            events.record(self.api, "HelmChart", dict(chart, apiVersion=API), "Normal", "ApplyJob", message, COMPONENT)
+            log.info(f"HelmChart {meta['namespace']}/{meta['name']}: {message}")
+        self.write_status(chart, install["metadata"]["name"])
+
+    def write_status(self, chart: Obj, job_name: str) -> None:
+        meta = chart["metadata"]
 
         def write(obj: Obj) -> bool:
             status = obj.setdefault("status", {})
-            before = json.dumps(status, sort_keys=True)
+            before = copy.deepcopy(status)
             status["jobName"] = job_name
-            now = clock.rfc3339()
-            conditions.set_condition(status, "JobCreated", "True", "", "Applying HelmChart using Job "
-                                     f"{obj['metadata']['namespace']}/{job_name}", now, update_stamp="")
-            conditions.set_condition(status, "Failed", "True" if failed else "False",
-                                     "Error" if failed else "", failed["message"] if failed else "", now,
-                                     update_stamp="")
-            return json.dumps(status, sort_keys=True) != before
+            message = f"Applying HelmChart using Job {meta['namespace']}/{job_name}"
+            conditions.set_condition(status, "JobCreated", "True", "Job created", message, "", update_stamp="")
+            conditions.set_condition(status, "Failed", "False", "", "", "", update_stamp="")
+            for item in status["conditions"]:
+                item.pop("lastTransitionTime", None)
+            return status != before
 
-        meta = chart["metadata"]
         self.api.mutate(path(API, "helmcharts", meta["namespace"], meta["name"], "status"), write)
 
-    def uninstall_orphans(self, releases: set[tuple[str, str]]) -> None:
-        for api, resource in RELEASE_KINDS:
-            for obj in self.api.list(path(api, resource), labelSelector=MANAGED):
-                annotations = obj["metadata"].get("annotations") or {}
-                release = (annotations.get(RELEASE_NAME), annotations.get(RELEASE_NAMESPACE))
-                if release[0] and release not in releases:
-                    self.api.delete(path(api, resource, obj["metadata"]["namespace"], obj["metadata"]["name"]))
-                    log.info(f"helm uninstall {release[0]}: deleted {resource} "
-                             f"{obj['metadata']['namespace']}/{obj['metadata']['name']}")
+    def remove(self, chart: Obj, config: Obj | None) -> None:
+        """OnRemove: the delete Job, then (once it succeeded) the chart's objects and the finalizer."""
+        meta = chart["metadata"]
+        delete, secret, config_map = job(chart, config)
+        self.delete_job(meta["namespace"], f"helm-install-{meta['name']}")
+        self.apply(chart, [secret, config_map, service_account(chart), delete])
+        if not succeeded(self.api.find(url_of(delete))):
+            return
+        events.record(self.api, "HelmChart", dict(chart, apiVersion=API), "Normal", "RemoveJob",
+                      f"Uninstalled HelmChart using Job {meta['namespace']}/{delete['metadata']['name']}, "
+                      "removing resources", COMPONENT)
+        self.delete_job(meta["namespace"], delete["metadata"]["name"])
+        for obj in (secret, config_map, service_account(chart)):
+            self.api.delete(url_of(obj))
+
+        def release(obj: Obj) -> bool:
+            obj["metadata"]["finalizers"] = [item for item in obj["metadata"].get("finalizers") or []
+                                             if item != FINALIZER]
+            return True
+
+        self.api.mutate(path(API, "helmcharts", meta["namespace"], meta["name"]), release)
+        log.info(f"HelmChart {meta['namespace']}/{meta['name']} uninstalled by {delete['metadata']['name']}")

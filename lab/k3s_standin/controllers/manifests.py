@@ -1,8 +1,11 @@
-"""Deploy controller (k3s AddOns): applies every `*.yaml`/`*.yml`/`*.json` in
-`<data-dir>/server/manifests` on start and whenever a file changes, like `kubectl apply`. As in k3s,
-removing a file does not delete what it applied (k3s-io/k3s#1971): whoever removes a manifest
-deletes its objects too. Applied objects carry the objectset owner annotations k3s puts on them,
-naming the AddOn (the file's base name).
+"""Deploy controller (k3s AddOns, k3s-io/k3s pkg/deploy/controller.go): applies every
+`*.yaml`/`*.yml`/`*.json` in `<data-dir>/server/manifests` and its subdirectories on start and whenever
+a file changes, like `kubectl apply`. As in k3s, removing a file does not delete what it applied
+(k3s-io/k3s#1971): whoever removes a manifest deletes its objects too. A file with a `<file>.skip`
+beside it is not applied. A disabled component's file (`disable:` names its base name or its
+directory) is actively deleted, with the objects it applied (`shouldDisableFile`, `delete`).
+Applied objects carry the objectset owner annotations k3s puts on them, naming the AddOn (the
+file's base name).
 
 Example:
     Manifests(api, "/var/lib/rancher/k3s/server/manifests").reconcile()
@@ -61,24 +64,52 @@ def stamped(obj: Obj, addon: str) -> Obj:
 
 
 class Manifests:
-    def __init__(self, api: Client, directory: str) -> None:
+    def __init__(self, api: Client, directory: str, disables: tuple[str, ...] = ()) -> None:
         self.api = api
         self.directory = directory
+        self.disables = set(disables)
         self.resources = Resources(api)
         self.applied: dict[str, str] = {}
         self.errors: dict[str, str] = {}
 
     def files(self) -> dict[str, str]:
+        """Relative name -> path of every manifest, subdirectories included, `.skip`ped ones left out."""
+        found: dict[str, str] = {}
+        for root, directories, names in os.walk(self.directory):
+            directories.sort()
+            for name in sorted(names):
+                full = os.path.join(root, name)
+                if name.endswith(SUFFIXES) and not name.startswith(".") and not os.path.exists(full + ".skip"):
+                    found[os.path.relpath(full, self.directory)] = full
+        return found
+
+    def disabled(self, relative: str) -> bool:
+        """k3s `shouldDisableFile`: a disabled directory on the path, or the file's base name."""
+        parts = relative.split(os.sep)
+        return any(part in self.disables for part in parts[:-1]) or addon_name(parts[-1]) in self.disables
+
+    def remove_disabled(self, name: str, file_path: str) -> None:
+        """Delete a disabled component's objects, then its file."""
         try:
-            names = sorted(os.listdir(self.directory))
-        except FileNotFoundError:
-            return {}
-        return {name: os.path.join(self.directory, name) for name in names
-                if name.endswith(SUFFIXES) and not name.startswith(".")}
+            with open(file_path, encoding="utf-8") as handle:
+                objs = documents(handle.read())
+        except (OSError, yaml.YAMLError, ValueError) as error:
+            self.report(name, f"failed to delete {file_path}: {error}")
+            return
+        for obj in objs:
+            try:
+                self.api.delete(self.url_of(obj)[1])
+            except (UnknownKind, ApiError):
+                continue
+        os.remove(file_path)
+        log.info(f"Deleted disabled manifest {name} and the objects of AddOn {ADDON_NAMESPACE}/{addon_name(name)}")
 
     def reconcile(self) -> None:
         files = self.files()
         for name, file_path in files.items():
+            if self.disabled(name):
+                self.remove_disabled(name, file_path)
+                continue
             with open(file_path, "rb") as handle:
                 content = handle.read()
             digest = hashlib.sha256(content).hexdigest()

@@ -4,7 +4,9 @@ Upstream: k3s-io/k3s pkg/agent/run.go.
 
 Start-up order and failures follow k3s: the kubelet opens `/dev/kmsg` first and kube-proxy raises
 `nf_conntrack_max`; either failing is fatal (`Error: ...` on stderr, exit 1) so systemd's Restart=
-loops exactly as with real k3s in an LXC container. Stopping leaves the pods running in their shims.
+loops exactly as with real k3s in an LXC container. Once the server answers, the node takes its
+kubelet's certificates from the supervisor (`kubelet_certs.py`, pkg/agent/config `Get`) before it
+registers. Stopping leaves the pods running in their shims.
 
 Example:
     sys.exit(run(options))
@@ -22,8 +24,10 @@ from k3s_standin import client
 from k3s_standin.client import ApiError, path
 from k3s_standin.controllers import durations, log, loop
 from k3s_standin.node import conntrack, kmsg
+from k3s_standin.node.image_store import ImageStore
 from k3s_standin.node.kube_proxy import KubeProxy
 from k3s_standin.node.kubelet import Kubelet
+from k3s_standin.node.kubelet_certs import ensure_kubelet_certs
 from k3s_standin.node.node_object import NodeSpecError
 from k3s_standin.node.pod_network import PodNetwork
 from k3s_standin.systemd_notify import notify_ready
@@ -90,14 +94,18 @@ def run(options: Any) -> int:
         error = conntrack.ensure_max(dict(options.kube_proxy_args))
         if error:
             return fatal("kube-proxy", error)
+    # containerd imports the air-gap archives before the kubelet starts (k3s pkg/agent/containerd).
+    ImageStore(options.data_dir).preload()
     node_ip = options.node_ip or detect_node_ip()
     api = client.for_options(options, log=log.info)
+    certs = ensure_kubelet_certs(api, options.data_dir, options.node_name, node_ip)
     network = None if options.flannel_backend == "none" else PodNetwork(node_ip, options.cluster_cidr)
-    kubelet = Kubelet(api, options, node_ip, network)
+    kubelet = Kubelet(api, options, node_ip, network, certs)
     try:
         register(kubelet)
     except NodeSpecError as bad:
         return fatal("kubelet", str(bad))
+    kubelet.server.start()
     if network is not None:
         start_network(api, options, network)
     if not options.disable_kube_proxy:

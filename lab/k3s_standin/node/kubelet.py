@@ -1,10 +1,11 @@
-"""kubelet: registers the Node, renews its Lease, posts the Ready heartbeat, and runs the pods bound
-to it through its pod worker (`pods.py`; their containers outlive this process in their shims).
+"""kubelet: registers the Node, renews its Lease, posts the Ready heartbeat, runs the pods bound
+to it through its pod worker (`pods.py`; their containers outlive this process in their shims) and
+serves their logs (`kubelet_server.py`, on the kubelet-arg `port`, default 10250).
 
 Upstream: kubernetes/kubernetes pkg/kubelet/kubelet_node_status.go, pkg/kubelet/nodelease.
 
 Example:
-    Kubelet(api, options, node_ip, network).register()
+    Kubelet(api, options, node_ip, network, certs).register()
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from k3s_standin.client import ApiError, Client, path
 from k3s_standin.controllers import clock, log
 from k3s_standin.node import node_object
+from k3s_standin.node.kubelet_certs import KubeletCerts
+from k3s_standin.node.kubelet_server import KubeletServer, kubelet_port
 from k3s_standin.node.pod_network import PodNetwork
 from k3s_standin.node.pods import Pods
 from k3s_standin.node.runtime_state import RuntimeState
@@ -26,7 +29,8 @@ LEASE_SECONDS = 40
 
 
 class Kubelet:
-    def __init__(self, api: Client, options: Any, node_ip: str, network: PodNetwork | None) -> None:
+    def __init__(self, api: Client, options: Any, node_ip: str, network: PodNetwork | None,
+                 certs: KubeletCerts) -> None:
         self.api = api
         self.options = options
         self.name = options.node_name
@@ -34,6 +38,8 @@ class Kubelet:
         self.pods = Pods(api, options, node_ip, network)
         self.runtime_state = RuntimeState.from_kubelet_args(options.kubelet_args)
         self.posted_ready = False
+        self.port = kubelet_port(dict(options.kubelet_args))
+        self.server = KubeletServer(certs, self.port, api.token, self.pods.runtime_of)
 
     # node registration and heartbeats
 
@@ -64,7 +70,7 @@ class Kubelet:
         def write(obj: Obj) -> bool:
             if initial:
                 obj.setdefault("status", {}).update(copy.deepcopy(initial))
-            return node_object.post_status(obj, self.node_ip, self.options.node_name, now, errors)
+            return node_object.post_status(obj, self.node_ip, self.options.node_name, now, errors, self.port)
 
         self.api.mutate(path("v1", "nodes", name=self.name, subresource="status"), write)
         self.posted_ready = not errors

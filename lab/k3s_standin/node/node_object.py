@@ -119,13 +119,14 @@ def ready_condition(errors: list[str]) -> tuple[str, str, str, str]:
     return "Ready", "True", "KubeletReady", "kubelet is posting ready status"
 
 
-def post_status(node: Obj, node_ip: str, hostname: str, now: str, errors: list[str] | None = None) -> bool:
+def post_status(node: Obj, node_ip: str, hostname: str, now: str, errors: list[str] | None = None,
+                kubelet_port: int = 10250) -> bool:
     """Refresh addresses, nodeInfo and the kubelet's conditions with a new heartbeat; `errors` (see
     `runtime_state`) make the node NotReady. Ready stays last, as the setter keeps it."""
     status = node.setdefault("status", {})
     status["addresses"] = [{"type": "InternalIP", "address": node_ip}, {"type": "Hostname", "address": hostname}]
     status["nodeInfo"] = node_info()
-    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 10250}}
+    status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
     for kind, value, reason, message in [*CONDITIONS, ready_condition(errors or [])]:
         conditions.set_condition(status, kind, value, reason, message, now, update_stamp="")
         for item in status["conditions"]:

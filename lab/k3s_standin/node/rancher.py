@@ -1,9 +1,15 @@
-"""Rancher "container": HTTPS on the pod IP at its https containerPort (and HTTP on its http port),
-answering `/ping` with `pong` and `/healthz` with `ok`, like Rancher's own health endpoints, with a
-self-signed certificate made once by the openssl CLI (Rancher generates its own CA the same way).
+"""Rancher "container": HTTPS on the pod IP at its https containerPort (and HTTP on its http port, the
+one the chart's Service port 80 and Traefik reach), answering `/ping` with `pong` and `/healthz` with
+`ok`, like Rancher's own health endpoints, with a self-signed certificate made once by the openssl
+CLI (Rancher generates its own CA the same way).
+
+Rancher takes a while to start: until STARTUP_SECONDS after the container started (30 s, or
+$K3S_STANDIN_RANCHER_STARTUP_SECONDS) both answer 503, so the chart's startupProbe and
+readinessProbe (rancher/rancher chart/templates/deployment.yaml: httpGet /healthz on port 80) keep
+the pod unready; `ready_at` tells the kubelet when they pass.
 
 Example:
-    server = RancherContainer(pod_ip, container, tls_dir); server.start(); server.stop()
+    server = RancherContainer(pod_ip, container, tls_dir, writer); server.start(); server.stop()
 """
 
 from __future__ import annotations
@@ -12,21 +18,32 @@ import http.server
 import os
 import ssl
 import subprocess
+import time
 from typing import Any
 
 from k3s_standin.node.listeners import Server, listen
+from k3s_standin.node.pod_logs import LogWriter
 
 Obj = dict[str, Any]
 ANSWERS = {"/ping": "pong", "/healthz": "ok"}
+STARTUP_ENV = "K3S_STANDIN_RANCHER_STARTUP_SECONDS"
+STARTUP_SECONDS = 30.0
+
+
+def startup_seconds() -> float:
+    return float(os.environ.get(STARTUP_ENV) or STARTUP_SECONDS)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "rancher"
     protocol_version = "HTTP/1.1"
+    ready_at = 0.0
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         body = ANSWERS.get(self.path.split("?")[0])
         code = 200 if body is not None else 404
+        if time.time() < self.ready_at:
+            code, body = 503, "Service Unavailable"
         data = (body if body is not None else "404 page not found\n").encode()
         self.send_response(code)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -59,22 +76,47 @@ def hostname_of(container: Obj) -> str:
     return (env.get("CATTLE_SERVER_URL") or "https://rancher").split("://", 1)[-1].split("/")[0] or "rancher"
 
 
+# Rancher's own listener for in-cluster HTTPS, which the chart's Service `https-internal` (443) targets.
+INTERNAL_HTTPS_PORT = 444
+
+
+def listen_ports(args: list[str]) -> tuple[int, int]:
+    """(HTTP, HTTPS) from the chart's `--http-listen-port=80 --https-listen-port=443` (rancher/rancher
+    chart/templates/deployment.yaml passes both; only 80 is a declared containerPort)."""
+    found = {"--http-listen-port": 80, "--https-listen-port": 443}
+    for arg in args:
+        key, _, number = str(arg).partition("=")
+        if key in found and number.isdigit():
+            found[key] = int(number)
+    return found["--http-listen-port"], found["--https-listen-port"]
+
+
 class RancherContainer:
-    def __init__(self, pod_ip: str, container: Obj, tls_dir: str) -> None:
+    def __init__(self, pod_ip: str, container: Obj, tls_dir: str, writer: LogWriter) -> None:
         self.pod_ip = pod_ip
-        self.ports = {port.get("name", ""): int(port["containerPort"]) for port in container.get("ports") or []}
+        self.writer = writer
+        self.ready_at = 0.0
+        self.http_port, self.https_port = listen_ports(container.get("args") or [])
         self.hostname = hostname_of(container)
         self.tls_dir = tls_dir
         self.servers: list[Server] = []
 
     def start(self) -> None:
-        https_port = self.ports.get("https", 443)
         cert, key = certificate(self.tls_dir, self.hostname)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        self.servers.append(listen(self.pod_ip, https_port, Handler, context))
-        if "http" in self.ports:
-            self.servers.append(listen(self.pod_ip, self.ports["http"], Handler))
+        self.ready_at = time.time() + startup_seconds()
+        handler = type("RancherHandler", (Handler,), {"ready_at": self.ready_at})
+        self.servers.append(listen(self.pod_ip, self.https_port, handler, context))
+        self.servers.append(listen(self.pod_ip, self.http_port, handler))
+        self.writer.line(f"Rancher version standin is starting for https://{self.hostname}")
+        try:
+            self.servers.append(listen(self.pod_ip, INTERNAL_HTTPS_PORT, handler, context))
+        except OSError as error:
+            # Only where pods share one address (the conformance tests' loopback node): in the lab
+            # every pod has its own IP, as with a CNI, and 444 is always free.
+            self.writer.line(f"internal listener :{INTERNAL_HTTPS_PORT} not started: {error}")
+        self.writer.line(f"Listening on {self.pod_ip}:{self.https_port} and :{self.http_port}")
 
     def stop(self) -> None:
         for server in self.servers:

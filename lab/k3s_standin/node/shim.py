@@ -5,9 +5,11 @@ runtime/v2/runc; its state under /run/k3s/containerd/io.containerd.runtime.v2.ta
 Upstream: containerd/containerd runtime/v2 shims, which k3s-io/k3s's KillMode=process unit (install.sh) leaves running.
 
 The kubelet (`shims.py`) writes the bundle's config.json and starts this in a new session; the shim
-starts the containers (svclb forwarder, Rancher's HTTPS health endpoints; see `runtime.py`), records
-them with its pid in status.json once their ports are bound, and serves until SIGTERM. It needs no
-API access: an svclb container reads its endpoints from the bundle's targets.json.
+starts the containers whose images the node has (svclb forwarder, Rancher's health endpoints,
+Traefik, or a container that just runs; see `runtime.py`), records them with its pid in status.json
+once their ports are bound, and serves until SIGTERM. It needs no API access: an svclb container
+reads its endpoints from the bundle's targets.json, Traefik its routes from routes.json. Each
+container writes its log under /var/log/pods (`pod_logs.py`).
 
 Example:
     python3 /usr/local/bin/k3s pod-shim --bundle /run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io/<uid>
@@ -19,14 +21,30 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from k3s_standin.node.pod_logs import LogWriter, log_file
 from k3s_standin.node.rancher import RancherContainer
-from k3s_standin.node.runtime import HELM, RANCHER, SVCLB, Completed, Container, PodRuntime, image_kind
+from k3s_standin.node.runtime import HELM, RANCHER, SVCLB, TRAEFIK, Container, Factory, PodRuntime, image_kind
 from k3s_standin.node.svclb import SvclbContainer
+from k3s_standin.node.traefik import TraefikContainer
 
 Obj = dict[str, Any]
+
+
+class Idle:
+    """An image without a lab behaviour (coredns, metrics-server, pause, cert-manager's, ...): it runs
+    until stopped and is ready at once."""
+
+    def __init__(self, image: str, writer: LogWriter) -> None:
+        self.image, self.writer = image, writer
+
+    def start(self) -> None:
+        self.writer.line(f"{self.image} (standin) started")
+
+    def stop(self) -> None:
+        return
 
 
 class UsageError(ValueError):
@@ -40,17 +58,21 @@ def bundle_of(argv: Sequence[str]) -> str:
     return args[1]
 
 
-def container_factory(bundle: str, tls_dir: str) -> Callable[[Obj, Obj, str], Container | None]:
-    """What each image runs inside this shim; None for images the lab cannot pull."""
-    def make(pod: Obj, spec: Obj, pod_ip: str) -> Container | None:
-        kind = image_kind(spec.get("image", ""))
+def container_factory(bundle: str, tls_dir: str, pulled: set[str]) -> Factory:
+    """What each image runs inside this shim; None for images not in the node's store (`pulled`)."""
+    def make(pod: Obj, spec: Obj, pod_ip: str, restart: int) -> Container | None:
+        image = spec.get("image", "")
+        kind = image_kind(image)
+        if image not in pulled or kind == HELM:
+            return None
+        writer = LogWriter(log_file(pod["metadata"], spec["name"], restart))
         if kind == SVCLB:
             return SvclbContainer(spec, os.path.join(bundle, "targets.json"))
         if kind == RANCHER:
-            return RancherContainer(pod_ip, spec, tls_dir)
-        if kind == HELM:
-            return Completed()
-        return None
+            return RancherContainer(pod_ip, spec, tls_dir, writer)
+        if kind == TRAEFIK:
+            return TraefikContainer(pod_ip, spec, os.path.join(bundle, "routes.json"), writer)
+        return Idle(image, writer)
     return make
 
 
@@ -72,7 +94,8 @@ def main(argv: Sequence[str]) -> int:
         config = json.load(handle)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    runtime = PodRuntime(config["pod"], config["podIP"], container_factory(bundle, config["tlsDir"]),
+    runtime = PodRuntime(config["pod"], config["podIP"],
+                         container_factory(bundle, config["tlsDir"], set(config["pulled"])),
                          restart_count=int(config["restartCount"]))
     runtime.start(config["stamp"])
     write_status(bundle, {**runtime.state(), "pid": os.getpid()})

@@ -14,13 +14,15 @@ containerd keeps a task's state in a bundle directory under the tmpfs `/run/k3s/
         config.json    what to run (written by the kubelet before it starts the shim)
         status.json    what runs: pid, containers with ids and start times (written by the shim)
         targets.json   an svclb pod's ready endpoints (kept current by the kubelet)
+        routes.json    a Traefik pod's Ingress routes and certificates (kept current by the kubelet)
         shim.log       the shim's stderr
 
 The run dir is /run/k3s, or $K3S_STANDIN_RUN_DIR (tests on a host give each cluster its own).
 
 Example:
     shims = Shims(run_dir())
-    runtime = shims.launch(pod, "10.42.1.5", restart_count=0, tls_dir=tls_dir, stamp=stamp, targets={})
+    runtime = shims.launch(pod, "10.42.1.5", restart_count=0, tls_dir=tls_dir, stamp=stamp, targets={},
+                           pulled=["docker.io/rancher/rancher:v2.10.1"])
     shims.adopt(pod)   # after a kubelet restart: the same containers, or None when the shim is gone
     shims.stop(pod["metadata"]["uid"])
 """
@@ -37,11 +39,14 @@ import time
 from typing import Any
 
 import k3s_standin
+from k3s_standin.node import pod_logs, rancher
 from k3s_standin.node.runtime import PodRuntime
 from k3s_standin.node.svclb import write_targets
 
 Obj = dict[str, Any]
 RUN_DIR_ENV = "K3S_STANDIN_RUN_DIR"
+# What a shim inherits from k3s: where pod logs go and the Rancher start-up time (tests shorten it).
+PASSED_ENV = (pod_logs.ROOT_ENV, rancher.STARTUP_ENV)
 TASKS = ("containerd", "io.containerd.runtime.v2.task", "k8s.io")
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -57,6 +62,7 @@ def shim_command(bundle: str) -> tuple[list[str], dict[str, str]]:
     tree. The environment is minimal: no NOTIFY_SOCKET, no token."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(k3s_standin.__file__)))
     environment = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": root}
+    environment.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
     return [sys.executable, "-m", "k3s_standin", "pod-shim", "--bundle", bundle], environment
 
 
@@ -108,7 +114,7 @@ class Shims:
         return pid is not None and is_shim(pid, self.bundle(uid))
 
     def launch(self, pod: Obj, pod_ip: str, restart_count: int, tls_dir: str, stamp: str,
-               targets: dict[str, list[tuple[str, int]]]) -> PodRuntime:
+               targets: dict[str, list[tuple[str, int]]], pulled: list[str]) -> PodRuntime:
         """Start the pod's shim and wait until it has started the containers (ports bound)."""
         uid = pod["metadata"]["uid"]
         bundle = self.bundle(uid)
@@ -117,7 +123,7 @@ class Shims:
         os.makedirs(bundle, mode=0o700)
         with open(os.path.join(bundle, "config.json"), "w", encoding="utf-8") as handle:
             json.dump({"pod": pod, "podIP": pod_ip, "restartCount": restart_count, "tlsDir": tls_dir,
-                       "stamp": stamp}, handle)
+                       "stamp": stamp, "pulled": pulled}, handle)
         write_targets(os.path.join(bundle, "targets.json"), targets)
         command, environment = shim_command(bundle)
         with open(os.path.join(bundle, "shim.log"), "ab") as log_file:
@@ -143,6 +149,10 @@ class Shims:
 
     def update_targets(self, uid: str, targets: dict[str, list[tuple[str, int]]]) -> None:
         write_targets(os.path.join(self.bundle(uid), "targets.json"), targets)
+
+    def update_routes(self, uid: str, routes: Obj) -> None:
+        """Replace a Traefik shim's routes file atomically (the same file write as svclb targets)."""
+        write_targets(os.path.join(self.bundle(uid), "routes.json"), routes)
 
     def stop(self, uid: str) -> None:
         """SIGTERM the shim, SIGKILL its session after STOP_TIMEOUT, and remove its bundle."""

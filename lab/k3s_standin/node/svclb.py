@@ -71,8 +71,8 @@ def targets(pod: Obj, service: Obj | None, endpoints: Obj | None) -> dict[str, l
             for spec in pod["spec"].get("containers") or []}
 
 
-def write_targets(file_name: str, wanted: dict[str, list[tuple[str, int]]]) -> None:
-    """Replace the targets file atomically: a connection reads it whole or not at all."""
+def write_targets(file_name: str, wanted: dict[str, Any]) -> None:
+    """Replace the targets (or routes) file atomically: a connection reads it whole or not at all."""
     partial = f"{file_name}.partial"
     with open(partial, "w", encoding="utf-8") as handle:
         json.dump(wanted, handle)
