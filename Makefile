@@ -20,7 +20,7 @@ LAB_NO_SERVICE_UNITS := ssh.service ssh.socket etcd.service
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup lab-setup check demo test test-ha test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
+.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -72,15 +72,19 @@ demo: lab-up
 	$(MAKE) deploy restart-test verify INVENTORY=$(INVENTORY)
 
 ## All tests: the code checks, unit and stand-in conformance tests, then end-to-end tests on a
-## freshly made lab (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts fresh).
+## freshly made lab (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts
+## fresh), then the HA lab's (test-ha).
 test: check lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
+	$(MAKE) test-ha
 
-## The HA lab's end-to-end tests (tests/lab/test_ha_*.py) on a freshly made HA lab; `make test`
-## skips them (they need LAB_TOPOLOGY=ha), so its time stays as it was.
+## The HA lab's end-to-end tests (tests/lab/test_ha_*.py, skipped on the default lab) on a freshly
+## made HA lab. The sub-make's LAB_TOPOLOGY=ha picks the HA inventories.
 test-ha: check
-	$(MAKE) lab-fresh LAB_TOPOLOGY=ha
-	$(RUN) LAB_TOPOLOGY=ha $(BIN)/pytest $(wildcard tests/lab/test_ha_*.py) $(PYTEST_ARGS)
+	$(MAKE) lab-fresh ha-suite LAB_TOPOLOGY=ha
+
+ha-suite:
+	$(RUN) $(BIN)/pytest $(wildcard tests/lab/test_ha_*.py) $(PYTEST_ARGS)
 
 ## Tests that need no LXC: the code checks, pure logic and the stand-in's conformance with real kubectl.
 test-unit: check

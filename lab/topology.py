@@ -76,9 +76,16 @@ def topology() -> str:
     return chosen
 
 
-def inventory_name(reach: str) -> str:
-    """The topology's inventory file for `ssh` or `pct`: `inventory-ssh.yml`, `inventory-ha-pct.yml`."""
-    return f"inventory-{reach}.yml" if topology() == "default" else f"inventory-{topology()}-{reach}.yml"
+def inventory_name(reach: str, chosen: str | None = None) -> str:
+    """The topology's inventory file for `ssh` or `pct` (LAB_TOPOLOGY's unless ``chosen``):
+    `inventory-ssh.yml`, `inventory-ha-pct.yml`."""
+    chosen = chosen or topology()
+    return f"inventory-{reach}.yml" if chosen == "default" else f"inventory-{chosen}-{reach}.yml"
+
+
+def all_inventory_names() -> list[str]:
+    """Every topology's inventories: `lab.py down` removes them all, whichever topology was up."""
+    return [inventory_name(reach, chosen) for chosen in TOPOLOGIES for reach in ("ssh", "pct")]
 
 
 def lab_containers() -> list[Container]:
