@@ -1,29 +1,49 @@
 """Build the k3s stand-in into one executable file, the way an air-gapped user gets a k3s binary.
 
+The version is chosen here, as a real k3s release's is at build time: `lab/build/k3s` is the default
+(`k3s_standin.DEFAULT_K3S_VERSION`), any other is `lab/build/k3s-<version>`, so the lab can hold the
+current release and the one an upgrade starts from side by side.
+
 Example:
 
-    binary = build_standin()   # lab/build/k3s
+    binary = build_standin()                      # lab/build/k3s, v1.31.4+k3s1
+    older = build_standin(release.PREVIOUS_K3S_VERSION)   # lab/build/k3s-v1.30.8+k3s1
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import zipapp
 from pathlib import Path
 
+from k3s_standin import BUILD_VERSION_FILE, DEFAULT_K3S_VERSION
 from topology import BUILD_DIR, LAB_DIR
 
 SOURCE = LAB_DIR / "k3s_standin"
+# A k3s release tag (k3s-io/k3s scripts/version.sh): v<major>.<minor>.<patch>[-rcN]+k3sN.
+RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+(-rc\d+)?\+k3s\d+")
 
 
-def build_standin() -> Path:
-    """Zip the stand-in package with a python3 shebang into lab/build/k3s; rebuilt every time (fast)."""
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    target = BUILD_DIR / "k3s"
+def binary_name(version: str) -> str:
+    """`k3s` for the default version, `k3s-<version>` for another."""
+    return "k3s" if version == DEFAULT_K3S_VERSION else f"k3s-{version}"
+
+
+def build_standin(version: str | None = None, directory: Path = BUILD_DIR) -> Path:
+    """Zip the stand-in package, reporting `version`, with a python3 shebang into `directory`
+    (lab/build); rebuilt every time (fast). Raises ValueError for a version k3s would never carry."""
+    version = version or DEFAULT_K3S_VERSION
+    if not RELEASE_TAG.fullmatch(version):
+        raise ValueError(f"not a k3s release version: {version!r} (expected e.g. {DEFAULT_K3S_VERSION})")
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / binary_name(version)
     with tempfile.TemporaryDirectory() as staging:
-        shutil.copytree(SOURCE, Path(staging) / SOURCE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        partial = target.with_suffix(".partial")
+        package = Path(staging) / SOURCE.name
+        shutil.copytree(SOURCE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", BUILD_VERSION_FILE))
+        (package / BUILD_VERSION_FILE).write_text(f"{version}\n")
+        partial = target.with_name(target.name + ".partial")
         zipapp.create_archive(staging, partial, interpreter="/usr/bin/python3", main="k3s_standin.__main__:main")
     partial.chmod(0o755)
     partial.replace(target)

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from k3s_standin import K3S_VERSION
+from k3s_standin import K3S_VERSION, release
 
 USAGE = """NAME:
    k3s - Kubernetes, but small and simple (lab stand-in)
@@ -286,7 +286,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 1
     if args[0] in ("--version", "-v", "version"):
-        print(f"k3s version {K3S_VERSION} (standin)\ngo version go1.22.9")
+        print(release.version_text())
         return 0
     command = COMMANDS.get(args[0])
     if command is None:

@@ -4,13 +4,30 @@ release's `k3s-airgap-images-amd64.tar.zst`) and its packaged charts (`manifests
 archives k3s writes into `<data-dir>/server/static/charts`). The stand-in and the lab's image
 builder both read them here, so an image the stand-in runs is one the lab's archive carries.
 
+The release's version is the one the stand-in was built with (`k3s_standin.K3S_VERSION`); the lab
+builds two, the current one and `PREVIOUS_K3S_VERSION`, the minor before it, to upgrade from.
+
 Example:
     HELM_JOB_IMAGE in SYSTEM_IMAGES   # True
+    version_text()   # "k3s version v1.31.4+k3s1 (standin)\ngo version go1.22.9"
 """
 
-from k3s_standin import K3S_VERSION, KUBE_VERSION
+from k3s_standin import DEFAULT_K3S_VERSION, K3S_VERSION, KUBE_VERSION
 
-__all__ = ["K3S_VERSION", "KUBE_VERSION"]
+__all__ = ["DEFAULT_K3S_VERSION", "K3S_VERSION", "KUBE_VERSION"]
+
+# The newest patch of the minor before DEFAULT_K3S_VERSION, released with it (k3s-io/k3s tags).
+PREVIOUS_K3S_VERSION = "v1.30.8+k3s1"
+# Both releases are built with this Go (k3s-io/k3s Dockerfile.dapper of each tag).
+GO_VERSION = "go1.22.9"
+# Where a real build has its commit's first 8 hex digits (pkg/version.GitCommit).
+GIT_COMMIT = "standin"
+
+
+def version_text() -> str:
+    """What `k3s --version` prints (k3s-io/k3s pkg/cli/cmds/root.go: `%s version %s (%s)`, then
+    `go version %s` with runtime.Version())."""
+    return f"k3s version {K3S_VERSION} ({GIT_COMMIT})\ngo version {GO_VERSION}"
 
 HELM_JOB_IMAGE = "rancher/klipper-helm:v0.9.3-build20241008"
 SERVICELB_IMAGE = "rancher/klipper-lb:v0.4.9"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 from typing import Any
 
-from k3s_standin import K3S_VERSION
+from k3s_standin import K3S_VERSION, release
 from k3s_standin.apiserver.resources import ALL_VERBS, STATUS_VERBS, Registry, Resource
 
 Obj = dict[str, Any]
@@ -23,11 +23,13 @@ SUBRESOURCE_KINDS = {"binding": ("", "v1", "Binding", ("create",)),
 
 
 def version() -> Obj:
+    """/version (k8s.io/apimachinery pkg/version Info): k3s sets gitVersion to its own version, so
+    major/minor follow the version the stand-in was built with."""
     major, minor = K3S_VERSION.lstrip("v").split(".")[:2]
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    return {"major": major, "minor": minor, "gitVersion": K3S_VERSION, "gitCommit": "standin",
+    return {"major": major, "minor": minor, "gitVersion": K3S_VERSION, "gitCommit": release.GIT_COMMIT,
             "gitTreeState": "clean", "buildDate": "2024-12-10T00:00:00Z",
-            "goVersion": "go1.22.9", "compiler": "gc", "platform": f"linux/{machine}"}
+            "goVersion": release.GO_VERSION, "compiler": "gc", "platform": f"linux/{machine}"}
 
 
 def api_versions(server_address: str) -> Obj:

@@ -24,7 +24,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from k3s_standin.apiserver import discovery, errors, node_certs, openapi, pod_logs, protobuf, static
+from k3s_standin.apiserver import discovery, errors, eviction, node_certs, openapi, pod_logs, protobuf, static
 from k3s_standin.apiserver.auth import authenticate
 from k3s_standin.apiserver.errors import ApiError
 from k3s_standin.apiserver.node_certs import NodeCertificates
@@ -137,7 +137,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._send_json(200, self.server.supervisor[path]())
             self._route(method, path, query, body)
         except ApiError as error:
-            self._send_json(error.code, error.status())
+            self._send_json(error.code, error.status(), retry_after(error))
         except (ConnectionError, ssl.SSLError, socket.timeout):
             self.close_connection = True
         except Exception as error:  # a bug must answer 500 like kube-apiserver, not drop the connection
@@ -174,8 +174,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _send_text(self, code: int, text: str) -> None:
         self._send_bytes(code, text.encode(), "text/plain; charset=utf-8")
 
-    def _send_json(self, code: int, obj: Obj) -> None:
-        self._send_bytes(code, json.dumps(obj, separators=(",", ":")).encode(), "application/json")
+    def _send_json(self, code: int, obj: Obj, headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(code, json.dumps(obj, separators=(",", ":")).encode(), "application/json", headers)
 
     def _wants_table(self) -> bool:
         accept = self.headers.get("Accept", "")
@@ -262,8 +262,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if subresource in ("binding", "eviction"):
             if method != "POST":
                 raise errors.method_not_allowed()
-            action = ops.bind if subresource == "binding" else ops.evict
-            return self._send_json(201, action(namespace, name, body))
+            if subresource == "binding":
+                return self._send_json(201, ops.bind(namespace, name, body))
+            return self._send_json(201, eviction.evict(ops, namespace, name, body))
         if subresource == "scale":
             return self._scale(method, resource, namespace, name, body)
         if subresource == "log":
@@ -384,6 +385,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return True
         finally:
             self.connection.settimeout(timeout)
+
+
+def retry_after(error: ApiError) -> dict[str, str]:
+    """The Retry-After header of an error whose details suggest a delay (k8s.io/apiserver
+    pkg/endpoints/handlers/responsewriters/writers.go `ErrorNegotiated`)."""
+    seconds = (error.details or {}).get("retryAfterSeconds") or 0
+    return {"Retry-After": str(seconds)} if seconds > 0 else {}
 
 
 def _delete_options(query: dict[str, str]) -> Obj:

@@ -1,4 +1,5 @@
-"""The API verbs with kube-apiserver semantics: create, get, list, update, patch, delete, bind, evict.
+"""The API verbs with kube-apiserver semantics: create, get, list, update, patch, delete, bind (eviction,
+which asks PodDisruptionBudgets first, is `eviction.py`).
 
 Covers metadata handling (uid, creationTimestamp, generation, generateName), the status subresource
 split, resourceVersion preconditions (409), namespace lifecycle, finalizers, graceful pod deletion
@@ -330,12 +331,6 @@ class Operations:
             bound["status"]["conditions"] = conditions
             self.store.put(PODS.key, bound, "MODIFIED")
         return success(PODS, pod, 201)
-
-    def evict(self, namespace: str, name: str, eviction: Any) -> Obj:
-        """POST pods/<name>/eviction (no PodDisruptionBudgets in the stand-in): a graceful delete."""
-        options = (eviction or {}).get("deleteOptions") or {}
-        self.delete(PODS, namespace, name, options)
-        return success(PODS, {"metadata": {"name": name}}, 201)
 
     # scale subresource (autoscaling/v1 Scale over spec.replicas)
 

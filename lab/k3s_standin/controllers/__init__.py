@@ -28,6 +28,7 @@ from k3s_standin.controllers.cert_manager import CertManager
 from k3s_standin.controllers.daemonset import DaemonSets
 from k3s_standin.controllers.deployment import Deployments
 from k3s_standin.controllers.disruption import Limits
+from k3s_standin.controllers.disruption_budget import DisruptionBudgets
 from k3s_standin.controllers.endpoints import Endpoints
 from k3s_standin.controllers.helm_controller import HelmController
 from k3s_standin.controllers.job import Jobs
@@ -76,6 +77,7 @@ def controller_list(api: client.Client, options: Any, args: dict[str, str], grac
         ("daemonset", RESYNC, DaemonSets(api).reconcile, KCM),
         ("job", RESYNC, Jobs(api).reconcile, KCM),
         ("endpoints", RESYNC, Endpoints(api).reconcile, KCM),
+        ("disruption", RESYNC, DisruptionBudgets(api).reconcile, KCM),
     ]
     if "servicelb" not in options.disable:
         controllers.append(("servicelb", 2 * RESYNC, ServiceLB(api).reconcile, "k3s"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from k3s_standin import client
+from k3s_standin import K3S_VERSION, client
 from k3s_standin.client import ApiError, Client, path
 from k3s_standin.controllers import clock, durations, log
 
@@ -33,7 +33,7 @@ def simulated_node(index: int) -> Obj:
                                        "lastTransitionTime": now}],
                        "addresses": [{"type": "InternalIP", "address": address},
                                      {"type": "Hostname", "address": name}],
-                       "nodeInfo": {"kubeletVersion": "v1.31.4+k3s1", "kubeProxyVersion": "v1.31.4+k3s1",
+                       "nodeInfo": {"kubeletVersion": K3S_VERSION, "kubeProxyVersion": K3S_VERSION,
                                     "operatingSystem": "linux", "architecture": "amd64",
                                     "containerRuntimeVersion": "containerd://1.7.23-k3s2",
                                     "osImage": "Simulated", "kernelVersion": "simulated"}}}
