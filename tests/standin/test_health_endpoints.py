@@ -128,8 +128,14 @@ def test_anonymous_requests_elsewhere_are_403_forbidden(servers: list[HaServer],
 
 @needs_etcd
 def test_a_supervisor_route_without_credentials_is_k3s_forbidden(servers: list[HaServer]) -> None:
-    code, body = get(f"{servers[0].url}/db/info", anonymous(ha_ca(servers[0])))
+    code, body = get(f"{servers[0].url}/v1-k3s/server-bootstrap", anonymous(ha_ca(servers[0])))
     assert (code, json.loads(body)["message"]) == (403, "forbidden")
+
+
+@needs_etcd
+def test_the_etcd_members_answer_a_local_client_without_credentials(servers: list[HaServer]) -> None:
+    code, body = get(f"{servers[0].url}/db/info", anonymous(ha_ca(servers[0])))
+    assert (code, len(json.loads(body)["members"])) == (200, len(NAMES))
 
 
 @needs_etcd

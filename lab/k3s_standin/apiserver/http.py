@@ -2,12 +2,13 @@
 content negotiation (JSON or server-side Table) and Status errors; the health endpoints
 (`health.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) are kube-apiserver paths.
 
-k3s's own router sits in front of kube-apiserver on the port (k3s-io/k3s pkg/server/handlers/router.go
-`NewHandler`, pkg/server/router.go before v1.32): only `/ping`, `/cacerts` and `/static/` answer
-without credentials; the supervisor's routes (`/v1-k3s/...`: the node certificates of `node_certs.py`,
-`/v1-k3s/server-bootstrap`, `/db/info`) authenticate themselves and answer 403 "forbidden" to a
-request without them (pkg/server/auth/auth.go `doAuth`). Every other path is kube-apiserver's,
-where a request without credentials is refused or admitted as `auth.py` says, before routing.
+k3s's own router sits in front of kube-apiserver on the port (k3s-io/k3s pkg/server/router.go
+`router`, pkg/server/handlers/router.go `NewHandler` in later releases): only `/ping`, `/cacerts` and
+`/static/` answer without credentials. The supervisor's routes (`/v1-k3s/...`: the node certificates
+of `node_certs.py`, `/v1-k3s/server-bootstrap`; `/db/info` except to a local client, pkg/etcd/etcd.go
+`handler` with auth.IsLocalOrHasRole) answer 403 "forbidden" to a request without credentials
+(pkg/server/auth/auth.go `doAuth`). Every other path is kube-apiserver's, where a request without
+credentials is refused or admitted as `auth.py` says, before routing.
 
 Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints (handlers, negotiation, responsewriters).
 
@@ -33,8 +34,8 @@ from typing import Any
 
 from k3s_standin.apiserver import discovery, errors, node_certs, openapi, pod_logs, protobuf, static
 from k3s_standin.apiserver.auth import anonymous_refusal, authenticate
-from k3s_standin.apiserver.health import Health
 from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.health import Health
 from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
@@ -44,6 +45,9 @@ from k3s_standin.apiserver.watch import watch_events
 
 Obj = dict[str, Any]
 FORBIDDEN = errors.ApiError(403, "Forbidden", "forbidden")  # k3s's supervisor routes (auth.go doAuth)
+# k3s pkg/etcd/etcd.go `handler`: /db/info admits local clients without credentials (auth.IsLocalOrHasRole)
+LOCAL_OR_ROLE = frozenset({"/db/info"})
+LOCAL_CLIENTS = ("127.0.0.1", "::1")
 PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
 HANDSHAKE_SECONDS = 10
 IDLE_SECONDS = 300
@@ -141,7 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
                                 self.server.password)
             if path in self.server.supervisor and method == "GET":
-                if user is None:
+                if user is None and not (path in LOCAL_OR_ROLE and self.client_address[0] in LOCAL_CLIENTS):
                     raise FORBIDDEN
                 return self._send_json(200, self.server.supervisor[path]())
             if user is None:
