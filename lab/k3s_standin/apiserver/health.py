@@ -24,10 +24,11 @@ Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver pkg/server/healthz/
   `rate.Limiter` with burst 1); a call in between gets the last error stored. The error is
   `error getting data from etcd: <cause>`; a member that cannot answer within the timeout (no
   quorum, or down) is clientv3's `context deadline exceeded`.
-* With kine (k3s's sqlite datastore) kube-apiserver runs the same checks against kine's etcd API,
-  and kine creates `/registry/health` for them at start (k3s-io/kine pkg/logstructured/sqllog
-  `SQLLog.Start`), so a sqlite server shows `[+]etcd ok` and `[+]etcd-readiness ok` too; the
-  stand-in's sqlite store is in-process, so that read cannot fail.
+* With kine (k3s's sqlite datastore) kube-apiserver runs the same checks against kine's etcd API
+  (kube-apiserver cannot tell kine from etcd): the `Get` answers whether or not the key exists
+  (some kine releases create `/registry/health` at start for it, k3s-io/kine
+  pkg/logstructured/sqllog/sql.go `SQLLog.Start`), so a sqlite server shows `[+]etcd ok` and
+  `[+]etcd-readiness ok` too. The stand-in's sqlite store is in-process, so that read cannot fail.
 
 Example:
     health = Health(operations.store)

@@ -44,7 +44,6 @@ from k3s_standin.apiserver.tables import to_table
 from k3s_standin.apiserver.watch import watch_events
 
 Obj = dict[str, Any]
-FORBIDDEN = errors.ApiError(403, "Forbidden", "forbidden")  # k3s's supervisor routes (auth.go doAuth)
 # k3s pkg/etcd/etcd.go `handler`: /db/info admits local clients without credentials (auth.IsLocalOrHasRole)
 LOCAL_OR_ROLE = frozenset({"/db/info"})
 LOCAL_CLIENTS = ("127.0.0.1", "::1")
@@ -146,7 +145,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 self.server.password)
             if path in self.server.supervisor and method == "GET":
                 if user is None and not (path in LOCAL_OR_ROLE and self.client_address[0] in LOCAL_CLIENTS):
-                    raise FORBIDDEN
+                    raise ApiError(403, "Forbidden", "forbidden")  # k3s's auth.go doAuth
                 return self._send_json(200, self.server.supervisor[path]())
             if user is None:
                 refusal = anonymous_refusal(self.server.anonymous_auth, method, url.path, query)
