@@ -7,25 +7,27 @@ Example:
     first.start(["--cluster-init"])
     second = HaServer(tmp_path / "b", "ha-b")
     second.start(first.join_args())
+
+    with running_cluster(tmp_path, ("ha-a", "ha-b", "ha-c")) as servers: ...
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
-from conftest import KUBECTL, free_port, standin_environment, wait_for
+from conftest import KUBECTL, admin_context, free_port, standin_environment, wait_for
 from k3s_standin.node.shims import kill_all
 
 START_SECONDS = 60
@@ -92,7 +94,7 @@ class HaServer:
     def ready(self) -> bool:
         if not self.kubeconfig.exists():
             return False
-        context = ssl.create_default_context(cafile=str(self.data_dir / "server" / "tls" / "server-ca.crt"))
+        context = admin_context(self.data_dir)
         try:
             with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=2) as answer:
                 return answer.status == 200
@@ -137,3 +139,18 @@ class HaServer:
         except OSError:
             return False
         return True
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, names: Sequence[str], args: Sequence[str] = ()) -> Iterator[list[HaServer]]:
+    """One server per name under `root`, all with `args`: the first with --cluster-init, the others
+    joining it; every one stopped at the end."""
+    started = [HaServer(root / name, name) for name in names]
+    try:
+        started[0].start(["--cluster-init", *args])
+        for server in started[1:]:
+            server.start([*started[0].join_args(), *args])
+        yield started
+    finally:
+        for server in started:
+            server.stop()
