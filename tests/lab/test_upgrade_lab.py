@@ -18,6 +18,7 @@ deploy afterwards changes nothing; the old binaries and the datastore copy are k
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -36,7 +37,6 @@ from verify import host_probe
 HAPROXY_IP = "10.213.0.121"
 PROBE_SECONDS = 0.5
 NODES = {"k3s-control": "101", "k3s-worker-1": "111", "k3s-worker-2": "112"}
-PREVIOUS = k3s_data(BUILD_DIR / binary_name(PREVIOUS_K3S_VERSION), PREVIOUS_K3S_VERSION)
 BROKEN_DROP_IN = "/etc/systemd/system/k3s-agent.service.d/99-upgrade-test-broken.conf"
 GUARDED = "upgrade-pdb-guarded"
 GUARDED_OBJECTS = {
@@ -51,6 +51,12 @@ GUARDED_OBJECTS = {
                                "spec": {"nodeSelector": {"kubernetes.io/hostname": "k3s-worker-2"},
                                         "containers": [{"name": "pause", "image": "docker.io/rancher/mirrored-pause:3.6"}]}}}},
     ]}
+
+
+@functools.cache
+def previous() -> dict:
+    """The previous build's k3s data (read when a test runs: the lab builds it on `make lab-up`)."""
+    return k3s_data(BUILD_DIR / binary_name(PREVIOUS_K3S_VERSION), PREVIOUS_K3S_VERSION)
 
 
 def data_arguments(data: dict) -> list[str]:
@@ -100,7 +106,7 @@ class Probes:
 @pytest.fixture(scope="module")
 def at_previous(lab_inventory_ssh: Path) -> Path:
     """The lab's cluster on the previous release, deployed with the previous build's data."""
-    result = run_pyinfra(lab_inventory_ssh, "deploy.py", *data_arguments(PREVIOUS))
+    result = run_pyinfra(lab_inventory_ssh, "deploy.py", *data_arguments(previous()))
     assert result.returncode == 0, result.stdout[-3000:]
     assert set(kubelet_versions().values()) == {PREVIOUS_K3S_VERSION}
     return lab_inventory_ssh
@@ -151,7 +157,7 @@ def test_a_node_failing_mid_way_stops_the_upgrade_in_one_line(stopped_run):
 def test_the_nodes_after_the_failed_one_stay_on_the_old_version(stopped_run):
     versions = kubelet_versions()
     assert (versions["k3s-control"], versions["k3s-worker-2"]) == (DEFAULT_K3S_VERSION, PREVIOUS_K3S_VERSION)
-    assert binary_sha256("k3s-worker-2") == PREVIOUS["k3s_sha256"]
+    assert binary_sha256("k3s-worker-2") == previous()["k3s_sha256"]
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +190,7 @@ def test_every_node_is_uncordoned(rerun):
 
 def test_the_old_binaries_are_kept_for_rollback(rerun):
     assert {node: binary_sha256(node, "/usr/local/bin/k3s.previous") for node in NODES} == dict.fromkeys(
-        NODES, PREVIOUS["k3s_sha256"])
+        NODES, previous()["k3s_sha256"])
 
 
 def test_the_datastore_copy_is_kept_0600(rerun):
