@@ -20,7 +20,7 @@ LAB_NO_SERVICE_UNITS := ssh.service ssh.socket etcd.service
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test repair preflight soak
+.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test upgrade repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -109,6 +109,10 @@ deploy: setup
 ## RESTART_DATA="--data restart_mode=container" reboots containers with pct (pct inventories).
 restart-test: setup
 	$(RUN) $(BIN)/pyinfra -y inventory.py restart.py $(RESTART_DATA)
+
+## Rolling k3s upgrade to the inventory's k3s_version (one node at a time; a re-run resumes).
+upgrade: setup
+	$(RUN) $(BIN)/pyinfra -y inventory.py upgrade.py $(UPGRADE_DATA)
 
 ## Exit status: 0 healthy, 10 repaired, 20 API unreachable, 30 not repaired (REPAIR_ARGS=--dry: plan only).
 repair: setup

@@ -21,17 +21,16 @@ from pyinfra import host, inventory
 
 from facts.preflight import PreflightReport
 from tasks import all_hosts_reach
-from tasks.airgap_images import archives, file_sha256, image_archives_present, images_present
+from tasks.airgap_images import image_archives_present, images_present
 from tasks.control_plane import first_server, is_ha
 from tasks.haproxy import critical_servers_up, haproxy
-from tasks.k3s_binary import desired_sha256, k3s_binary
-from tasks.k3s_config import config_files, k3s_config
+from tasks.k3s_binary import k3s_binary
+from tasks.k3s_config import k3s_config
 from tasks.k3s_ready import nodes_ready
 from tasks.k3s_token import check_token_matches_cluster
-from tasks.k3s_units import K3S_INPUT_OPERATIONS, applied_stamp, k3s_changed_anywhere, k3s_unit, unit_files, unit_name
+from tasks.k3s_units import K3S_INPUT_OPERATIONS, k3s_changed_anywhere, k3s_inputs, k3s_unit, unit_name
 from tasks.node_watcher import node_watcher, watcher_files
 from tasks.preflight import preflight
-from tasks.preflight_checks import k3s_config_fixes
 from tasks.proxmox_lxc import k3s_lxc_settings, managed_containers
 from tasks.rancher import chart_images, rancher
 from tasks.repair_timer import repair_timer
@@ -59,29 +58,27 @@ waits_here = host == first_server()
 if role == "server":
     check_token_matches_cluster()
 if role:
-    binary_sha256 = desired_sha256()
-    config = config_files(k3s_config_fixes(preflight_report))
-    units = unit_files()
-    image_archives = archives()
-    stamp = applied_stamp([binary_sha256, *(desired.sha256 for desired in config + units),
-                           *(file_sha256(archive) for archive in image_archives)])
+    inputs = k3s_inputs(preflight_report)
     assert preflight_report is not None, "preflight() reads every k3s host"
     root_shared(name="/ shared mount", propagation=preflight_report["root_propagation"])
-    k3s_inputs = K3S_INPUT_OPERATIONS.setdefault(host.name, [])
-    k3s_inputs.append(k3s_binary(name="k3s binary", sha256=binary_sha256))
-    k3s_inputs.append(k3s_config(name="k3s config and token", files=config))
-    k3s_inputs.append(image_archives_present(name="k3s image archives", archives=image_archives))
+    input_operations = K3S_INPUT_OPERATIONS.setdefault(host.name, [])
+    input_operations.append(k3s_binary(name="k3s binary", sha256=inputs.binary_sha256))
+    input_operations.append(k3s_config(name="k3s config and token", files=inputs.config))
+    input_operations.append(image_archives_present(name="k3s image archives", archives=inputs.image_archives))
     if role == "server" and host == first_server():
-        k3s_inputs.append(k3s_unit(name="k3s server unit", unit=unit_name(), files=units, stamp=stamp))
+        input_operations.append(k3s_unit(name="k3s server unit", unit=unit_name(), files=inputs.units,
+                                         stamp=inputs.stamp))
     if is_ha():
         nodes_ready(name="First control node Ready", names=[first_server().data.node_name], waits_here=waits_here,
                     timeout=seconds("k3s_ready_timeout"))
     if role == "server" and host != first_server():
-        k3s_inputs.append(k3s_unit(name="k3s joining server units", unit=unit_name(), files=units, stamp=stamp))
+        input_operations.append(k3s_unit(name="k3s joining server units", unit=unit_name(), files=inputs.units,
+                                         stamp=inputs.stamp))
     nodes_ready(name="Control nodes Ready", names=group_node_names("k3s_control"), waits_here=waits_here,
                 timeout=seconds("k3s_ready_timeout"))
     if role == "agent":
-        k3s_inputs.append(k3s_unit(name="k3s agent unit", unit=unit_name(), files=units, stamp=stamp))
+        input_operations.append(k3s_unit(name="k3s agent unit", unit=unit_name(), files=inputs.units,
+                                         stamp=inputs.stamp))
 nodes_ready(name="All nodes Ready", names=group_node_names("k3s_control") + group_node_names("k3s_workers"),
             waits_here=waits_here, timeout=seconds("k3s_ready_timeout"))
 if role:

@@ -29,6 +29,7 @@ import ssh_keys
 from charts import build_charts
 from images import build_image_archives
 from inventories import SECRETS, write_inventories
+from k3s_standin.release import PREVIOUS_K3S_VERSION
 from migration import MigrationError, migrate
 from rootfs import ensure_rootfs
 from standin_build import build_standin
@@ -75,6 +76,8 @@ def up() -> int:
     ssh_keys.write_ssh_config()
     build_charts()
     build_image_archives()
+    # The release before, for the rolling upgrade's test to start from (inventories.k3s_data).
+    build_standin(PREVIOUS_K3S_VERSION)
     write_inventories(cts, build_standin())
     TOPOLOGY_MARK.write_text(topology() + "\n")
     print(f"lab: up in {time.monotonic() - started:.1f}s; inventories {LAB_DIR}/{inventory_name('ssh')}, "

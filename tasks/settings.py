@@ -57,6 +57,7 @@ class Source(Enum):
     RESTART = "restart"
     REPAIR = "repair"
     REPAIR_TIMER = "repair timer"
+    UPGRADE = "upgrade"
     SECRET = "secret"
     INVENTORY = "inventory"
 
@@ -193,6 +194,12 @@ SETTINGS = _table(
             "tasks/restart.py", source=Source.RESTART),
     Setting("lock_wait", Kind.SECONDS, 600, "seconds a restart waits while another run holds the cluster lock",
             "tasks/restart.py", source=Source.RESTART),
+    Setting("upgrade_drain_timeout", Kind.SECONDS, 300, "seconds `kubectl drain` may take on each node (its "
+            "evictions wait while a PodDisruptionBudget forbids them); past it the upgrade stops at that node",
+            "tasks/upgrade.py", source=Source.UPGRADE),
+    Setting("upgrade_timeout", Kind.SECONDS, 300, "seconds each node may take, after its restart on the new binary, "
+            "to be Ready at the new version, its etcd member healthy and its HAProxy server UP", "tasks/upgrade.py",
+            source=Source.UPGRADE),
     Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair/__init__.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_max_unhealthy_percent", Kind.WHOLE_NUMBER, 50, "above this share of NotReady nodes only "
