@@ -59,6 +59,7 @@ from tasks.k3s_binary import K3S_BIN, fetch_commands
 from tasks.k3s_ready import probe
 from tasks.k3s_units import k3s_inputs
 from tasks.node_back import pod_uids
+from tasks.node_drain import StepFailed, drain_command, on_control, uncordon_command
 from tasks.preflight import preflight
 from tasks.preflight_checks import blocking, evaluate
 from tasks.restart import (
@@ -88,27 +89,6 @@ class NodeUpgrade:
     target: str
     sha256: str
     stamp: DesiredFile
-
-
-class StepFailed(Exception):
-    """A step of a node's upgrade failed: ``step`` names it, ``detail`` is the last word on it."""
-
-    def __init__(self, step: str, detail: str) -> None:
-        super().__init__(f"{step}: {detail}")
-        self.step = step
-        self.detail = detail
-
-
-def drain_command(node: str, timeout: int) -> StringCommand:
-    """``kubectl drain`` as the Kubernetes docs run it: cordon, then evict every pod but DaemonSets'
-    (emptyDir data goes with its pod), retrying an eviction a PodDisruptionBudget refuses (429) until
-    ``timeout``."""
-    return StringCommand("k3s", "kubectl", "drain", node, "--ignore-daemonsets", "--delete-emptydir-data",
-                         f"--timeout={timeout}s")
-
-
-def uncordon_command(node: str) -> StringCommand:
-    return StringCommand("k3s", "kubectl", "uncordon", node)
 
 
 def keep_previous_command(target_sha256: str) -> StringCommand:
@@ -164,12 +144,6 @@ def run_commands(state: State, target: Host, commands: Iterable[Any]) -> str:
         if not ok:
             return one_line(output) if output is not None else f"{command!r} failed"
     return ""
-
-
-def on_control(control: Host, command: StringCommand, step: str, timeout: int = 60) -> None:
-    ok, output = control.run_shell_command(command, _timeout=timeout)
-    if not ok:
-        raise StepFailed(step, one_line(output))
 
 
 def upgrade_steps(state: State, target: Host, upgrade: NodeUpgrade, control: Host, drain_timeout: int,
