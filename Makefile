@@ -20,7 +20,7 @@ LAB_NO_SERVICE_UNITS := ssh.service ssh.socket etcd.service
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test upgrade repair preflight soak
+.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test upgrade host-maintenance repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -113,6 +113,16 @@ restart-test: setup
 ## Rolling k3s upgrade to the inventory's k3s_version (one node at a time; a re-run resumes).
 upgrade: setup
 	$(RUN) $(BIN)/pyinfra -y inventory.py upgrade.py $(UPGRADE_DATA)
+
+ifneq ($(filter host-maintenance,$(MAKECMDGOALS)),)
+ifeq ($(PVE),)
+$(error host-maintenance: field PVE: missing (make host-maintenance PVE=<node> [DONE=1]))
+endif
+endif
+## Before a Proxmox node's reboot: its k3s containers drained and shut down (PVE=<node>); after it,
+## DONE=1 starts them, waits until they are back, uncordons and verifies. Exit status 0 when done.
+host-maintenance: setup
+	$(RUN) $(BIN)/python host_maintenance.py -y --data maintenance_node=$(PVE) $(if $(DONE),--data maintenance_done=true) $(MAINTENANCE_DATA)
 
 ## Exit status: 0 healthy, 10 repaired, 20 API unreachable, 30 not repaired (REPAIR_ARGS=--dry: plan only).
 repair: setup

@@ -58,6 +58,7 @@ class Source(Enum):
     REPAIR = "repair"
     REPAIR_TIMER = "repair timer"
     UPGRADE = "upgrade"
+    HOST_MAINTENANCE = "host maintenance"
     SECRET = "secret"
     INVENTORY = "inventory"
 
@@ -200,6 +201,21 @@ SETTINGS = _table(
     Setting("upgrade_timeout", Kind.SECONDS, 300, "seconds each node may take, after its restart on the new binary, "
             "to be Ready at the new version, its etcd member healthy and its HAProxy server UP", "tasks/upgrade.py",
             source=Source.UPGRADE),
+    Setting("maintenance_node", Kind.TEXT, None, "the Proxmox node (a `proxmox_hosts` name) whose k3s containers "
+            "are drained and shut down before its reboot (`make host-maintenance PVE=<node>`)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_done", Kind.FLAG, False, "after the reboot: start the containers the maintenance of "
+            "`maintenance_node` shut down, wait until they are back, uncordon, verify (`DONE=1`)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_drain_timeout", Kind.SECONDS, 300, "seconds `kubectl drain` may take on each node (its "
+            "evictions wait while a PodDisruptionBudget forbids them); past it the maintenance stops at that node",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_shutdown_timeout", Kind.SECONDS, 120, "`pct shutdown --timeout`: seconds a container may "
+            "take to stop cleanly; past it the maintenance stops at that node (the container is not killed)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_timeout", Kind.SECONDS, 300, "seconds each container may take, after `pct start`, to be "
+            "back (Ready, lease renewed), then for etcd and its HAProxy server", "tasks/host_maintenance.py",
+            source=Source.HOST_MAINTENANCE),
     Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair/__init__.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_max_unhealthy_percent", Kind.WHOLE_NUMBER, 50, "above this share of NotReady nodes only "
