@@ -4,7 +4,6 @@ runs from (the first one off that node)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
