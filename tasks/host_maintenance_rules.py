@@ -130,6 +130,18 @@ def recorded(configmap_json: str, pve: str) -> list[Guest]:
     return [Guest(str(item["node"]), int(item["vmid"]), str(item["role"])) for item in json.loads(entry or "[]")]
 
 
+def under_maintenance(configmap_json: str) -> set[str]:
+    """Every node the record lists, on any Proxmox node: what another job that starts containers
+    (repair) should leave stopped until ``DONE=1``.
+
+    Example:
+        under_maintenance("") == set()
+    """
+    if not configmap_json.strip():
+        return set()
+    return {guest.node for pve in (json.loads(configmap_json).get("data") or {}) for guest in recorded(configmap_json, pve)}
+
+
 def record_patch(pve: str, guests: list[Guest]) -> str:
     """The JSON merge patch (RFC 7386) that makes the record of ``pve`` list ``guests``; none left
     removes the key.

@@ -18,6 +18,7 @@ from tasks.host_maintenance_rules import (
     shutdown_order,
     start_order,
     stop_line,
+    under_maintenance,
     with_guest,
     without_guest,
 )
@@ -127,3 +128,8 @@ def test_the_stop_line_names_the_node_the_step_and_what_was_shut_down():
 def test_the_back_stop_line_names_what_is_left():
     assert back_stop_line("lab2", WORKER_2, "back", "not back within 300s", [WORKER_2]).endswith(
         "still to bring back: k3s-worker-2 (vmid 112); fix it and run make host-maintenance PVE=lab2 DONE=1 again")
+
+
+def test_every_recorded_node_is_under_maintenance_whatever_its_proxmox_node():
+    record = {"data": {"lab2": json.dumps([vars(WORKER_2)]), "lab": json.dumps([vars(CONTROL)])}}
+    assert under_maintenance(json.dumps(record)) == {"k3s-worker-2", "k3s-control"}
