@@ -17,8 +17,9 @@ and a wait until ``pct status`` says stopped. The lock is released at the end: t
 down only for the reboot. Everything runs from one k3s server whose container is not on that node.
 
 After (``maintenance_done=true``): each recorded container, servers first, ``pct start``ed where it is
-now (unless it runs already, e.g. ``onboot``), back (tasks/node_back.py), every etcd member healthy
-(several servers), uncordoned, its HAProxy server checked afresh and ready, then taken off the record;
+now (unless it runs already, e.g. ``onboot``), back (tasks/node_back.py: Ready and its lease renewed
+since the start, the DaemonSet pods still bound to it running again), every etcd member healthy once
+the last server is back (several servers), uncordoned, its HAProxy server checked afresh and ready, then taken off the record;
 then ``verify/``. A failure stops the run in one line; a re-run goes on from the record.
 
 Host data: ``maintenance_node``, ``maintenance_done``, ``maintenance_drain_timeout``,
@@ -73,8 +74,8 @@ from tasks.host_maintenance_rules import (
     with_guest,
     without_guest,
 )
-from tasks.k3s_ready import control_clock, wait_until_back
-from tasks.node_back import NodeRestart
+from tasks.k3s_ready import control_clock, probe, wait_until_back
+from tasks.node_back import NodeRestart, pod_uids
 from tasks.node_drain import StepFailed, drain_command, on_control, uncordon_command
 from tasks.repair.access import COMMAND_TIMEOUT, NodeAccess, inventory_host, listing, proxmox_host, reachable, resolve
 from tasks.repair.actions import start_container
@@ -281,8 +282,10 @@ def started(runner: Host, access: NodeAccess, timeout: int) -> float:
 def bring_back(runner: Host, guest: Guest, timeout: int, check_etcd: bool) -> None:
     """Started, back, every etcd member healthy (``check_etcd``: the last server to come back;
     before, the members still stopped are unhealthy), uncordoned, HAProxy checked afresh and ready."""
+    # The pods still bound to it (DaemonSets' tolerate the node's absence) must run again, as after a reboot.
+    pods = pod_uids(probe(runner, guest.node))
     issued = started(runner, access_of(guest), timeout)
-    if not wait_until_back(runner, NodeRestart(guest.node, issued, frozenset(), containers_restarted=True), timeout):
+    if not wait_until_back(runner, NodeRestart(guest.node, issued, pods, containers_restarted=True), timeout):
         raise StepFailed("back", f"not back within {timeout}s")
     if check_etcd and not etcd_members_healthy(timeout):
         raise StepFailed("etcd members healthy", f"not within {timeout}s")

@@ -93,6 +93,7 @@ def test_after_the_reboot_a_running_container_is_uncordoned_and_taken_off_the_re
     hosts["runner"].record = json.dumps({"data": {"lab2": json.dumps([vars(WORKER_2)])}})
     back: list[float] = []
     monkeypatch.setattr(maintenance, "wait_until_back", lambda control, restart, timeout: back.append(restart.issued) or True)
+    monkeypatch.setattr(maintenance, "probe", lambda control, node: {"pods": None})
     monkeypatch.setattr(maintenance, "critical_servers", lambda: {})
     monkeypatch.setattr(maintenance, "set_server_state", lambda node, change: None)
     assert maintenance.brought_back(None, hosts["runner"], 300)
