@@ -78,13 +78,13 @@ test: check lab-fresh
 	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
 	$(MAKE) test-ha
 
-## The HA lab's end-to-end tests (tests/lab/test_ha_*.py, skipped on the default lab) on a freshly
+## The HA lab's end-to-end tests (the ones skipped on the default lab) on a freshly
 ## made HA lab. The sub-make's LAB_TOPOLOGY=ha picks the HA inventories.
 test-ha: check
 	$(MAKE) lab-fresh ha-suite LAB_TOPOLOGY=ha
 
 ha-suite:
-	$(RUN) $(BIN)/pytest $(wildcard tests/lab/test_ha_*.py) $(PYTEST_ARGS)
+	$(RUN) $(BIN)/pytest tests/lab/test_ha_lab.py tests/lab/test_host_maintenance_lab.py $(PYTEST_ARGS)
 
 ## Tests that need no LXC: the code checks, pure logic and the stand-in's conformance with real kubectl.
 test-unit: check
