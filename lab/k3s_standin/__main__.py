@@ -95,6 +95,7 @@ def server(argv: Sequence[str]) -> int:
             notify_ready()
             return node.run(options)
         finally:
+            api.stop_serving()
             api.operations.store.close()
     finally:
         if member is not None:

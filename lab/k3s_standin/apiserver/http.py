@@ -27,6 +27,7 @@ import socket
 import socketserver
 import ssl
 import sys
+import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
@@ -50,6 +51,9 @@ LOCAL_CLIENTS = ("127.0.0.1", "::1")
 PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
 HANDSHAKE_SECONDS = 10
 IDLE_SECONDS = 300
+# How long a stopping server lets requests already being answered finish before its storage goes
+# (kube-apiserver waits up to --shutdown-timeout, 60 s; the stand-in's requests take milliseconds).
+DRAIN_SECONDS = 1.0
 
 
 class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -82,6 +86,18 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         # kube-apiserver's --anonymous-auth (k3s: false unless kube-apiserver-arg says otherwise)
         self.anonymous_auth = anonymous_auth
         self.health = Health(operations.store)
+        self.stopping = False
+
+    def stop_serving(self) -> None:
+        """kube-apiserver's graceful termination (k8s.io/apiserver pkg/server/genericapiserver.go,
+        `preparedGenericAPIServer.RunWithContext`): on SIGTERM it stops accepting connections
+        (NotAcceptingNewRequest), closes idle ones and lets in-flight requests finish, and only then is
+        its storage shut down. A client (or HAProxy, which redispatches a refused connection) meets a
+        refused connection, never an answer from a server whose etcd member has already stopped."""
+        self.stopping = True
+        self.shutdown()
+        self.server_close()
+        time.sleep(DRAIN_SECONDS)
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
@@ -97,6 +113,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiServer
     timeout = IDLE_SECONDS
+
+    def handle(self) -> None:
+        """BaseHTTPRequestHandler's keep-alive loop, ended once the server is stopping (Go's
+        http.Server.Shutdown closes idle connections; the client retries on a new one)."""
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection and not self.server.stopping:
+            self.handle_one_request()
 
     def setup(self) -> None:
         self.request.settimeout(HANDSHAKE_SECONDS)
