@@ -9,6 +9,8 @@ deployed cluster by rewriting the inventory's data, then the lab's own inventory
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,6 +105,40 @@ def test_chart_whose_kube_version_excludes_the_cluster_is_refused_before_writing
     assert failure_line(result.stdout, "field rancher.chart_file: chart rancher-2.9.3 requires kubeVersion "
                                        "< 1.31.0-0, which excludes k3s_version v1.31.4+k3s1") != [], result.stdout[-3000:]
     assert ssh(CONTROL_IP, "sha256sum /var/lib/rancher/k3s/server/manifests/rancher.yaml").stdout == before
+
+
+def recreatable(listed: str) -> list[dict]:
+    """``kubectl get -o json`` items without what the server sets, to create them again."""
+    items = json.loads(listed)
+    items = items.get("items", [items])
+    for item in items:
+        item.pop("status", None)
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+            item["metadata"].pop(key, None)
+    return items
+
+
+def test_tls_rancher_without_cert_managers_issuer_kind_stops_at_cert_managers_check(
+        restore, lab_inventory_ssh: Path, tmp_path: Path) -> None:
+    """`tls: rancher` needs cert-manager's Issuer kind (Rancher's chart renders an Issuer): with its CRD
+    gone the deploy stops at cert-manager's check, naming the API's answer, before Rancher's chart."""
+    saved = recreatable(ssh(CONTROL_IP, "k3s kubectl get crd issuers.cert-manager.io -o json").stdout) + \
+        recreatable(ssh(CONTROL_IP, "k3s kubectl get issuers -A -o json").stdout)
+    assert ssh(CONTROL_IP, "k3s kubectl delete crd issuers.cert-manager.io").returncode == 0
+    try:
+        def short_wait(inventory):
+            inventory["data"]["cert_manager"]["wait_seconds"] = 20
+        result = run_pyinfra(inventory_with(lab_inventory_ssh, tmp_path, short_wait), "deploy.py")
+        assert result.returncode != 0
+        assert failure_line(result.stdout, 'no matches for kind "Issuer" in version "cert-manager.io/v1"') != [], \
+            result.stdout[-3000:]
+    finally:
+        crd, *issuers = saved
+        ssh(CONTROL_IP, f"echo {shlex.quote(json.dumps(crd))} | k3s kubectl create -f - && "
+                        "k3s kubectl wait --for condition=established crd/issuers.cert-manager.io --timeout=60s")
+        for issuer in issuers:
+            created = ssh(CONTROL_IP, f"echo {shlex.quote(json.dumps(issuer))} | k3s kubectl create -f -")
+            assert created.returncode == 0, created.stderr
 
 
 def test_image_archive_missing_on_one_node_is_named(restore, lab_inventory_ssh: Path, tmp_path: Path) -> None:
