@@ -29,9 +29,10 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 
 from facts import chart_status as chart
+from facts.names import manifest_path
 from tasks import render
 from tasks.chart_source import ChartSource, chart_source, check_fits
-from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
+from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
 from tasks.settings import InvalidField, fields_of, value
 
 FIELDS = fields_of("cert_manager")

@@ -20,7 +20,6 @@ from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 
 from facts.file_digests import FileDigests
-from facts.names import manifest_path as manifest_path
 from tasks import wait_until
 from tasks.chart_source import ChartSource
 from tasks.desired_files import DesiredFile, desired_files, text_file

@@ -21,12 +21,13 @@ from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.host import Host
 
 from facts.kube_object import KubeObjectExists
+from facts.names import manifest_path
 from facts.rancher import RancherStatus
 from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, RancherTlsObjects
 from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
-from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_path, manifest_present
+from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
 from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config

@@ -19,8 +19,9 @@ from __future__ import annotations
 import yaml
 from pyinfra import inventory
 
+from facts.names import manifest_path
 from tasks import render
-from tasks.helm_chart import manifest_absent, manifest_path, manifest_present
+from tasks.helm_chart import manifest_absent, manifest_present
 from tasks.settings import mapping
 
 MANIFEST_PATH = manifest_path("traefik-config")

@@ -105,9 +105,9 @@ def is_watched(taint: dict[str, Any]) -> bool:
     return taint.get("key") in WATCHED_TAINT_KEYS and taint.get("effect") in WATCHED_EFFECTS
 
 
-def settling(since: str, now: float) -> bool:
+def settling(since: str, now: float | None = None) -> bool:
     """Whether a Ready condition that changed at ``since`` (RFC 3339, as the API writes it) is younger
-    than SETTLE_SECONDS at ``now``; an unreadable time counts as settled.
+    than SETTLE_SECONDS at ``now`` (this machine's clock by default); an unreadable time counts as settled.
 
     >>> settling("2024-11-25T10:00:00Z", now=1732528805.0)
     True
@@ -116,7 +116,7 @@ def settling(since: str, now: float) -> bool:
         changed = calendar.timegm(time.strptime(since, "%Y-%m-%dT%H:%M:%SZ"))
     except (TypeError, ValueError):
         return False
-    return now - changed < SETTLE_SECONDS
+    return (time.time() if now is None else now) - changed < SETTLE_SECONDS
 
 
 def decide(node: dict[str, Any], remove_regardless: bool = False, now: float | None = None) -> Decision:
@@ -129,7 +129,7 @@ def decide(node: dict[str, Any], remove_regardless: bool = False, now: float | N
     watched = [taint for taint in taints if is_watched(taint)]
     if not watched:
         why = "no-watched-taints"
-    elif status == "True" and settling(ready.get("lastTransitionTime", ""), time.time() if now is None else now):
+    elif status == "True" and settling(ready.get("lastTransitionTime", ""), now):
         why = "ready-just-now-controller-settling"
     elif status == "True":
         why = "stale-on-ready-node"

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -245,7 +244,7 @@ def plan(
         if only is not None and node["name"] not in only:
             continue
         if (node["ready"] == "True" and any(is_watched(taint) for taint in node["taints"])
-                and not settling(node.get("since", ""), time.time() if now is None else now)):
+                and not settling(node.get("since", ""), now)):
             finding = Finding(Cause.STALE_TAINTS, checked=("Ready=True",))
             steps.append(Step(node["name"], symptom(node), finding, act=True))
     return steps

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from facts.names import manifest_path
 from tasks.haproxy import checked_config
-from tasks.helm_chart import manifest_path, manifest_present
+from tasks.helm_chart import manifest_present
 from tests.unit.operation_outputs import run
 
 CONFIG = "global\n"

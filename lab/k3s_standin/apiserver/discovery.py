@@ -1,5 +1,9 @@
 """Legacy (non-aggregated) discovery documents: /version, /api, /api/v1, /apis, /apis/<group>[/<version>].
 
+Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints/discovery (legacy.go,
+root.go, group.go, version.go) and, for /version, staging/src/k8s.io/apimachinery/pkg/version/types.go
+(`Info`), whose gitVersion k3s sets to its own version (k3s-io/k3s pkg/version).
+
 `registry` is the server's: built-in types and the custom resources its CRDs serve.
 
 Example:

@@ -1,6 +1,10 @@
 """The API verbs with kube-apiserver semantics: create, get, list, update, patch, delete, bind (eviction,
 which asks PodDisruptionBudgets first, is `eviction.py`).
 
+Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go
+(the generic registry's Create/Update/Delete, preconditions, graceful deletion, finalizers) and
+pkg/registry/core/pod/storage/storage.go (the Binding subresource).
+
 Covers metadata handling (uid, creationTimestamp, generation, generateName), the status subresource
 split, resourceVersion preconditions (409), namespace lifecycle, finalizers, graceful pod deletion
 (pods on a node get a deletionTimestamp and are removed once the kubelet deletes them with grace 0)

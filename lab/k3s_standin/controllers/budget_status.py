@@ -1,9 +1,9 @@
 """The DisruptionAllowed condition of a PodDisruptionBudget's status, written by the disruption
 controller and by the eviction subresource when it takes the last allowed disruption.
 
-As k8s.io/component-helpers apps/poddisruptionbudget `UpdateDisruptionAllowedCondition`: True with
-reason SufficientPods while disruptionsAllowed > 0, else False with InsufficientPods; the controller's
-`failSafe` sets False with SyncFailed and the error. `meta.SetStatusCondition` keeps
+As kubernetes/kubernetes staging/src/k8s.io/component-helpers/apps/poddisruptionbudget/helpers.go
+`UpdateDisruptionAllowedCondition`: True with reason SufficientPods while disruptionsAllowed > 0, else
+False with InsufficientPods; the controller's `failSafe` sets False with SyncFailed and the error. `meta.SetStatusCondition` keeps
 lastTransitionTime while the condition's status holds.
 
 Example:

@@ -76,7 +76,8 @@ def ctr(store: ImageStore, argv: Sequence[str]) -> int:
         # ctr prints each removed reference, and "ctr: image "<ref>": not found" for an unknown one
         records = store.records()
         for reference in rest:
-            name = normalize(reference) if normalize(reference) in records else reference
+            normalized = normalize(reference)
+            name = normalized if normalized in records else reference
             if records.pop(name, None) is None:
                 print(f'ctr: image "{reference}": not found')
                 return 1
