@@ -73,9 +73,13 @@ def test_verify_is_green(deployed, ha_ssh):
     assert "test_etcd_member_is_healthy" in run_verify(ha_ssh, "-v", "-k", "etcd").stdout
 
 
-@pytest.mark.parametrize("mode", ["service", "container"])
-def test_restart_takes_a_snapshot_and_stays_green(deployed, ha_pct, mode):
-    result = run_pyinfra(ha_pct, "restart.py", "--data", f"restart_mode={mode}", timeout=1500)
+# Every server's service restart, and one server's container reboot through the same flow (every
+# container one at a time is the default lab's test, and took three minutes more here).
+@pytest.mark.parametrize("data", [("restart_mode=service",), ("restart_mode=container", "restart_nodes=k3s-control-2")],
+                         ids=["service", "container-one-server"])
+def test_restart_takes_a_snapshot_and_stays_green(deployed, ha_pct, data):
+    arguments = [argument for item in data for argument in ("--data", item)]
+    result = run_pyinfra(ha_pct, "restart.py", *arguments, timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:]
     listing = in_container("101", "k3s etcd-snapshot ls").stdout.decode()
     assert "pre-restart-" in listing, listing
