@@ -171,10 +171,22 @@ def test_all_three_servers_rebooted_at_once_come_back_with_their_objects(deploye
     assert {"configmap/before-two-stopped", "configmap/before-all-rebooted"} <= configmap_names()
 
 
+def api_answers_through_haproxy(kubeconfig: str) -> bool:
+    done = subprocess.run([str(REPO / ".venv/bin/kubectl"), "--kubeconfig", kubeconfig, "get", "--raw", "/readyz",
+                           "--request-timeout=5s"], capture_output=True, text=True)
+    return done.returncode == 0
+
+
 def test_a_snapshot_restores_the_cluster_as_the_k3s_docs_describe(deployed, ha_ssh):
     """docs.k3s.io "Backup and Restore" (embedded etcd): stop k3s on every server; on the first,
     `k3s server --cluster-reset --cluster-reset-restore-path=<snapshot>`; start it; on the others,
-    remove the db directory, then start them: they join the restored member."""
+    remove the db directory, then start them: they join the restored member.
+
+    The others join through the registration address (HAProxy), which sends nothing to the restored
+    server until its /readyz check has passed `rise` times: a joiner started before that cannot reach
+    it and exits (k3s: "failed to validate token"), its `systemctl start` failing although systemd
+    restarts it. So the others start once the API answers through HAProxy; both then start at once
+    (`--no-block`), and k3s adds them one learner at a time (k3s-io/k3s pkg/etcd/etcd.go `Start`)."""
     create_configmap("in-the-snapshot")
     saved = in_container("101", "k3s etcd-snapshot save --name lab-restore 2>&1")
     snapshot = next(line.split()[0] for line in in_container("101", "k3s etcd-snapshot ls").stdout.decode().splitlines()
@@ -187,8 +199,12 @@ def test_a_snapshot_restores_the_cluster_as_the_k3s_docs_describe(deployed, ha_s
     assert "Managed etcd cluster membership has been reset" in reset.stdout.decode(), \
         saved.stdout.decode() + reset.stdout.decode()
     in_container("101", "systemctl start k3s")
+    kubeconfig_text = in_container("101", "cat /etc/rancher/k3s/k3s.yaml").stdout.decode()
+    with tempfile.TemporaryDirectory() as directory:
+        kubeconfig = write_kubeconfig(kubeconfig_text, HAPROXY_IP, directory)
+        wait_for("the restored server behind HAProxy", lambda: api_answers_through_haproxy(kubeconfig), 120)
     for vmid in ("102", "103"):
-        in_container(vmid, f"rm -rf {K3S_DB} && systemctl start k3s")
+        in_container(vmid, f"rm -rf {K3S_DB} && systemctl start --no-block k3s")
     green = verify_until_green(ha_ssh, deadline=420)
     assert green.returncode == 0, green.stdout[-3000:]
     names = configmap_names("103")

@@ -9,6 +9,7 @@ Example:
     second.start(first.join_args())
 
     with running_cluster(tmp_path, ("ha-a", "ha-b", "ha-c")) as servers: ...
+    restarts = start_as_systemd([second, third])   # both at once, restarted as Restart=always would
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from conftest import KUBECTL, admin_context, free_port, standin_environment, wai
 from k3s_standin.node.shims import kill_all
 
 START_SECONDS = 60
+RESTART_SECONDS = 5.0  # the lab's k3s unit: Restart=always, RestartSec=5s (tasks/templates/k3s.service.j2)
 
 
 class HaServer:
@@ -121,6 +124,20 @@ class HaServer:
     def client(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig)))
 
+    def k3s(self, *args: str) -> subprocess.CompletedProcess:
+        """Another `k3s` command on this server's data dir (`etcd-snapshot save`, `etcd-snapshot ls`)."""
+        return self._run([sys.executable, "-m", "k3s_standin", *args, "--config", str(self.directory / "none.yaml"),
+                          "--data-dir", str(self.data_dir), "--node-name", self.name])
+
+    def cluster_reset(self, snapshot: Path) -> subprocess.CompletedProcess:
+        """`k3s server --cluster-reset --cluster-reset-restore-path=<snapshot>` with the server's own flags
+        (as its config file gives them in the lab), so the restored member keeps its address."""
+        return self._run(self.command([*self.args, "--cluster-reset", f"--cluster-reset-restore-path={snapshot}"]))
+
+    def _run(self, command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=120,
+                              check=False)
+
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([KUBECTL, *args], env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
                               capture_output=True, text=True, timeout=timeout, check=False)
@@ -139,6 +156,30 @@ class HaServer:
         except OSError:
             return False
         return True
+
+
+def start_as_systemd(servers: Sequence[HaServer], timeout: float = 150.0) -> dict[str, int]:
+    """Launch every server at once and wait until all serve; one that exits is launched again after
+    RestartSec, as systemd does for the lab's unit. Returns each server's restart count."""
+    restarts = {server.name: 0 for server in servers}
+    exited: dict[str, float] = {}
+    for server in servers:
+        server.launch()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for server in servers:
+            if server.process is not None and server.process.poll() is not None:
+                exited.setdefault(server.name, time.monotonic())
+            if server.name in exited and time.monotonic() - exited[server.name] >= RESTART_SECONDS:
+                del exited[server.name]
+                restarts[server.name] += 1
+                server.launch()
+        if not exited and all(server.ready() for server in servers):
+            return restarts
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {server.name} ---\n{server.log.read_text()[-3000:]}" for server in servers)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {[s.name for s in servers]} to serve "
+                f"(restarts {restarts}):\n{logs}")
 
 
 @contextlib.contextmanager
