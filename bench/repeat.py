@@ -5,7 +5,7 @@ failure's last lines. The main command must be green every time, so one failure 
     .venv/bin/python bench/repeat.py --runs 20 -- make restart-test INVENTORY=lab/inventory-pct.yml \
         RESTART_DATA="--data restart_mode=container"
 
-Prints one JSON line per run and a summary line; the runs are written to
+Prints one JSON line per run and a summary line (``--log-dir DIR`` keeps every run's output); the runs are written to
 bench/results/repeat-<label>.json (``--label``, default the command's words joined by dashes).
 """
 
@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=1800, help="seconds one run may take")
     parser.add_argument("--label", default="")
+    parser.add_argument("--log-dir", type=Path, help="keep each run's whole output as DIR/run-N.log "
+                        "(a slow green run says why only there)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -36,6 +38,9 @@ def main() -> None:
         try:
             result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=args.timeout)
             status, tail = result.returncode, (result.stdout + result.stderr).splitlines()[-15:]
+            if args.log_dir:
+                args.log_dir.mkdir(parents=True, exist_ok=True)
+                (args.log_dir / f"run-{number}.log").write_text(result.stdout + result.stderr)
         except subprocess.TimeoutExpired:
             status, tail = "timeout", []
         row = {"run": number, "exit": status, "seconds": round(time.monotonic() - started, 1)}

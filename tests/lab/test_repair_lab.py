@@ -40,6 +40,11 @@ def inventory(request, lab_inventory_ssh, tmp_path_factory) -> Path:
     return path
 
 
+# Planning and reporting do not depend on how hosts are reached: those tests run over SSH only;
+# the repairs themselves (start a unit, a container, a reboot) run over both.
+over_ssh_only = pytest.mark.parametrize("inventory", ["ssh"], indirect=True)
+
+
 @pytest.fixture
 def repair(inventory, tmp_path):
     """Run ``python repair.py`` on the workers with a fresh attempt-state file; returns (exit status,
@@ -108,6 +113,7 @@ def test_unit_without_fix_is_repaired_after_reboot_and_points_to_deploy(green, r
         output[-3000:]
 
 
+@over_ssh_only
 def test_two_broken_workers_with_one_per_run_heal_one_and_report_the_other(green, repair):
     for vmid in WORKERS.values():
         in_container(vmid, "systemctl stop k3s-agent")
@@ -117,6 +123,7 @@ def test_two_broken_workers_with_one_per_run_heal_one_and_report_the_other(green
     assert (status, sorted(ready(node) for node in WORKERS)) == (30, ["True", "Unknown"]), output[-3000:]
 
 
+@over_ssh_only
 def test_above_the_unhealthy_share_nothing_is_touched(green, repair):
     for vmid in WORKERS.values():
         in_container(vmid, "systemctl stop k3s-agent")
@@ -126,6 +133,7 @@ def test_above_the_unhealthy_share_nothing_is_touched(green, repair):
     assert (status, [ready(node) for node in WORKERS]) == (30, ["Unknown", "Unknown"]), output[-3000:]
 
 
+@over_ssh_only
 def test_dry_run_on_a_broken_worker_changes_nothing(green, repair):
     vmid = WORKERS["k3s-worker-2"]
     in_container(vmid, "systemctl stop k3s-agent")
@@ -135,6 +143,7 @@ def test_dry_run_on_a_broken_worker_changes_nothing(green, repair):
     assert (status, state, ready("k3s-worker-2")) == (30, "inactive", "Unknown"), output[-3000:]
 
 
+@over_ssh_only
 def test_plan_with_journal_lines_holds_no_token(green, repair):
     in_container(WORKERS["k3s-worker-1"], "systemctl stop k3s-agent")
     wait_ready_state("k3s-worker-1", False)
