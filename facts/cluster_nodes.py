@@ -1,4 +1,5 @@
-"""Cluster nodes with their Ready condition and taints, read with ``k3s kubectl`` on a control node."""
+"""Cluster nodes with their Ready condition, taints and kubelet version, read with ``k3s kubectl`` on a
+control node."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ class Taint(TypedDict):
 
 
 class ClusterNode(TypedDict):
-    """``ready`` is the Ready condition's status: ``True``, ``False`` or ``Unknown``."""
+    """``ready`` is the Ready condition's status: ``True``, ``False`` or ``Unknown``; ``kubelet_version``
+    is ``status.nodeInfo.kubeletVersion`` (k3s: its own version, e.g. ``v1.31.4+k3s1``), empty if unset."""
 
     name: str
     internal_ip: str
@@ -24,10 +26,11 @@ class ClusterNode(TypedDict):
     reason: str
     since: str
     taints: list[Taint]
+    kubelet_version: str
 
 
 def summarize_node(node: dict) -> ClusterNode:
-    """Reduce one Node object to its Ready condition, InternalIP and taints."""
+    """Reduce one Node object to its Ready condition, InternalIP, taints and kubelet version."""
     conditions = {item["type"]: item for item in node.get("status", {}).get("conditions", [])}
     ready = conditions.get("Ready", {})
     addresses = {item["type"]: item["address"] for item in node.get("status", {}).get("addresses", [])}
@@ -38,6 +41,7 @@ def summarize_node(node: dict) -> ClusterNode:
         reason=ready.get("reason", ""),
         since=ready.get("lastTransitionTime", ""),
         taints=[Taint(key=taint["key"], effect=taint["effect"]) for taint in node.get("spec", {}).get("taints", [])],
+        kubelet_version=node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
     )
 
 
@@ -53,7 +57,8 @@ class ClusterNodes(FactBase["dict[str, ClusterNode] | None"]):
         {"k3s-worker-1": {"name": "k3s-worker-1", "internal_ip": "10.213.0.111",
                           "ready": "Unknown", "reason": "NodeStatusUnknown",
                           "since": "2024-11-25T10:00:00Z",
-                          "taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]}}
+                          "taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}],
+                          "kubelet_version": "v1.31.4+k3s1"}}
     """
 
     def command(self) -> str:

@@ -18,6 +18,8 @@ WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
 HAPROXY_CONFIG = "/etc/haproxy/haproxy.cfg"
 HAPROXY_SERVICE = "haproxy.service"
 RANCHER_BACKEND = "backend_rancher"
+# Several k3s servers: HAProxy carries their API (6443) too.
+API_BACKEND = "backend_k3s_api"
 # k3s applies every manifest in this directory; the deploy's charts are one file each.
 K3S_MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from inventory_schema.control_plane import ServerCountError, check_server_count, registration_address, server_url
 from tasks.settings import SECRET_KEYS, key_problem
 
 K3S_GROUPS = ("k3s_control", "k3s_workers")
@@ -83,11 +84,27 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     entries = [(group, entry) for group in HOST_GROUPS for entry in _host_list(raw, group)]
     if not any(group == "k3s_control" for group, _ in entries):
         raise InventoryError("inventory: field k3s_control: at least one control host is required")
-    control_ip = _node_ip(entries[0][1], str(entries[0][1].get("name")))
-    hosts = [_build_host(group, entry, cluster, secrets, proxmox, control_ip) for group, entry in entries]
+    url = server_url(_registration_address(entries, cluster))
+    hosts = [_build_host(group, entry, cluster, secrets, proxmox, url) for group, entry in entries]
     hosts += [_proxmox_host(node) for node in proxmox.values()]
     _check_unique(hosts)
     return Inventory(path=path, hosts=tuple(hosts))
+
+
+def _registration_address(entries: list[tuple[str, dict[str, Any]]], cluster: dict[str, Any]) -> str:
+    """The address in every host's ``k3s_server_url`` (inventory_schema/control_plane.py)."""
+    def ips(group: str) -> list[str]:
+        return [_node_ip(entry, str(entry.get("name"))) for member, entry in entries if member == group]
+
+    controls = ips("k3s_control")
+    try:
+        check_server_count(len(controls))
+    except ServerCountError as error:
+        raise InventoryError(str(error)) from None
+    override = cluster.get("k3s_registration_address")
+    if override is not None and (not isinstance(override, str) or not override or " " in override):
+        raise InventoryError("inventory: field data.k3s_registration_address: must be an address or DNS name")
+    return registration_address(controls, ips("haproxy"), override)
 
 
 def _read_yaml(path: Path, what: str) -> dict[str, Any]:
@@ -148,11 +165,11 @@ def _build_host(
     cluster: dict[str, Any],
     secrets: dict[str, str],
     proxmox: dict[str, dict[str, Any]],
-    control_ip: str,
+    k3s_server_url: str,
 ) -> InventoryHost:
     name = entry["name"]
     data: dict[str, Any] = {**cluster, **secrets, **_host_data(entry, name)}
-    data.update(node_name=name, node_ip=_node_ip(entry, name), k3s_server_url=f"https://{control_ip}:6443")
+    data.update(node_name=name, node_ip=_node_ip(entry, name), k3s_server_url=k3s_server_url)
     if group in K3S_GROUPS:
         data["k3s_role"] = "server" if group == "k3s_control" else "agent"
     if "ssh" in entry:

@@ -1,6 +1,6 @@
 """The lab's command line: `up`, `down`, `status`, `migrate`.
 
-`up` is idempotent and repairs what it finds: a missing bridge, stopped containers (e.g. after the
+`up` is idempotent and repairs what it finds (a lab of another LAB_TOPOLOGY is rebuilt from scratch): a missing bridge, stopped containers (e.g. after the
 machine restarted), containers built on an older rootfs, leftovers of an interrupted run, node
 lab2's sshd missing or stale, a container's conf on another node than the topology's (moved back).
 `migrate <vmid> <node>` moves a container as `pct migrate <vmid> <node> --restart` does
@@ -29,15 +29,30 @@ import ssh_keys
 from charts import build_charts
 from images import build_image_archives
 from inventories import SECRETS, write_inventories
+from k3s_standin.release import PREVIOUS_K3S_VERSION
 from migration import MigrationError, migrate
 from rootfs import ensure_rootfs
 from standin_build import build_standin
-from topology import CACHE_DIR, LAB_DIR, SSH_NODE, SSH_NODE_ADDRESS, SSH_NODE_PORT, STATE_DIR, lab_containers
+from topology import (
+    CACHE_DIR,
+    LAB_DIR,
+    SSH_NODE,
+    SSH_NODE_ADDRESS,
+    SSH_NODE_PORT,
+    STATE_DIR,
+    all_inventory_names,
+    inventory_name,
+    lab_containers,
+    topology,
+)
+
+TOPOLOGY_MARK = STATE_DIR / "topology"
 
 
 def up() -> int:
     started = time.monotonic()
     node_sshd.require_sshd()
+    _start_over_if_another_topology_is_up()
     cts = lab_containers()
     lower = ensure_rootfs()
     network.ensure_bridge()
@@ -61,8 +76,12 @@ def up() -> int:
     ssh_keys.write_ssh_config()
     build_charts()
     build_image_archives()
+    # The release before, for the rolling upgrade's test to start from (inventories.k3s_data).
+    build_standin(PREVIOUS_K3S_VERSION)
     write_inventories(cts, build_standin())
-    print(f"lab: up in {time.monotonic() - started:.1f}s; inventories in {LAB_DIR}/inventory-{{ssh,pct}}.yml")
+    TOPOLOGY_MARK.write_text(topology() + "\n")
+    print(f"lab: up in {time.monotonic() - started:.1f}s; inventories {LAB_DIR}/{inventory_name('ssh')}, "
+          f"{inventory_name('pct')}")
     return 0
 
 
@@ -73,7 +92,7 @@ def down(purge_cache: bool) -> int:
             containers.destroy(int(conf.stem))
     network.remove_bridge()
     host_conntrack.restore_conntrack_max()
-    for generated in (LAB_DIR / "inventory-ssh.yml", LAB_DIR / "inventory-pct.yml", SECRETS):
+    for generated in (*(LAB_DIR / name for name in all_inventory_names()), SECRETS):
         generated.unlink(missing_ok=True)
     shutil.rmtree(STATE_DIR, ignore_errors=True)
     if purge_cache:
@@ -105,6 +124,15 @@ def migrate_command(vmid: int, target: str) -> int:
     if containers.state(vmid) == "running":
         print(f"lab: {vmid} on node {target}: systemd {containers.wait_booted(vmid)}")
     return 0
+
+
+def _start_over_if_another_topology_is_up() -> None:
+    """Containers of another topology hold its cluster (a default-lab control node with an HA server's
+    etcd data): the lab is taken down and built afresh rather than reused."""
+    was = TOPOLOGY_MARK.read_text().strip() if TOPOLOGY_MARK.exists() else topology()
+    if was != topology():
+        print(f"lab: topology {was} is up; {topology()} starts from a fresh lab")
+        down(purge_cache=False)
 
 
 def _remove_strays(wanted: set[int]) -> None:

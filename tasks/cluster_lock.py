@@ -24,6 +24,7 @@ import socket
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -41,57 +42,9 @@ POLL_SECONDS = 5
 LEASE_SECONDS = 120
 RENEW_SECONDS = 20
 
-# Runs on the control node: ``take <holder> <reason> <seconds>``, ``release <holder>``. Prints one
-# JSON line: {"result": "taken"|"held"|"released"|"not-held"|"raced"|"api-unreachable", ...}.
-_LOCK = r"""
-import datetime, json, subprocess, sys
-NAMESPACE, NAME, ANNOTATION = sys.argv[1], sys.argv[2], sys.argv[3]
-action, holder = sys.argv[4], sys.argv[5]
-
-def kubectl(*args, body=None):
-    done = subprocess.run(["k3s", "kubectl", "--request-timeout=10s", *args], input=body,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    return done.returncode, done.stdout, done.stderr
-
-def say(result, **fields):
-    print(json.dumps(dict(result=result, **fields)))
-    sys.exit(0)
-
-now = datetime.datetime.now(datetime.timezone.utc)
-stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-code, out, err = kubectl("get", "lease", "-n", NAMESPACE, NAME, "-o", "json")
-if code != 0 and "NotFound" not in err:
-    say("api-unreachable", error=(err.strip().splitlines() or ["no answer"])[-1])
-lease = json.loads(out) if code == 0 else None
-spec = (lease or {}).get("spec") or {}
-current = spec.get("holderIdentity") or ""
-renewed = spec.get("renewTime") or spec.get("acquireTime")
-expires = 0.0
-if renewed:
-    expires = datetime.datetime.fromisoformat(renewed.replace("Z", "+00:00")).timestamp() \
-        + int(spec.get("leaseDurationSeconds") or 0)
-left = max(0, int(expires - now.timestamp()))
-if action == "release":
-    if current != holder:
-        say("not-held", holder=current)
-    spec.update(holderIdentity="", leaseDurationSeconds=1, renewTime=stamp)
-    code, out, err = kubectl("replace", "-f", "-", body=json.dumps(lease))
-    say("released" if code == 0 else "raced", error=err.strip()[-200:])
-reason, seconds = sys.argv[6], int(sys.argv[7])
-if current and current != holder and left > 0:
-    say("held", holder=current, reason=((lease.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION, ""),
-        seconds_left=left)
-wanted = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-          "metadata": {"name": NAME, "namespace": NAMESPACE, "annotations": {ANNOTATION: reason}},
-          "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds, "renewTime": stamp,
-                   "acquireTime": spec.get("acquireTime") if current == holder else stamp}}
-if lease is None:
-    code, out, err = kubectl("create", "-f", "-", body=json.dumps(wanted))
-else:
-    wanted["metadata"]["resourceVersion"] = lease["metadata"]["resourceVersion"]
-    code, out, err = kubectl("replace", "-f", "-", body=json.dumps(wanted))
-say("taken" if code == 0 else "raced", error=err.strip()[-200:])
-"""
+# The lock's script (``take``/``release``, one JSON line out); the watcher runs the same file installed.
+LOCK_SCRIPT = Path(__file__).resolve().parent / "files" / "k3s_lease_lock.py"
+_LOCK = LOCK_SCRIPT.read_text()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ Servers are every host of ``k3s_control`` and ``k3s_workers``, named by ``node_n
 reached at ``node_ip``, on Traefik's port there: ``haproxy_backend_port`` (HTTPS, passed through by
 SNI), or ``haproxy_backend_http_port`` with ``rancher.tls: external``, where HAProxy ends TLS with the
 secrets ``rancher_tls_cert``/``rancher_tls_key`` (``CERT_FILE``, 0600).
+
+With several k3s servers, HAProxy is their registration address (docs.k3s.io/datastore/
+cluster-loadbalancer): a TCP frontend on 6443 passes the API through to every server, each checked
+with an HTTPS ``GET /readyz``. The config goes live before k3s starts, since joining servers and
+agents register through it; a lone server's config has no API frontend (its agents join it directly).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import systemd
 
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
-from facts.names import HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
+from facts.names import API_BACKEND, HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
+from inventory_schema.control_plane import API_PORT
 from tasks import render, wait_until
 from tasks.apt_packages import packages_installed
+from tasks.control_plane import api_behind_haproxy, servers
 from tasks.desired_files import DesiredFile, desired_files, text_file
 from tasks.rancher_tls import tls_material
 from tasks.settings import InvalidField, value
@@ -70,11 +77,16 @@ def render_haproxy_cfg(
     stats_port: object,
     stats_socket: str = STATS_SOCKET,
     cert_file: str | None = None,
+    api_servers: list[BackendServer] | None = None,
 ) -> str:
     """Render ``tasks/templates/haproxy.cfg.j2``; values go in as written so HAProxy judges them.
-    With ``cert_file`` (``rancher.tls: external``) TLS ends here and the backend speaks HTTP."""
+    With ``cert_file`` (``rancher.tls: external``) TLS ends here and the backend speaks HTTP. With
+    ``api_servers`` (several k3s servers) a TCP frontend on 6443 passes the API through to them."""
     return render(
         "haproxy.cfg.j2",
+        api_servers=api_servers or [],
+        api_port=API_PORT,
+        api_backend=API_BACKEND,
         cert_file=cert_file,
         hostname=hostname,
         servers=servers,
@@ -86,6 +98,14 @@ def render_haproxy_cfg(
         stats_socket=stats_socket,
         rancher_backend=RANCHER_BACKEND,
     )
+
+
+def api_servers() -> list[BackendServer]:
+    """The k3s servers whose API HAProxy carries: all of them when there are several, else none
+    (a lone server is its agents' registration address itself; tasks/control_plane.py)."""
+    if not api_behind_haproxy():
+        return []
+    return [BackendServer(node.data.node_name, node.data.node_ip) for node in servers()]
 
 
 def k3s_node_servers() -> list[BackendServer]:
@@ -175,9 +195,10 @@ def servers_up(expected: dict[str, dict[str, str]], timeout: float, interval: fl
     yield FunctionCommand(wait_until_up, (expected, timeout, interval), {})
 
 
-@deploy("HAProxy in front of Rancher")
+@deploy("HAProxy in front of Rancher and the API")
 def haproxy() -> None:
-    """Ensure HAProxy routes Rancher's hostname to every k3s node and the servers are UP."""
+    """Ensure HAProxy routes Rancher's hostname to every k3s node (and, for several servers, 6443
+    to them), with a config it accepted, running; :func:`critical_servers_up` waits for the servers."""
     if "haproxy" not in host.groups:
         return
 
@@ -195,6 +216,7 @@ def haproxy() -> None:
         check_fall=value("haproxy_check_fall"),
         check_rise=value("haproxy_check_rise"),
         stats_port=value("haproxy_stats_port"),
+        api_servers=api_servers(),
     )
 
     # python3 talks to the stats socket for the server status fact.
@@ -207,6 +229,11 @@ def haproxy() -> None:
         name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
     )
 
+
+def critical_servers_up() -> None:
+    """On the HAProxy host: wait until the critical backends' servers are UP (after Rancher is)."""
+    if "haproxy" not in host.groups:
+        return
     servers_up(
         name="HAProxy critical servers UP",
         expected=critical_servers(),

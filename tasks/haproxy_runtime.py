@@ -1,5 +1,5 @@
-"""A k3s node's servers in HAProxy around a planned restart, through the runtime API: drained before,
-checked afresh and made ready after.
+"""A k3s node's servers in HAProxy (Rancher's, and the API's for several servers) around a planned
+restart, through the runtime API: drained before, checked afresh and made ready after.
 
 HAProxy's ``show stat`` right after a restart may still show the server UP from before (its checks
 have not failed ``fall`` times yet), so "UP" alone proves nothing. After the node is back, the server
@@ -24,28 +24,37 @@ from pyinfra.api import StringCommand
 
 from connectors.proxmox_node import one_line
 from facts.haproxy import HaproxyServerStats, describe_server, parse_show_stat, runtime_command, server_is_up
-from tasks.haproxy import RANCHER_BACKEND
+from facts.names import API_BACKEND
+from tasks.haproxy import RANCHER_BACKEND, api_servers
 
 # How long a planned restart waits for a drained server's open sessions to end.
 DRAIN_SECONDS = 10
 POLL_SECONDS = 1
 
 
+def backends_of(node_name: str) -> list[str]:
+    """The backends with a server for this node: ``backend_rancher`` (every k3s node), and with several
+    k3s servers the API's too, so a planned restart of a server sends no new API request to it."""
+    return [RANCHER_BACKEND] + ([API_BACKEND] if node_name in {server.name for server in api_servers()} else [])
+
+
 def set_server_state(node_name: str, change: str) -> None:
-    """``set server backend_rancher/<node> <change>`` (``state drain``, ``state ready``, ``health down``)
-    on every HAProxy host; a failure is a warning (the health checks still act, only later)."""
+    """``set server <backend>/<node> <change>`` (``state drain``, ``state ready``, ``health down``) in
+    each of its backends on every HAProxy host; a failure is a warning (the health checks still act,
+    only later)."""
     for balancer in inventory.get_group("haproxy", []):
-        line = f"set server {RANCHER_BACKEND}/{node_name} {change}"
-        ok, output = balancer.run_shell_command(StringCommand(runtime_command(line)), _timeout=30)
-        if not ok:
-            logger.warning(f"{balancer.print_prefix}{line}: {one_line(output)}")
+        for backend in backends_of(node_name):
+            line = f"set server {backend}/{node_name} {change}"
+            ok, output = balancer.run_shell_command(StringCommand(runtime_command(line)), _timeout=30)
+            if not ok:
+                logger.warning(f"{balancer.print_prefix}{line}: {one_line(output)}")
 
 
-def server_fields(balancer, node_name: str) -> dict[str, str]:
-    """The node's ``backend_rancher`` row of ``show stat`` on one HAProxy host (empty when unreadable)."""
+def server_fields(balancer, node_name: str, backend: str = RANCHER_BACKEND) -> dict[str, str]:
+    """The node's row of ``show stat`` in ``backend`` on one HAProxy host (empty when unreadable)."""
     ok, output = balancer.run_shell_command(StringCommand(HaproxyServerStats().command()), _timeout=30)
     stats = parse_show_stat(output.stdout_lines) if ok else {}
-    return stats.get(RANCHER_BACKEND, {}).get(node_name, {})
+    return stats.get(backend, {}).get(node_name, {})
 
 
 def drained(node_name: str, timeout: float = DRAIN_SECONDS) -> None:
@@ -54,8 +63,10 @@ def drained(node_name: str, timeout: float = DRAIN_SECONDS) -> None:
     set_server_state(node_name, "state drain")
     deadline = time.monotonic() + timeout
     for balancer in inventory.get_group("haproxy", []):
-        while time.monotonic() < deadline and server_fields(balancer, node_name).get("scur", "0") not in ("0", ""):
-            gevent.sleep(POLL_SECONDS)
+        for backend in backends_of(node_name):
+            while time.monotonic() < deadline and \
+                    server_fields(balancer, node_name, backend).get("scur", "0") not in ("0", ""):
+                gevent.sleep(POLL_SECONDS)
 
 
 def checked_afresh(node_name: str, timeout: float) -> bool:
@@ -65,12 +76,13 @@ def checked_afresh(node_name: str, timeout: float) -> bool:
     set_server_state(node_name, "state ready")
     deadline = time.monotonic() + timeout
     for balancer in inventory.get_group("haproxy", []):
-        fields = server_fields(balancer, node_name)
-        while not server_is_up(fields) and time.monotonic() < deadline:
-            gevent.sleep(POLL_SECONDS)
-            fields = server_fields(balancer, node_name)
-        if not server_is_up(fields):
-            logger.error(f"{balancer.print_prefix}{describe_server(RANCHER_BACKEND, node_name, fields)} "
-                         f"{timeout:.0f}s after the node was back")
-            return False
+        for backend in backends_of(node_name):
+            fields = server_fields(balancer, node_name, backend)
+            while not server_is_up(fields) and time.monotonic() < deadline:
+                gevent.sleep(POLL_SECONDS)
+                fields = server_fields(balancer, node_name, backend)
+            if not server_is_up(fields):
+                logger.error(f"{balancer.print_prefix}{describe_server(backend, node_name, fields)} "
+                             f"{timeout:.0f}s after the node was back")
+                return False
     return True

@@ -138,8 +138,14 @@ def desired_sha256() -> str:
     return actual
 
 
-def _fetch_commands(sha256: str) -> Iterator[Any]:
-    """Stage the binary beside its target, verify it there, then move it into place atomically."""
+def fetch_commands(sha256: str) -> Iterator[Any]:
+    """Stage the binary beside its target, verify it there (sha256, and ``k3s --version`` naming
+    ``k3s_version`` when set), then move it into place atomically; the deploy's install and the
+    rolling upgrade (tasks/upgrade.py) both replace the binary this way.
+
+    Example:
+        yield from fetch_commands(desired_sha256())
+    """
     url = binary_url()
     if url:
         yield StringCommand("python3", "-c", QuoteString(_DOWNLOAD), QuoteString(url), STAGED)
@@ -183,4 +189,4 @@ def k3s_binary(sha256: str) -> Generator[Any, None, None]:
         host.noop(f"k3s binary {sha256[:12]} is installed")
         return
     yield StringCommand("mkdir", "-p", os.path.dirname(K3S_BIN))
-    yield from _fetch_commands(sha256)
+    yield from fetch_commands(sha256)

@@ -12,15 +12,21 @@ from collections.abc import Generator, Mapping
 from typing import Any
 
 import yaml
+from pyinfra import host
 from pyinfra.api import operation
 
+from tasks.control_plane import api_behind_haproxy, first_server, is_ha, registration_address
 from tasks.desired_files import DesiredFile, desired_files, text_file
 from tasks.settings import data_error, mapping, one_of, required_text, value
 
 CONFIG = "/etc/rancher/k3s/config.yaml"
 TOKEN_FILE = "/etc/rancher/k3s/token"
 REGISTRIES = "/etc/rancher/k3s/registries.yaml"
-DEPLOY_OWNED = frozenset({"node-name", "node-ip", "server", "token", "token-file"})
+DEPLOY_OWNED = frozenset({"node-name", "node-ip", "server", "token", "token-file", "cluster-init"})
+# HAProxy's health check of the API servers is an anonymous GET /readyz: k3s turns anonymous requests
+# off (pkg/daemons/control/server.go: anonymous-auth=false), and with them on, RBAC's default
+# system:public-info-viewer binding lets them read only /healthz, /livez, /readyz and /version.
+HAPROXY_CHECK_ARGS = ["anonymous-auth=true"]
 HEADER = "# Managed by k3s-lxc-resilience (deploy.py); set extra entries in inventory data k3s_config.\n"
 
 
@@ -36,6 +42,8 @@ def config_entries(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     }
     if role == "agent":
         entries["server"] = required_text("k3s_server_url")
+    if role == "server" and is_ha():
+        entries.update(embedded_etcd_entries())
     operator = mapping("k3s_config")
     for source in (extra or {}, operator):
         for key, wanted in source.items():
@@ -46,6 +54,21 @@ def config_entries(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 entries[key] = current + [item for item in wanted if item not in current]
             else:
                 entries[key] = wanted
+    return entries
+
+
+def embedded_etcd_entries() -> dict[str, Any]:
+    """A server of several (docs.k3s.io/datastore/ha-embedded): the first starts the etcd cluster
+    (``cluster-init``), the others join it at the registration address, and every server's
+    certificate names that address (``tls-san``), since clients reach it through HAProxy's TCP
+    pass-through. A lone server gets none of these (k3s's default datastore, today's config)."""
+    entries: dict[str, Any] = {"tls-san": [registration_address()]}
+    if host == first_server():
+        entries["cluster-init"] = True
+    else:
+        entries["server"] = required_text("k3s_server_url")
+    if api_behind_haproxy():
+        entries["kube-apiserver-arg"] = list(HAPROXY_CHECK_ARGS)
     return entries
 
 

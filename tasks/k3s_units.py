@@ -6,6 +6,10 @@ The unit is restarted only when one of its inputs (binary, config, token, unit f
 the last restart, which a stamp file records, so a deploy that failed half-way still restarts on
 its next run and a no-op run restarts nothing.
 
+The stamp's inputs are gathered in one place (:func:`k3s_inputs`): the deploy installs them, and
+the rolling upgrade (tasks/upgrade.py) rewrites the stamp after it restarted a node on a new binary,
+so the next deploy finds nothing to restart.
+
 The restart does not block: a k3s server's start can wait indefinitely (``TimeoutStartSec=0``, e.g.
 for etcd peers), so readiness is the job of ``tasks.k3s_ready``, which polls with a deadline.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyinfra import host, inventory
@@ -23,9 +29,14 @@ from pyinfra.api.operation import OperationMeta
 from facts.installed_unit import InstalledK3sUnit
 from facts.k3s_units import K3sUnit
 from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
+from facts.preflight import PreflightReport
 from tasks import render
+from tasks.airgap_images import archives, file_sha256
 from tasks.desired_files import DesiredFile, file_commands, text_file
+from tasks.k3s_binary import desired_sha256
+from tasks.k3s_config import config_files
 from tasks.k3s_ready import note_restart
+from tasks.preflight_checks import k3s_config_fixes
 from tasks.settings import data_error, one_of
 
 STAMP_DIR = "/var/lib/k3s-lxc-resilience"
@@ -90,6 +101,32 @@ def applied_stamp(input_digests: list[str]) -> DesiredFile:
     return text_file(f"{STAMP_DIR}/{unit_name()}.applied", f"{combined}\n", mode="600")
 
 
+@dataclass(frozen=True)
+class K3sInputs:
+    """What this host's k3s unit runs with: the binary (by sha256), its config files, its unit
+    files and the image archives it imports at start, and the stamp over all of them."""
+
+    binary_sha256: str
+    config: list[DesiredFile]
+    units: list[DesiredFile]
+    image_archives: list[Path]
+
+    @property
+    def stamp(self) -> DesiredFile:
+        return applied_stamp([self.binary_sha256, *(desired.sha256 for desired in self.config + self.units),
+                              *(file_sha256(archive) for archive in self.image_archives)])
+
+
+def k3s_inputs(report: PreflightReport | None) -> K3sInputs:
+    """This host's k3s inputs from its data and its preflight report (whose fixes go into config.yaml).
+
+    Example:
+        inputs = k3s_inputs(preflight())
+        k3s_unit(name="k3s unit", unit=unit_name(), files=inputs.units, stamp=inputs.stamp)
+    """
+    return K3sInputs(desired_sha256(), config_files(k3s_config_fixes(report)), unit_files(), archives())
+
+
 @operation()
 def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generator[Any, None, None]:
     """
@@ -98,14 +135,14 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generat
 
     + unit: ``k3s.service`` or ``k3s-agent.service``
     + files: from ``unit_files()``
-    + stamp: from ``applied_stamp()``, over the digests of everything the unit runs with
+    + stamp: ``k3s_inputs(...).stamp``, over the digests of everything the unit runs with
 
     **Example:**
 
     .. code:: python
 
-        k3s_unit(name="k3s unit", unit=unit_name(), files=unit_files(),
-                 stamp=applied_stamp([binary_sha256, *[f.sha256 for f in config + units]]))
+        inputs = k3s_inputs(preflight_report)
+        k3s_unit(name="k3s unit", unit=unit_name(), files=inputs.units, stamp=inputs.stamp)
     """
     state = host.get_fact(K3sUnit, unit=unit, paths=[*(desired.path for desired in files), stamp.path])
     changes = list(file_commands(files, state["files"]))

@@ -3,7 +3,8 @@
 Runs while the deploy is prepared, so the table is printed before any change and the report is
 there for ``k3s_config_fixes()``. A k3s host with a blocking failure is stopped by the first
 operation of the deploy (the other hosts go on), unless its data says ``preflight_continue: true``.
-On ``proxmox_hosts`` it prints the conf lines and kernel modules the k3s containers need.
+On ``proxmox_hosts`` it prints the conf lines and kernel modules the k3s containers need. With
+several servers, the first one's table warns when two etcd members share a Proxmox node.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from pyinfra.api import FunctionCommand, deploy, operation
 
 from facts.preflight import Preflight, PreflightReport
 from facts.proxmox_lxc import ProxmoxLxc
-from tasks.preflight_checks import Check, blocking, evaluate, format_table, node_module_checks, proxmox_checks
+from tasks.control_plane import first_server, servers
+from tasks.preflight_checks import (
+    Check,
+    blocking,
+    etcd_spread_check,
+    evaluate,
+    format_table,
+    node_module_checks,
+    proxmox_checks,
+)
 from tasks.settings import flag
 
 
@@ -77,6 +87,9 @@ def preflight() -> PreflightReport | None:
         go_on = flag("preflight_continue")
         report = host.get_fact(Preflight)
         checks = evaluate(report)
+        spread = etcd_spread_check([(member.data.node_name, member.data.get("pct_node")) for member in servers()])
+        if spread is not None and host == first_server():
+            checks.append(spread)
         log_table(checks)
         failures = blocking(checks)
         if failures and not go_on:

@@ -339,3 +339,27 @@ def format_table(checks: list[Check]) -> list[str]:
         if check.fix:
             lines.append(f"  {'':<5}  {'':<{width}}  fix:    {check.fix}")
     return lines
+
+
+def etcd_spread_check(servers: list[tuple[str, str | None]]) -> Check | None:
+    """A warning row when two or more etcd members (servers, ``(node_name, pct_node)``) are containers
+    on one Proxmox node: that node's reboot takes them down together, and with them etcd's quorum
+    (with three members, two). ``None`` for a lone server or members spread out.
+
+    Example:
+        etcd_spread_check([("a", "pve1"), ("b", "pve1"), ("c", "pve2")]).detail
+        == "a, b on Proxmox node pve1"
+    """
+    if len(servers) < 2:
+        return None
+    by_node: dict[str, list[str]] = {}
+    for name, node in servers:
+        if node:
+            by_node.setdefault(node, []).append(name)
+    shared = [f"{', '.join(names)} on Proxmox node {node}" for node, names in sorted(by_node.items()) if len(names) > 1]
+    if not shared:
+        return None
+    return Check("etcd members spread", WARN, "; ".join(shared),
+                 breaks=f"one Proxmox node's reboot stops those members together: quorum needs {len(servers) // 2 + 1} "
+                        f"of {len(servers)}",
+                 fix="move the containers to different Proxmox nodes (pct migrate / HA groups)")

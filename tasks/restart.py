@@ -12,6 +12,12 @@ types, defaults and meanings are in tasks/settings.py.
 
 The run holds the cluster lock (tasks/cluster_lock.py) from before the first restart until HAProxy's
 servers are UP again, renewed in the background; a node is not restarted once the lock is no longer ours.
+
+Several servers (embedded etcd): before any server restarts, the first server takes an etcd snapshot
+(``k3s etcd-snapshot save --name pre-restart-<UTC time>``, in ``server/db/snapshots``); servers restart
+one at a time, each followed by a wait until every etcd member is healthy again
+(tasks/etcd_health.py); an all-at-once restart of enough servers to lose quorum is refused unless
+``restart_allow_quorum_loss: true``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ from connectors.pct import PctConnector, default_privilege
 from facts.names import K3S_UNITS
 from facts.node_watcher import SERVICE as WATCHER_SERVICE
 from inventory_schema import inventory_path
+from tasks import poll_until
 from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, still_held
+from tasks.control_plane import first_server, is_ha, quorum, quorum_lost, servers
+from tasks.etcd_health import cluster_problem
 from tasks.haproxy import RANCHER_BACKEND, critical_servers, wait_until_up
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
 from tasks.k3s_ready import control_clock, probe, wait_until_back
@@ -88,9 +97,21 @@ def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout
     drained(node_name)
     try:
         back = restarted_and_back(state, host, mode, control, pods, timeout)
+        back = back and (host.data.k3s_role != "server" or etcd_members_healthy(timeout))
         return back and (RANCHER_BACKEND not in critical_servers() or checked_afresh(node_name, timeout))
     finally:
         set_server_state(node_name, "state ready")
+
+
+def etcd_members_healthy(timeout: float) -> bool:
+    """With several servers: wait until every etcd member is healthy (tasks/etcd_health.py), so the
+    next server's restart never takes a second member of a cluster that has only a quorum left."""
+    if not is_ha():
+        return True
+    problem = poll_until(lambda: cluster_problem(servers()), timeout, POLL_SECONDS)
+    if problem:
+        logger.error(f"etcd members not all healthy {timeout:.0f}s after the restart: {problem}")
+    return not problem
 
 
 def restarted_and_back(state: State, host: Host, mode: str, control: Host, pods: frozenset[str], timeout: int) -> bool:
@@ -181,6 +202,33 @@ def watcher_ran() -> Generator[Any, None, None]:
     yield StringCommand("systemctl", "start", WATCHER_SERVICE, "||", "true")
 
 
+def check_quorum_kept(serial: bool, selected: list[str]) -> None:
+    """Refuse an all-at-once restart of enough servers to lose etcd's quorum, unless allowed."""
+    members = [member.data.node_name for member in servers()]
+    restarted = 0 if serial else len(set(members) & set(selected))
+    if quorum_lost(len(members), restarted) and not flag("restart_allow_quorum_loss"):
+        raise data_error("restart_nodes", f"restarting {restarted} of {len(members)} servers at once loses etcd's "
+                         f"quorum of {quorum(len(members))} (the API stops until they are back): restart them one at "
+                         "a time (restart_serial: true), select fewer, or set restart_allow_quorum_loss: true")
+
+
+@operation(is_idempotent=False)
+def etcd_snapshot_taken(snapshot: str) -> Generator[Any, None, None]:
+    """
+    Take an etcd snapshot on this server (k3s's own ``etcd-snapshot save``, written to
+    ``/var/lib/rancher/k3s/server/db/snapshots``) before servers are restarted.
+
+    + snapshot: the snapshot's name; k3s adds the node name and the time
+
+    **Example:**
+
+    .. code:: python
+
+        etcd_snapshot_taken(name="etcd snapshot before the restart", snapshot="pre-restart-20250101T000000Z")
+    """
+    yield StringCommand("k3s", "etcd-snapshot", "save", "--name", snapshot)
+
+
 @deploy("Restart and verify")
 def restart_and_verify() -> None:
     """Restart the selected k3s nodes (control first), wait for each, then verify the cluster."""
@@ -188,10 +236,15 @@ def restart_and_verify() -> None:
     mode = one_of("restart_mode")
     serial = flag("restart_serial")
     timeout = seconds("restart_timeout")
-    selected = host.data.get("node_name") in node_names("restart_nodes", every=k3s_node_names())
+    chosen = node_names("restart_nodes", every=k3s_node_names())
+    check_quorum_kept(serial, chosen)
+    selected = host.data.get("node_name") in chosen
     role = host.data.get("k3s_role")
-    lock_here = host == inventory.get_group("k3s_control")[0]
+    lock_here = host == first_server()
     cluster_lock_taken(name="Cluster lock taken", job="restart", wait=seconds("lock_wait"), takes_here=lock_here)
+    if is_ha() and lock_here and set(chosen) & {member.data.node_name for member in servers()}:
+        etcd_snapshot_taken(name="etcd snapshot before the restart",
+                            snapshot=time.strftime("pre-restart-%Y%m%dT%H%M%SZ", time.gmtime()))
     if selected and not serial:
         node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
     if selected and serial and role == "server":

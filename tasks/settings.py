@@ -57,6 +57,8 @@ class Source(Enum):
     RESTART = "restart"
     REPAIR = "repair"
     REPAIR_TIMER = "repair timer"
+    UPGRADE = "upgrade"
+    HOST_MAINTENANCE = "host maintenance"
     SECRET = "secret"
     INVENTORY = "inventory"
 
@@ -106,6 +108,10 @@ SETTINGS = _table(
             choices=("auto", "deploy", "installer")),
     Setting("k3s_config", Kind.MAPPING, {}, "extra `config.yaml` entries (lists are merged with preflight's "
             "fixes)", "tasks/k3s_config.py"),
+    Setting("k3s_registration_address", Kind.TEXT, None, "with several control hosts (embedded etcd): the "
+            "address servers after the first and agents join through, put in every server's `tls-san`; set it in "
+            "the top-level `data:` (default: the `haproxy` host's `node_ip`, else the first control host's)",
+            "inventory_schema/control_plane.py, tasks/k3s_config.py"),
     Setting("k3s_ready_timeout", Kind.SECONDS, 300, "seconds to wait for nodes Ready", "deploy.py"),
     Setting("preflight_continue", Kind.FLAG, False, "go on with a host preflight would stop", "tasks/preflight.py"),
     Setting("watcher_on_boot_sec", Kind.TIME_SPAN, "2min", "the watcher timer's first run after boot",
@@ -184,8 +190,32 @@ SETTINGS = _table(
             source=Source.RESTART),
     Setting("restart_verify", Kind.FLAG, True, "run `pytest verify/` afterwards", "tasks/restart.py",
             source=Source.RESTART),
+    Setting("restart_allow_quorum_loss", Kind.FLAG, False, "with several control hosts: allow an all-at-once "
+            "restart of at least half of them, which stops etcd's quorum (and the API) until they are back",
+            "tasks/restart.py", source=Source.RESTART),
     Setting("lock_wait", Kind.SECONDS, 600, "seconds a restart waits while another run holds the cluster lock",
             "tasks/restart.py", source=Source.RESTART),
+    Setting("upgrade_drain_timeout", Kind.SECONDS, 300, "seconds `kubectl drain` may take on each node (its "
+            "evictions wait while a PodDisruptionBudget forbids them); past it the upgrade stops at that node",
+            "tasks/upgrade.py", source=Source.UPGRADE),
+    Setting("upgrade_timeout", Kind.SECONDS, 300, "seconds each node may take, after its restart on the new binary, "
+            "to be Ready at the new version, its etcd member healthy and its HAProxy server UP", "tasks/upgrade.py",
+            source=Source.UPGRADE),
+    Setting("maintenance_node", Kind.TEXT, None, "the Proxmox node (a `proxmox_hosts` name) whose k3s containers "
+            "are drained and shut down before its reboot (`make host-maintenance PVE=<node>`)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_done", Kind.FLAG, False, "after the reboot: start the containers the maintenance of "
+            "`maintenance_node` shut down, wait until they are back, uncordon, verify (`DONE=1`)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_drain_timeout", Kind.SECONDS, 300, "seconds `kubectl drain` may take on each node (its "
+            "evictions wait while a PodDisruptionBudget forbids them); past it the maintenance stops at that node",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_shutdown_timeout", Kind.SECONDS, 120, "`pct shutdown --timeout`: seconds a container may "
+            "take to stop cleanly; past it the maintenance stops at that node (the container is not killed)",
+            "tasks/host_maintenance.py", source=Source.HOST_MAINTENANCE),
+    Setting("maintenance_timeout", Kind.SECONDS, 300, "seconds each container may take, after `pct start`, to be "
+            "back (Ready, lease renewed), then for etcd and its HAProxy server", "tasks/host_maintenance.py",
+            source=Source.HOST_MAINTENANCE),
     Setting("repair_max_nodes", Kind.WHOLE_NUMBER, 1, "NotReady nodes acted on per run", "tasks/repair/__init__.py",
             source=Source.REPAIR, cluster=True),
     Setting("repair_max_unhealthy_percent", Kind.WHOLE_NUMBER, 50, "above this share of NotReady nodes only "
@@ -228,7 +258,8 @@ SETTINGS = _table(
             source=Source.INVENTORY),
     Setting("k3s_role", Kind.CHOICE, None, "`server` in `k3s_control`, `agent` in `k3s_workers`",
             "deploy.py, tasks/*", source=Source.INVENTORY, choices=("server", "agent")),
-    Setting("k3s_server_url", Kind.TEXT, None, "`https://<first control node_ip>:6443`",
+    Setting("k3s_server_url", Kind.TEXT, None, "`https://<first control node_ip>:6443`; with several control hosts "
+            "`https://<k3s_registration_address>:6443`",
             "tasks/k3s_config.py, tasks/repair/__init__.py", source=Source.INVENTORY),
     Setting("pct_node", Kind.TEXT, None, "the host's `pct.node`", "tasks/proxmox_lxc.py, tasks/repair/access.py",
             source=Source.INVENTORY),

@@ -73,8 +73,19 @@ CLUSTER_KEY = pytest.StashKey[Cluster]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "ha: checks of several k3s servers (embedded etcd), collected only for them")
     # Bad hosts or inventory stop the run here with one line, before any test is collected.
     load_cluster(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A lone server has no etcd members nor API behind HAProxy: its ``ha`` checks are not run."""
+    if len(load_cluster(config).with_role(SERVER)) > 1:
+        return
+    deselected = [item for item in items if item.get_closest_marker("ha")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("ha")]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -55,6 +56,7 @@ RESET_DONE = ("Managed etcd cluster membership has been reset, restart without -
 def server(argv: Sequence[str]) -> int:
     from k3s_standin import apiserver, certs, packaged
     from k3s_standin.controllers import manager as controllers
+    from k3s_standin.etcd.member import JoinFailed
     from k3s_standin.node import agent as node
     from k3s_standin.options import parse
     from k3s_standin.systemd_notify import notify_ready
@@ -79,6 +81,8 @@ def server(argv: Sequence[str]) -> int:
     if options.embedded_etcd:
         try:
             member, store, supervisor = _start_etcd(options, pki, address)
+        except JoinFailed as error:
+            return _fatal(f"etcd cluster join failed: {error}")
         except Exception as error:  # noqa: BLE001 - any etcd start failure is fatal, as in k3s
             return _fatal(f"starting kubernetes: preparing server: start managed database: {error}")
     try:
@@ -97,6 +101,7 @@ def server(argv: Sequence[str]) -> int:
             notify_ready()
             return node.run(options)
         finally:
+            api.stop_serving()
             api.operations.store.close()
     finally:
         if member is not None:
@@ -117,9 +122,12 @@ def _bootstrap_from(options) -> str:
 
 
 def _start_etcd(options, pki, address):
-    """Embedded etcd (k3s pkg/etcd/etcd.go `Start`): the member, its store and the supervisor routes."""
+    """Embedded etcd (k3s pkg/etcd/etcd.go `Start`): the member, its store and the supervisor routes;
+    every server runs the leader's learner promotion (`manageLearners`). A join that fails is fatal
+    as "etcd cluster join failed: <etcd's error>" (etcd.go `Start`)."""
     from k3s_standin.apiserver.etcd_store import EtcdStore
     from k3s_standin.etcd.bootstrap import BOOTSTRAP_PATH, bootstrap_files
+    from k3s_standin.etcd.learners import manage_learners
     from k3s_standin.etcd.member import Member, cluster_gateway
 
     member = Member(options, address)
@@ -127,6 +135,7 @@ def _start_etcd(options, pki, address):
     if options.server and not member.initialized():
         join = cluster_gateway(options.server, options.token, pki.server_ca, member.peer_url)
     _info(f"Starting etcd member {member.name} ({member.peer_url})")
+    threading.Thread(target=manage_learners, args=(member.local,), name="manage-learners", daemon=True).start()
     member.start(join)
     try:
         store = EtcdStore(member.local)

@@ -23,6 +23,11 @@ Exit status:
   30  NotReady nodes present: reported, taints kept (stale taints elsewhere may have been removed)
   40  another run holds the lock; this run did nothing
 
+With several servers every server runs the watcher, and --lease NAMESPACE/NAME makes one run act at
+a time cluster-wide: the run takes that Lease (compare-and-swap, expiring if its holder dies) with
+the deploy's own lock script (k3s_lease_lock.py, installed beside the watcher: one definition of the
+lock) before it lists the nodes, and releases it after; a run that finds it held exits 40.
+
 Every action is logged (node, taint, reason, outcome) to the log file; counters go to a Prometheus
 textfile for node_exporter's textfile collector, written atomically; when a node needs repairs in
 --alert-after consecutive runs, an optional webhook (its URL read from the environment, since it
@@ -39,7 +44,9 @@ import fcntl
 import json
 import os
 import re
+import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +66,9 @@ WATCHED_TAINT_KEYS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-
 WATCHED_EFFECTS = ("NoSchedule", "NoExecute")
 KUBECONFIG_KEYS = ("server", "certificate-authority-data", "client-certificate-data", "client-key-data", "token")
 WEBHOOK_ENV = "K3S_NODE_WATCHER_WEBHOOK_URL"
+LEASE_ANNOTATION = "k3s-lxc-resilience/reason"
+# A run takes seconds; a holder that died frees the lease for the next timer run after this.
+LEASE_SECONDS = 60
 # Once a node is Ready, the node lifecycle controller removes these taints on its next monitor pass
 # (kubernetes/kubernetes pkg/controller/nodelifecycle/node_lifecycle_controller.go, every
 # --node-monitor-period: 5 s by default, in k3s too). For two periods after the transition they are
@@ -430,10 +440,59 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--api-timeout", type=float, default=10.0, help="seconds per API request")
     parser.add_argument("--alert-after", type=int, default=3,
                         help="alert when a node needed repairs in this many consecutive runs (0: never)")
+    parser.add_argument("--lease", default="",
+                        help="NAMESPACE/NAME: act only while holding this Lease (several servers run the watcher)")
+    parser.add_argument("--lease-script", default="/usr/local/lib/k3s-node-watcher/k3s_lease_lock.py",
+                        help="the Lease lock script (take/release) the deploy installs beside the watcher")
     parser.add_argument("--remove-regardless", action="store_true",
                         help="UNSAFE: also remove the taints from NotReady nodes, so pods are scheduled onto "
                              "nodes that cannot run them (the controller re-adds the taints)")
     return parser.parse_args(argv)
+
+
+def lease_command(args: argparse.Namespace, action: str, holder: str) -> list[str]:
+    """The lock script's command line (k3s_lease_lock.py) for ``take`` or ``release``."""
+    namespace, _, name = args.lease.partition("/")
+    command = [sys.executable, args.lease_script, namespace, name, LEASE_ANNOTATION, action, holder]
+    return command + (["node-watcher", str(LEASE_SECONDS)] if action == "take" else [])
+
+
+def lease_result(args: argparse.Namespace, action: str, holder: str) -> dict[str, Any]:
+    """The lock script's JSON answer; no answer reads as ``api-unreachable``."""
+    try:
+        done = subprocess.run(lease_command(args, action, holder), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=60)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as error:
+        return {"result": "api-unreachable", "error": type(error).__name__}
+
+
+def lease_refusal(answer: dict[str, Any], log: Any) -> int:
+    """0 when the lease was taken, else the exit status (logged): 20 without an API, 40 when another
+    server's run holds it or took it just now."""
+    if answer.get("result") == "taken":
+        return 0
+    if answer.get("result") == "api-unreachable":
+        error = str(answer.get("error", "")).replace(" ", "_")
+        log_line(log, node="-", taint="-", reason=f"api-unreachable:lease:{error}", outcome="skipped")
+        return EXIT_API_UNREACHABLE
+    log_line(log, node="-", taint="-", reason=f"another-run-holds-the-lease:{answer.get('holder') or '-'}",
+             outcome="skipped")
+    return EXIT_LOCKED
+
+
+def watch_holding_lease(args: argparse.Namespace, log: Any) -> int:
+    """:func:`watch` while this run holds ``--lease`` (without one: as a lone server's watcher)."""
+    if not args.lease:
+        return watch(args, log)
+    holder = f"k3s-node-watcher@{socket.gethostname()}:{os.getpid()}"
+    refused = lease_refusal(lease_result(args, "take", holder), log)
+    if refused:
+        return refused
+    try:
+        return watch(args, log)
+    finally:
+        lease_result(args, "release", holder)
 
 
 def main(argv: list[str]) -> int:
@@ -443,7 +502,7 @@ def main(argv: list[str]) -> int:
         if not locked:
             log_line(log, node="-", taint="-", reason="another-run-holds-the-lock", outcome="skipped")
             return EXIT_LOCKED
-        return watch(args, log)
+        return watch_holding_lease(args, log)
 
 
 if __name__ == "__main__":

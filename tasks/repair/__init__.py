@@ -26,6 +26,7 @@ from pyinfra.api import deploy
 from pyinfra.api.host import Host
 
 from facts.cluster_nodes import ClusterNode, ClusterNodes
+from facts.maintenance_record import NodesUnderMaintenance
 from facts.pct import PctList
 from tasks.cluster_lock import cluster_lock_released
 from tasks.repair.access import NodeAccess, listed_status, observe, reachable, resolve
@@ -90,7 +91,8 @@ def survey(runner: Host) -> RepairRun:
     cluster = str(value("k3s_server_url", of=inventory.get_group("k3s_control")[0]) or "cluster")
     state_path = state_file()
     kept = load_state(state_path).get(cluster, {})
-    steps = plan(broken, observations, kept.get("attempts", {}), limits(), only)
+    held = runner.get_fact(NodesUnderMaintenance) if nodes is not None else set()
+    steps = plan(broken, observations, kept.get("attempts", {}), limits(), only, held=held)
     return RepairRun(cluster, nodes is not None, broken, steps, access, observations, kept, state_path, only)
 
 

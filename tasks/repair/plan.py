@@ -205,6 +205,7 @@ def plan(
     limits: Limits,
     only: Collection[str] | None = None,
     now: float | None = None,
+    held: Collection[str] = (),
 ) -> list[Step]:
     """Ordered steps: NotReady nodes (longest down first), then Ready nodes with stale taints.
 
@@ -212,12 +213,13 @@ def plan(
     ``attempts`` counts the earlier runs that acted on a node without making it Ready;
     ``only`` restricts the steps to these nodes (the unhealthy share still counts every node);
     ``now`` (this machine's clock, the time by default) leaves the taints of a node Ready for less
-    than the watcher's SETTLE_SECONDS to the node lifecycle controller.
+    than the watcher's SETTLE_SECONDS to the node lifecycle controller; ``held`` are the nodes a host
+    maintenance shut down on purpose: reported, left stopped, and not counted in the unhealthy share.
     """
-    all_broken = [node for node in nodes.values() if node["ready"] != "True"]
-    broken = sorted((node for node in all_broken if only is None or node["name"] in only),
+    all_broken = [node for node in nodes.values() if node["ready"] != "True" and node["name"] not in held]
+    broken = sorted((node for node in nodes.values() if node["ready"] != "True" and (only is None or node["name"] in only)),
                     key=lambda node: (node.get("since") or "", node["name"]))
-    share = unhealthy_percent(nodes)
+    share = unhealthy_percent({name: node for name, node in nodes.items() if name not in held})
     too_many = len(all_broken) > 1 and share > limits.max_unhealthy_percent
     steps: list[Step] = []
     acted = 0
@@ -225,7 +227,9 @@ def plan(
         name = node["name"]
         finding = diagnose(name, observations.get(name, Observation(location="")))
         why = ""
-        if finding.cause is Cause.UNKNOWN:
+        if name in held:
+            why = "under host maintenance: left stopped until `make host-maintenance PVE=<node> DONE=1`"
+        elif finding.cause is Cause.UNKNOWN:
             why = "unknown cause: not guessed at"
         elif too_many:
             why = (f"{len(all_broken)} of {len(nodes)} nodes NotReady ({share:.0f}% > {limits.max_unhealthy_percent}%): "

@@ -95,6 +95,20 @@ def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 9
     )
 
 
+def run_host_maintenance(inventory: Path, pve: str, *options: str) -> subprocess.CompletedProcess:
+    """``python host_maintenance.py -y --data maintenance_node=<pve> ...`` (what ``make host-maintenance``
+    runs); output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/python"), "host_maintenance.py", "-y", "--data", f"maintenance_node={pve}", *options],
+        cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200,
+    )
+
+
+def unschedulable(node: str) -> bool:
+    return kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}") == "true"
+
+
 RESULT_ROW = re.compile(r"^\s{4}(?P<operation>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\S+)\s+(?P<error>\S+)\s+(?P<no_change>\S+)\s*$")
 
 

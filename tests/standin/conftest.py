@@ -62,10 +62,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def admin_context(data_dir: Path) -> ssl.SSLContext:
+    """TLS to a server's API as its kubeconfig's user (system:admin's client certificate): k3s
+    answers /readyz without credentials only with kube-apiserver-arg anonymous-auth=true."""
+    tls = data_dir / "server" / "tls"
+    context = ssl.create_default_context(cafile=str(tls / "server-ca.crt"))
+    context.load_cert_chain(tls / "client-admin.crt", tls / "client-admin.key")
+    return context
+
+
 def _ready(server: Server) -> bool:
     if not server.kubeconfig.exists():
         return False
-    context = ssl.create_default_context(cafile=server.ca_file)
+    context = admin_context(server.data_dir)
     try:
         with urllib.request.urlopen(f"{server.url}/readyz", context=context, timeout=2) as answer:
             return answer.status == 200

@@ -7,28 +7,33 @@ Example:
     first.start(["--cluster-init"])
     second = HaServer(tmp_path / "b", "ha-b")
     second.start(first.join_args())
+
+    with running_cluster(tmp_path, ("ha-a", "ha-b", "ha-c")) as servers: ...
+    restarts = start_as_systemd([second, third])   # both at once, restarted as Restart=always would
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import ssl
 import subprocess
 import sys
+import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import kubernetes
 import pytest
 
-from conftest import KUBECTL, free_port, standin_environment, wait_for
+from conftest import KUBECTL, admin_context, free_port, standin_environment, wait_for
 from k3s_standin.node.shims import kill_all
 
 START_SECONDS = 60
+RESTART_SECONDS = 5.0  # the lab's k3s unit: Restart=always, RestartSec=5s (tasks/templates/k3s.service.j2)
 
 
 class HaServer:
@@ -92,7 +97,7 @@ class HaServer:
     def ready(self) -> bool:
         if not self.kubeconfig.exists():
             return False
-        context = ssl.create_default_context(cafile=str(self.data_dir / "server" / "tls" / "server-ca.crt"))
+        context = admin_context(self.data_dir)
         try:
             with urllib.request.urlopen(f"{self.url}/readyz", context=context, timeout=2) as answer:
                 return answer.status == 200
@@ -119,6 +124,20 @@ class HaServer:
     def client(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig)))
 
+    def k3s(self, *args: str) -> subprocess.CompletedProcess:
+        """Another `k3s` command on this server's data dir (`etcd-snapshot save`, `etcd-snapshot ls`)."""
+        return self._run([sys.executable, "-m", "k3s_standin", *args, "--config", str(self.directory / "none.yaml"),
+                          "--data-dir", str(self.data_dir), "--node-name", self.name])
+
+    def cluster_reset(self, snapshot: Path) -> subprocess.CompletedProcess:
+        """`k3s server --cluster-reset --cluster-reset-restore-path=<snapshot>` with the server's own flags
+        (as its config file gives them in the lab), so the restored member keeps its address."""
+        return self._run(self.command([*self.args, "--cluster-reset", f"--cluster-reset-restore-path={snapshot}"]))
+
+    def _run(self, command: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(command, env=self.environment(), capture_output=True, text=True, timeout=120,
+                              check=False)
+
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([KUBECTL, *args], env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
                               capture_output=True, text=True, timeout=timeout, check=False)
@@ -137,3 +156,42 @@ class HaServer:
         except OSError:
             return False
         return True
+
+
+def start_as_systemd(servers: Sequence[HaServer], timeout: float = 150.0) -> dict[str, int]:
+    """Launch every server at once and wait until all serve; one that exits is launched again after
+    RestartSec, as systemd does for the lab's unit. Returns each server's restart count."""
+    restarts = {server.name: 0 for server in servers}
+    exited: dict[str, float] = {}
+    for server in servers:
+        server.launch()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for server in servers:
+            if server.process is not None and server.process.poll() is not None:
+                exited.setdefault(server.name, time.monotonic())
+            if server.name in exited and time.monotonic() - exited[server.name] >= RESTART_SECONDS:
+                del exited[server.name]
+                restarts[server.name] += 1
+                server.launch()
+        if not exited and all(server.ready() for server in servers):
+            return restarts
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {server.name} ---\n{server.log.read_text()[-3000:]}" for server in servers)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {[s.name for s in servers]} to serve "
+                f"(restarts {restarts}):\n{logs}")
+
+
+@contextlib.contextmanager
+def running_cluster(root: Path, names: Sequence[str], args: Sequence[str] = ()) -> Iterator[list[HaServer]]:
+    """One server per name under `root`, all with `args`: the first with --cluster-init, the others
+    joining it; every one stopped at the end."""
+    started = [HaServer(root / name, name) for name in names]
+    try:
+        started[0].start(["--cluster-init", *args])
+        for server in started[1:]:
+            server.start([*started[0].join_args(), *args])
+        yield started
+    finally:
+        for server in started:
+            server.stop()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import kubernetes
 import pytest
 
-from ha_servers import HaServer, wait_for
+from ha_servers import HaServer, running_cluster, wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="needs Debian's etcd-server")
 
@@ -27,16 +27,8 @@ LEASE_TAKEOVER_SECONDS = 25  # leaseDuration 15 s + retryPeriod 2 s + etcd's re-
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[HaServer]]:
-    root = tmp_path_factory.mktemp("k3s-ha")
-    started = [HaServer(root / name, name) for name in NAMES]
-    try:
-        started[0].start(["--cluster-init"])
-        for server in started[1:]:
-            server.start(started[0].join_args())
+    with running_cluster(tmp_path_factory.mktemp("k3s-ha"), NAMES) as started:
         yield started
-    finally:
-        for server in started:
-            server.stop()
 
 
 def _configmap(name: str, value: str = "1") -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,13 +31,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HaServer]:
     running.stop()
 
 
-def _k3s(server: HaServer, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "k3s_standin", *args, "--config", str(server.directory / "none.yaml"),
-               "--data-dir", str(server.data_dir), "--node-name", server.name]
-    return subprocess.run(command, env=server.environment(), capture_output=True, text=True, timeout=120,
-                          check=False)
-
-
 def _configmap(name: str) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"value": name}}
 
@@ -53,7 +45,7 @@ def _snapshots(server: HaServer) -> list[Path]:
 
 def test_save_writes_a_snapshot_named_as_k3s_names_it(server: HaServer) -> None:
     server.client().create_namespaced_config_map("default", _configmap("before-snapshot"))
-    saved = _k3s(server, "etcd-snapshot", "save")
+    saved = server.k3s("etcd-snapshot", "save")
     assert saved.returncode == 0, saved.stderr
     assert [re.fullmatch(r"on-demand-snap-a-\d{10}", path.name) is not None for path in _snapshots(server)] == [True]
 
@@ -66,7 +58,7 @@ def test_the_snapshot_is_an_etcd_database(server: HaServer, tmp_path: Path) -> N
 
 def test_ls_lists_the_snapshot_with_its_location_and_size(server: HaServer) -> None:
     snapshot = _snapshots(server)[0]
-    listed = _k3s(server, "etcd-snapshot", "ls").stdout.splitlines()
+    listed = server.k3s("etcd-snapshot", "ls").stdout.splitlines()
     assert [line.split() for line in listed][:2] == [
         ["Name", "Location", "Size", "Created"],
         [snapshot.name, f"file://{snapshot}", str(snapshot.stat().st_size), listed[1].split()[3]]]
@@ -74,7 +66,7 @@ def test_ls_lists_the_snapshot_with_its_location_and_size(server: HaServer) -> N
 
 def test_restore_of_a_missing_file_fails_with_k3s_message(server: HaServer) -> None:
     missing = server.directory / "no-such-snapshot"
-    answer = _k3s(server, "server", "--cluster-reset", f"--cluster-reset-restore-path={missing}")
+    answer = server.cluster_reset(missing)
     assert (answer.returncode, answer.stderr.splitlines()[-1]) == \
         (1, f'level=fatal msg="etcd: snapshot path does not exist: {missing}"')
 
@@ -82,7 +74,7 @@ def test_restore_of_a_missing_file_fails_with_k3s_message(server: HaServer) -> N
 def test_cluster_reset_with_restore_path_restores_and_exits_with_k3s_message(server: HaServer) -> None:
     server.client().create_namespaced_config_map("default", _configmap("after-snapshot"))
     server.stop()
-    answer = _k3s(server, "server", "--cluster-reset", f"--cluster-reset-restore-path={_snapshots(server)[0]}")
+    answer = server.cluster_reset(_snapshots(server)[0])
     assert (answer.returncode, f'level=info msg="{RESET_MESSAGE}"' in answer.stderr) == (0, True)
 
 

@@ -15,6 +15,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# The Rancher hostname the unit tests issue certificates for (conftest.py's ``leaf``).
+HOSTNAME = "rancher.example.net"
+
 CA_CONFIG = """\
 [ca]
 default_ca = issuing

@@ -6,19 +6,8 @@ import pytest
 
 from tasks.rancher_tls import TlsMaterial, covers, tls_material
 from tasks.settings import InvalidField
-from tests.unit.certificates import CertificateAuthority, Pem
+from tests.unit.certificates import HOSTNAME, CertificateAuthority, Pem
 
-HOSTNAME = "rancher.example.net"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def leaf(ca: CertificateAuthority) -> Pem:
-    return ca.issue([HOSTNAME])
 
 
 def secrets(pem: Pem, **more: str) -> dict[str, str]:

@@ -11,21 +11,10 @@ import yaml
 from tasks.chart_source import check_fits
 from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField
-from tests.unit.certificates import CertificateAuthority, Pem
+from tests.unit.certificates import HOSTNAME, CertificateAuthority, Pem
 from tests.unit.chart_archives import chart_archive
 
 PASSWORD = "s3cret: with #yaml 'chars\""
-HOSTNAME = "rancher.example.net"
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def leaf(ca: CertificateAuthority) -> Pem:
-    return ca.issue([HOSTNAME])
 
 
 def data(**rancher) -> dict:

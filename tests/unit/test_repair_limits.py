@@ -67,3 +67,15 @@ def test_only_the_selected_nodes_get_steps():
 def test_the_unhealthy_share_counts_nodes_outside_the_selection():
     [step] = plan(TWO_BROKEN, BOTH_STOPPED, {}, Limits(max_unhealthy_percent=50), only={"k3s-worker-1"})
     assert step.act is False
+
+
+def test_a_node_under_host_maintenance_is_left_stopped_and_says_why():
+    steps = plan(TWO_BROKEN, BOTH_STOPPED, {}, Limits(max_nodes=2, max_unhealthy_percent=100), held={"k3s-worker-2"})
+    assert [(step.node, step.act, step.why.split(":")[0]) for step in steps] == [
+        ("k3s-worker-2", False, "under host maintenance"), ("k3s-worker-1", True, "")]
+
+
+def test_nodes_under_host_maintenance_do_not_count_in_the_unhealthy_share():
+    # 2 of 3 NotReady is 67% > 50%; without the one under maintenance, 1 of 2 is the only broken node.
+    steps = plan(TWO_BROKEN, BOTH_STOPPED, {}, Limits(max_nodes=2, max_unhealthy_percent=50), held={"k3s-worker-2"})
+    assert [(step.node, step.act) for step in steps] == [("k3s-worker-2", False), ("k3s-worker-1", True)]

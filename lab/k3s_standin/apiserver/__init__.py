@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from k3s_standin.apiserver import pod_logs
 from k3s_standin.apiserver.admission import Admission
+from k3s_standin.apiserver.auth import anonymous_enabled
 from k3s_standin.apiserver.bootstrap import ensure_system_objects
 from k3s_standin.apiserver.http import ApiServer
 from k3s_standin.apiserver.node_certs import NodeCertificates
@@ -66,6 +67,7 @@ def start(options: Options, pki: Pki, token: str, address: str, store: Store | N
     password = token_password(token)
     server = ApiServer((options.bind_address, options.https_listen_port), _tls_context(pki), operations,
                        password, ca_pem, f"{address}:{options.https_listen_port}", supervisor,
-                       os.path.join(options.server_dir, "static"), kubelets, NodeCertificates(pki, password))
+                       os.path.join(options.server_dir, "static"), kubelets, NodeCertificates(pki, password),
+                       anonymous_enabled(options.kube_apiserver_args))
     threading.Thread(target=server.serve_forever, name="apiserver", daemon=True).start()
     return server

@@ -1,12 +1,20 @@
 """HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
-content negotiation (JSON or server-side Table) and Status errors; k3s's unauthenticated `/static/`
-files (`static.py`), the supervisor's node certificate routes with their own authentication
-(`node_certs.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) share the port.
+content negotiation (JSON or server-side Table) and Status errors; the health endpoints
+(`health.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) are kube-apiserver paths.
+
+k3s's own router sits in front of kube-apiserver on the port (k3s-io/k3s pkg/server/router.go
+`router`, pkg/server/handlers/router.go `NewHandler` in later releases): only `/ping`, `/cacerts` and
+`/static/` answer without credentials. The supervisor's routes (`/v1-k3s/...`: the node certificates
+of `node_certs.py`, `/v1-k3s/server-bootstrap`; `/db/info` except to a local client, pkg/etcd/etcd.go
+`handler` with auth.IsLocalOrHasRole) answer 403 "forbidden" to a request without credentials
+(pkg/server/auth/auth.go `doAuth`). Every other path is kube-apiserver's, where a request without
+credentials is refused or admitted as `auth.py` says, before routing.
 
 Upstream: kubernetes/kubernetes staging/src/k8s.io/apiserver/pkg/endpoints (handlers, negotiation, responsewriters).
 
 Example:
-    server = ApiServer(("0.0.0.0", 6443), context, operations, password, ca_pem, "10.0.0.1:6443")
+    server = ApiServer(("0.0.0.0", 6443), context, operations, password, ca_pem, "10.0.0.1:6443",
+                       anonymous_auth=anonymous_enabled(options.kube_apiserver_args))
     threading.Thread(target=server.serve_forever, daemon=True).start()
 """
 
@@ -19,14 +27,16 @@ import socket
 import socketserver
 import ssl
 import sys
+import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from k3s_standin.apiserver import discovery, errors, eviction, node_certs, openapi, pod_logs, protobuf, static
-from k3s_standin.apiserver.auth import authenticate
+from k3s_standin.apiserver.auth import anonymous_refusal, authenticate
 from k3s_standin.apiserver.errors import ApiError
+from k3s_standin.apiserver.health import Health
 from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
@@ -35,10 +45,15 @@ from k3s_standin.apiserver.tables import to_table
 from k3s_standin.apiserver.watch import watch_events
 
 Obj = dict[str, Any]
-PUBLIC_TEXT = {"/healthz": "ok", "/livez": "ok", "/readyz": "ok", "/ping": "pong"}
+# k3s pkg/etcd/etcd.go `handler`: /db/info admits local clients without credentials (auth.IsLocalOrHasRole)
+LOCAL_OR_ROLE = frozenset({"/db/info"})
+LOCAL_CLIENTS = ("127.0.0.1", "::1")
 PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC)
 HANDSHAKE_SECONDS = 10
 IDLE_SECONDS = 300
+# How long a stopping server lets requests already being answered finish before its storage goes
+# (kube-apiserver waits up to --shutdown-timeout, 60 s; the stand-in's requests take milliseconds).
+DRAIN_SECONDS = 1.0
 
 
 class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -52,7 +67,7 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
                  password: str, ca_pem: bytes, advertised: str,
                  supervisor: dict[str, Callable[[], Obj]] | None = None, static_dir: str = "",
                  kubelet_context: ssl.SSLContext | None = None,
-                 node_certs: NodeCertificates | None = None) -> None:
+                 node_certs: NodeCertificates | None = None, anonymous_auth: bool = False) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -68,6 +83,21 @@ class ApiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.kubelet_context = kubelet_context
         # what agents fetch their kubelet's serving certificate and client CA from
         self.node_certs = node_certs
+        # kube-apiserver's --anonymous-auth (k3s: false unless kube-apiserver-arg says otherwise)
+        self.anonymous_auth = anonymous_auth
+        self.health = Health(operations.store)
+        self.stopping = False
+
+    def stop_serving(self) -> None:
+        """kube-apiserver's graceful termination (k8s.io/apiserver pkg/server/genericapiserver.go,
+        `preparedGenericAPIServer.RunWithContext`): on SIGTERM it stops accepting connections
+        (NotAcceptingNewRequest), closes idle ones and lets in-flight requests finish, and only then is
+        its storage shut down. A client (or HAProxy, which redispatches a refused connection) meets a
+        refused connection, never an answer from a server whose etcd member has already stopped."""
+        self.stopping = True
+        self.shutdown()
+        self.server_close()
+        time.sleep(DRAIN_SECONDS)
 
     def get_request(self) -> tuple[Any, Any]:
         connection, address = self.socket.accept()
@@ -83,6 +113,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiServer
     timeout = IDLE_SECONDS
+
+    def handle(self) -> None:
+        """BaseHTTPRequestHandler's keep-alive loop, ended once the server is stopping (Go's
+        http.Server.Shutdown closes idle connections; the client retries on a new one)."""
+        self.close_connection = True
+        self.handle_one_request()
+        while not self.close_connection and not self.server.stopping:
+            self.handle_one_request()
 
     def setup(self) -> None:
         self.request.settimeout(HANDSHAKE_SECONDS)
@@ -120,21 +158,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer = static.serve(self.server.static_dir, urllib.parse.unquote(url.path))
                 return self._send_bytes(answer.code, answer.body, answer.content_type,
                                         {"Location": answer.location} if answer.location else None)
-            if path in PUBLIC_TEXT and method == "GET":
-                return self._send_text(200, PUBLIC_TEXT[path])
+            if path == "/ping" and method == "GET":
+                return self._send_text(200, "pong")
             if path == "/cacerts" and method == "GET":
                 return self._send_bytes(200, self.server.ca_pem, "text/plain")
-            if path == "/version" and method == "GET":
-                return self._send_json(200, discovery.version())
             if path in node_certs.PATHS and method == "GET" and self.server.node_certs:
                 answer = self.server.node_certs.serve(path, self.headers)
                 return self._send_bytes(answer.code, answer.body, answer.content_type)
             user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
                                 self.server.password)
-            if user is None:
-                raise errors.unauthorized()
             if path in self.server.supervisor and method == "GET":
+                if user is None and not (path in LOCAL_OR_ROLE and self.client_address[0] in LOCAL_CLIENTS):
+                    raise ApiError(403, "Forbidden", "forbidden")  # k3s's auth.go doAuth
                 return self._send_json(200, self.server.supervisor[path]())
+            if user is None:
+                refusal = anonymous_refusal(self.server.anonymous_auth, method, url.path, query)
+                if refusal is not None:
+                    raise refusal
+            health = self.server.health.answer(path, url.query) if method == "GET" else None
+            if health is not None:
+                return self._send_bytes(health.code, health.body, health.content_type,
+                                        {"X-Content-Type-Options": "nosniff"})
+            if path == "/version" and method == "GET":
+                return self._send_json(200, discovery.version())
             self._route(method, path, query, body)
         except ApiError as error:
             self._send_json(error.code, error.status(), retry_after(error))

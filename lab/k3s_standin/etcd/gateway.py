@@ -82,8 +82,13 @@ class Gateway:
     def members(self) -> list[Obj]:
         return self.call("/v3/cluster/member/list", {}).get("members", [])
 
-    def add_member(self, peer_url: str) -> Obj:
-        return self.call("/v3/cluster/member/add", {"peerURLs": [peer_url]})
+    def add_learner(self, peer_url: str) -> Obj:
+        """clientv3 `MemberAddAsLearner`: a member that receives the log but does not vote."""
+        return self.call("/v3/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
+
+    def promote(self, member_id: str) -> Obj:
+        """clientv3 `MemberPromote`: a learner in sync with the leader becomes a voting member."""
+        return self.call("/v3/cluster/member/promote", {"ID": member_id})
 
     def status(self, timeout: float = 2.0) -> Obj:
         return self.call("/v3/maintenance/status", {}, timeout=timeout)

@@ -6,10 +6,11 @@ kept in `db/etcd/name` (`setName`), peer URL `<node-ip>:2380`, client URLs `<nod
 `127.0.0.1:2379`, election timeout 5000 ms, heartbeat 500 ms (`cluster`). A data dir with a WAL is
 an existing member and restarts with its own membership (`IsInitialized`); `cluster-init` starts a
 new one-member cluster (`newCluster`); a server with `server:` asks that server's supervisor for the
-members (`/db/info`, token-authenticated), adds itself through a member's client URL and starts with
-`initial-cluster-state existing` (`join`, `ClientURLs`). Differences, for a lab without etcd PKI:
-plain http instead of etcd's mutual TLS, and a voting member at once instead of a learner promoted
-later (`MemberAddAsLearner`, `manageLearners`). Ports come from `K3S_STANDIN_ETCD_CLIENT_PORT` /
+members (`/db/info`, token-authenticated), adds itself as a learner through a member's client URL
+(`MemberAddAsLearner`; etcd admits one learner at a time, so a second joiner retries every second
+until the leader has promoted the first, `Start`) and starts with `initial-cluster-state existing`
+(`join`, `ClientURLs`); it serves once promoted (learners.py). Difference, for a lab without etcd
+PKI: plain http instead of etcd's mutual TLS. Ports come from `K3S_STANDIN_ETCD_CLIENT_PORT` /
 `K3S_STANDIN_ETCD_PEER_PORT` (test infrastructure only, so several servers share one host).
 
 The child gets SIGKILL when `k3s server` dies (PR_SET_PDEATHSIG): k3s's etcd lives in its process.
@@ -42,7 +43,15 @@ Obj = dict[str, Any]
 ETCD_BINARY = "/usr/bin/etcd"
 PR_SET_PDEATHSIG = 1
 STOP_SECONDS = 10.0
-JOIN_SECONDS = 60.0
+TEST_SECONDS = 5.0
+JOIN_RETRY_SECONDS = 1.0
+# etcd's refusals k3s waits out (etcd.go `Start`: rpctypes.ErrTooManyLearners, ErrUnhealthy): another
+# learner not promoted yet, or the leader not connected to every voting member for 5 s yet.
+JOIN_RETRY_REASONS = ("etcdserver: too many learner members in cluster", "etcdserver: unhealthy cluster")
+
+
+def _info(message: str) -> None:
+    print(f'level=info msg="{message}"', file=sys.stderr, flush=True)
 
 
 def client_port() -> int:
@@ -55,6 +64,10 @@ def peer_port() -> int:
 
 def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class JoinFailed(EtcdError):
+    """etcd refused the join with an error k3s does not wait out (its message is etcd's)."""
 
 
 class Member:
@@ -114,42 +127,39 @@ class Member:
         self.wait_ready()
 
     def _join(self, join: Gateway) -> str:
-        """etcd.go `join`: add this member (unless already listed) and return the initial cluster."""
-        members = join.members()
-        cluster = []
-        add = True
-        for member in members:
-            name = member.get("name", "")
-            peers = member.get("peerURLs") or []
-            if self.peer_url in peers:
-                name, add = self.name, False
-            if name and peers:
-                cluster.append(f"{name}={peers[0]}")
-        if add:
-            print(f'level=info msg="Adding member {self.name}={self.peer_url} to etcd cluster {cluster}"',
-                  file=sys.stderr, flush=True)
-            self._add(join)
+        """etcd.go `join`, retried as `Start` retries it: add this member as a learner (unless listed)
+        and return the initial cluster. A member not started yet has no name; etcd matches the
+        initial cluster by peer URL, so it stays in as `=<peer URL>` (an unnamed one with this
+        server's peer URL is this server; the stand-in compares whole peer URLs, not hosts, as test
+        servers share 127.0.0.1)."""
+        while True:
+            cluster, add = [], True
+            for member in join.members():
+                name, peers = member.get("name", ""), member.get("peerURLs") or []
+                if self.peer_url in peers:
+                    name, add = self.name, False
+                if peers:
+                    cluster.append(f"{name}={peers[0]}")
+            if not add:
+                break
+            _info(f"Adding member {self.name}={self.peer_url} to etcd cluster {cluster}")
+            try:
+                join.add_learner(self.peer_url)
+            except EtcdError as error:
+                if not any(reason in str(error) for reason in JOIN_RETRY_REASONS):
+                    raise JoinFailed(str(error)) from error
+                _info(f"Waiting for other members to finish joining etcd cluster: {error}")
+                time.sleep(JOIN_RETRY_SECONDS)
+                continue
             cluster.append(f"{self.name}={self.peer_url}")
-        print(f'level=info msg="Starting etcd for cluster {cluster}"', file=sys.stderr, flush=True)
+            break
+        _info(f"Starting etcd to join cluster with members {cluster}")
         return ",".join(cluster)
 
-    def _add(self, join: Gateway) -> None:
-        """Member add; etcd refuses it ("etcdserver: unhealthy cluster") until every member has been
-        connected for its health interval (etcdserver `IsReadyToAddVotingMember`), so a server joining
-        right after another one retries, as k3s retries its join after systemd restarts it."""
-        deadline = time.monotonic() + JOIN_SECONDS
-        while True:
-            try:
-                join.add_member(self.peer_url)
-                return
-            except EtcdError as error:
-                if "unhealthy cluster" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
-
     def wait_ready(self) -> None:
-        """k3s waits for its datastore before the apiserver starts ("Waiting for etcd server to
-        become available"); a member without quorum waits until its peers are back."""
+        """k3s waits for its datastore before the apiserver starts (pkg/cluster/cluster.go
+        `testClusterDB`, every 5 s, etcd.go `Test`): a member without quorum waits until its peers
+        are back, a learner until the leader has promoted it."""
         reported = 0.0
         while True:
             if self.process is not None and self.process.poll() is not None:
@@ -158,11 +168,17 @@ class Member:
                 self.local.revision()
                 return
             except EtcdError as error:
-                if time.monotonic() - reported > 10:
-                    print(f'level=info msg="Waiting for etcd server to become available: {error}"',
-                          file=sys.stderr, flush=True)
+                if time.monotonic() - reported > TEST_SECONDS:
+                    _info(f"Failed to test data store connection: {self._not_ready(error)}")
                     reported = time.monotonic()
                 time.sleep(0.5)
+
+    def _not_ready(self, error: EtcdError) -> str:
+        try:
+            learner = bool(self.local.status().get("isLearner"))
+        except EtcdError:
+            learner = False
+        return "this server has not yet been promoted from learner to voting member" if learner else str(error)
 
     def info(self) -> Obj:
         """etcd.go `infoHandler` (the supervisor's `/db/info`): the members, or this one alone."""
