@@ -19,7 +19,6 @@ work. The HA lab's refusal is tests/lab/test_ha_lab.py's.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 import time
@@ -34,8 +33,8 @@ from tests.lab.helpers import (
     ready,
     run_host_maintenance,
     run_verify,
+    single_replicas_moved_off,
     unschedulable,
-    wait_for,
     wait_ready_state,
 )
 from verify import host_probe
@@ -43,8 +42,6 @@ from verify import host_probe
 HAPROXY_IP = "10.213.0.121"
 PROBE_SECONDS = 0.5
 WORKER, WORKER_VMID = "k3s-worker-2", "112"
-# Deployments whose only pod must not be on the node under maintenance while Rancher is probed.
-SINGLE_PODS = {"cattle-system": "app=rancher", "kube-system": "app.kubernetes.io/name=traefik"}
 
 
 def container_status(vmid: str) -> str:
@@ -53,26 +50,6 @@ def container_status(vmid: str) -> str:
 
 def record(pve: str) -> list:
     return recorded(kubectl("-n", RECORD_NAMESPACE, "get", "configmap", RECORD_NAME, "--ignore-not-found", "-o", "json"), pve)
-
-
-def pods_on(node: str) -> list[str]:
-    """The Rancher and Traefik pods bound to ``node``."""
-    found = []
-    for namespace, selector in SINGLE_PODS.items():
-        listed = json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json") or '{"items": []}')
-        found += [f"{namespace}/{pod['metadata']['name']}" for pod in listed["items"] if pod["spec"].get("nodeName") == node]
-    return found
-
-
-def serving_elsewhere(node: str) -> bool:
-    """Rancher and Traefik each have a Ready pod, none of them on ``node``."""
-    for namespace, selector in SINGLE_PODS.items():
-        listed = json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json") or '{"items": []}')
-        ready_pods = [pod for pod in listed["items"] if not pod["metadata"].get("deletionTimestamp") and any(
-            item["type"] == "Ready" and item["status"] == "True" for item in pod.get("status", {}).get("conditions", []))]
-        if not ready_pods or any(pod["spec"].get("nodeName") == node for pod in listed["items"]):
-            return False
-    return True
 
 
 class RancherProbe:
@@ -100,14 +77,7 @@ class RancherProbe:
 @pytest.fixture(scope="module")
 def rancher_elsewhere(deployed_ssh) -> None:
     """Rancher's and Traefik's pods moved off k3s-worker-2 (see the module docstring)."""
-    kubectl("cordon", WORKER)
-    try:
-        for pod in pods_on(WORKER):
-            namespace, name = pod.split("/")
-            kubectl("delete", "pod", "-n", namespace, name, "--wait=false")
-        wait_for("Rancher and Traefik Ready off k3s-worker-2", lambda: serving_elsewhere(WORKER), 300)
-    finally:
-        kubectl("uncordon", WORKER)
+    single_replicas_moved_off(WORKER)
 
 
 @pytest.fixture(scope="module")
