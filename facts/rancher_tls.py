@@ -21,8 +21,8 @@ from typing import Any
 from pyinfra.api import FactBase
 
 from facts import kube_reads
+from facts.chart_status import section_texts
 from facts.names import KUBE_API
-from facts.sections import split_sections
 
 NAMESPACE = "cattle-system"
 INGRESS_SECRET = "tls-rancher-ingress"
@@ -63,6 +63,4 @@ class RancherTlsObjects(FactBase[dict[str, Any]]):
         return kube_reads.command(KUBE_API, READS)
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        sections = split_sections(output, kube_reads.MARK)
-        return tls_objects({marker[len(kube_reads.MARK):].strip(): "\n".join(lines)
-                            for marker, lines in sections.items() if marker})
+        return tls_objects(section_texts(output))
