@@ -331,11 +331,9 @@ def command(api: Obj, reads: list[Obj]) -> str:
     Example:
         command(KUBE_API, [{"read": "readyz", "section": "api"}])
     """
-    import shlex
+    from facts.python3_program import python3_command
 
-    with open(__file__) as source:
-        request = json.dumps({"api": api, "reads": reads}, separators=(",", ":"))
-        return " ".join(["python3", "-c", shlex.quote(source.read()), shlex.quote(request)])
+    return python3_command(__file__, json.dumps({"api": api, "reads": reads}, separators=(",", ":")))
 
 
 if __name__ == "__main__":
