@@ -154,6 +154,14 @@ def refused(method: str, path: str, status: int, phrase: str, data: bytes) -> Ap
     return ApiError(line + (": " + message.splitlines()[0] if message else ""), status, reason, message)
 
 
+def as_kubectl_says(error: ApiError) -> str:
+    """A request the API refused, worded as kubectl prints it (``Error from server (<reason>):
+    <message>``); a server that did not answer stays an error."""
+    if not error.status:
+        raise error
+    return "Error from server (%s): %s" % (error.reason, error.message)
+
+
 def summary(obj: Obj, kind: str) -> Obj:
     """What the parsers read of an object, nothing of its spec's contents (a pod's env may hold secrets)."""
     metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
@@ -223,9 +231,7 @@ def read_log(api: Api, read: Obj) -> str:
     try:
         return api.call("GET", path).decode(errors="replace")
     except ApiError as error:
-        if error.status:
-            return "Error from server (%s): %s" % (error.reason, error.message)
-        raise
+        return as_kubectl_says(error)
 
 
 def read_nodes(api: Api, read: Obj) -> str:
@@ -268,9 +274,7 @@ def read_dry_run(api: Api, read: Obj) -> str:
     try:
         api.call("POST", path, body)
     except ApiError as error:
-        if error.status:
-            return "Error from server (%s): %s" % (error.reason, error.message)
-        raise
+        return as_kubectl_says(error)
     return "%s.%s/%s created (server dry run)" % (kind.lower(), group_version.split("/")[0], body["metadata"]["name"])
 
 
