@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,15 +158,18 @@ class HaServer:
         return True
 
 
-def start_as_systemd(servers: Sequence[HaServer], timeout: float = 150.0) -> dict[str, int]:
+def start_as_systemd(servers: Sequence[HaServer], timeout: float = 150.0,
+                     each_poll: Callable[[], None] = lambda: None) -> dict[str, int]:
     """Launch every server at once and wait until all serve; one that exits is launched again after
-    RestartSec, as systemd does for the lab's unit. Returns each server's restart count."""
+    RestartSec, as systemd does for the lab's unit; `each_poll` runs on every poll (every 0.5 s).
+    Returns each server's restart count."""
     restarts = {server.name: 0 for server in servers}
     exited: dict[str, float] = {}
     for server in servers:
         server.launch()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        each_poll()
         for server in servers:
             if server.process is not None and server.process.poll() is not None:
                 exited.setdefault(server.name, time.monotonic())
