@@ -73,9 +73,10 @@ demo: lab-up
 
 ## All tests: the code checks, unit and stand-in conformance tests, then end-to-end tests on a
 ## freshly made lab (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts
-## fresh), then the HA lab's (test-ha).
+## fresh), then the HA lab's (test-ha). Three pytest-xdist workers: one runs every lab test in file
+## order, the two others the stand-in and unit modules meanwhile (tests/conftest.py draws the scopes).
 test: check lab-fresh
-	$(RUN) $(BIN)/pytest tests/ --ignore=tests/lab/day2 $(PYTEST_ARGS)
+	$(RUN) $(BIN)/pytest tests/ --ignore=tests/lab/day2 -n 3 $(PYTEST_ARGS)
 	$(MAKE) test-ha
 
 ## The HA lab's end-to-end tests (the ones skipped on the default lab) on a freshly
