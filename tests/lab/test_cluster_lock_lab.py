@@ -1,6 +1,7 @@
 """One cluster-wide lock (a Lease in kube-system) against the lab's API: of two takers at once exactly
 one wins; repair finds it held and does nothing (exit 40, the holder named) until it is free; a restart
-started while it is held waits until the holder's lease has expired, so both never act at once."""
+started while it is held waits until the holder's lease has expired, so both never act at once; a
+repair and a restart started together: one acts, the other waits or stands down."""
 
 from __future__ import annotations
 
@@ -71,3 +72,37 @@ def test_a_restart_waits_until_the_holders_lease_expired(deployed_ssh, lab_inven
     started = in_container("112", "date -d \"$(systemctl show -p ActiveEnterTimestamp --value k3s-agent)\" +%s")
     assert (taken.result, result.returncode, int(started.stdout.decode()) >= int(expires) - 1) == ("taken", 0, True), \
         result.stdout[-3000:]
+
+
+def _agent_started(vmid: str) -> int:
+    """When the node's k3s-agent last became active (epoch seconds)."""
+    started = in_container(vmid, "date -d \"$(systemctl show -p ActiveEnterTimestamp --value k3s-agent)\" +%s")
+    return int(started.stdout.decode())
+
+
+def test_a_repair_and_a_restart_started_together_never_act_at_once(deployed_ssh, lab_inventory_ssh,
+                                                                   lab_inventory_pct):
+    """The repair timer's run (here repair.py, as the timer starts it) heals k3s-worker-1 while
+    restart.py restarts k3s-worker-2, both launched at the same moment. Whichever takes the lock
+    first acts: if the restart, the repair stands down (exit 40, the restart named); if the repair,
+    the restart waits, and restarts k3s-worker-2 only after the repair has ended."""
+    wait_ready_state(WORKER, True, deadline=180)
+    wait_ready_state("k3s-worker-2", True, deadline=180)
+    in_container(WORKER_VMID, "systemctl stop k3s-agent")
+    try:
+        wait_ready_state(WORKER, False, deadline=120)
+        with ThreadPoolExecutor(2) as pool:
+            restarting = pool.submit(run_pyinfra, lab_inventory_ssh, "restart.py", "--data",
+                                     "restart_nodes=k3s-worker-2", "--data", "restart_verify=false")
+            repairing = pool.submit(lambda: (repair(lab_inventory_pct), time.time()))
+            restarted, (repaired, repair_ended) = restarting.result(), repairing.result()
+    finally:
+        in_container(WORKER_VMID, "systemctl start --no-block k3s-agent")
+    restarted_at = _agent_started("112")
+    if repaired.returncode == 40:
+        outcome = ("restart first", "held by restart@" in repaired.stdout + repaired.stderr, restarted.returncode)
+        assert outcome == ("restart first", True, 0), repaired.stdout[-2000:] + restarted.stdout[-2000:]
+    else:
+        outcome = ("repair first", repaired.returncode, restarted.returncode, restarted_at >= int(repair_ended) - 1)
+        assert outcome == ("repair first", 10, 0, True), repaired.stdout[-2000:] + restarted.stdout[-2000:]
+    wait_ready_state(WORKER, True, deadline=180)
