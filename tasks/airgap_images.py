@@ -26,7 +26,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.exceptions import OperationError
 
-from facts.file_digests import FileDigests
+from facts.file_digests import changing, file_digests, managing
 from facts.node_images import NodeImages
 from tasks.settings import data_error, mapping, value
 
@@ -66,6 +66,7 @@ def remote_path(archive: Path) -> str:
     return f"{IMAGES_DIR}/{archive.name}"
 
 
+@managing(lambda archives, **_: [remote_path(archive) for archive in archives])
 @operation()
 def image_archives_present(archives: list[Path]):
     """
@@ -77,7 +78,7 @@ def image_archives_present(archives: list[Path]):
 
         image_archives_present(name="k3s image archives", archives=archives())
     """
-    present = host.get_fact(FileDigests, paths=[remote_path(archive) for archive in archives])
+    present = file_digests([remote_path(archive) for archive in archives])
     changed = False
     for archive in archives:
         target = remote_path(archive)
@@ -85,6 +86,7 @@ def image_archives_present(archives: list[Path]):
         if current is not None and current["sha256"] == file_sha256(archive):
             continue
         changed = True
+        changing([target])
         staged = posixpath.join(IMAGES_DIR, f".{archive.name}.new")
         yield StringCommand("mkdir", "-p", IMAGES_DIR)
         yield FileUploadCommand(str(archive), staged, remote_temp_filename=host.get_temp_filename(staged))

@@ -28,6 +28,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import systemd
 
+from facts.file_digests import managing
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 from facts.names import API_BACKEND, HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
 from inventory_schema.control_plane import API_PORT
@@ -119,6 +120,7 @@ def _setting(key: str) -> Any:
     return value(key)
 
 
+@managing(lambda content, path=HAPROXY_CONFIG, **_: [path])
 @operation()
 def checked_config(content: str, path: str = HAPROXY_CONFIG):
     """
@@ -143,6 +145,7 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
         yield "systemctl reload haproxy"
 
 
+@managing(lambda certificate, **_: [certificate.path])
 @operation()
 def certificate_in_place(certificate: DesiredFile):
     """
