@@ -14,12 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import gevent
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
+from pyinfra.context import ctx_host
 
 from facts.cluster_nodes import ClusterNode, ClusterNodes
 from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, probe_command
@@ -27,6 +29,9 @@ from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_prob
 POLL_SECONDS = 2
 # node name -> the control node's clock just before this run (re)started that node's k3s unit
 RESTARTED_AT: dict[str, float] = {}
+# Host -> the node list this run last read there (pyinfra 3 keeps no fact cache): one read serves
+# every later wait whose nodes it shows Ready, as a node this run restarts is in RESTARTED_AT.
+_NODES: WeakKeyDictionary[Any, dict[str, ClusterNode]] = WeakKeyDictionary()
 
 
 def control_clock(control: Host, timeout: int) -> float | None:
@@ -89,6 +94,26 @@ def wait_all_ready(state: State, host: Host, names: list[str], timeout: int, int
     return True
 
 
+def shown_ready(nodes: dict[str, ClusterNode] | None, names: list[str]) -> bool:
+    return nodes is not None and all(name in nodes and nodes[name]["ready"] == "True" for name in names)
+
+
+def listed_ready(names: list[str]) -> bool:
+    """Whether the node list on the current host shows every one of ``names`` Ready: the run's last
+    read there when it does, else a fresh ``ClusterNodes``.
+
+    Example:
+        listed_ready(["k3s-control"])   # True, one read; listed_ready(["k3s-control"]) again: no read
+    """
+    target = ctx_host.get()
+    if shown_ready(_NODES.get(target), names):
+        return True
+    nodes: dict[str, ClusterNode] | None = target.get_fact(ClusterNodes)
+    if nodes is not None:
+        _NODES[target] = nodes
+    return shown_ready(nodes, names)
+
+
 @operation()
 def nodes_ready(names: list[str], waits_here: bool, timeout: int, interval: int = 2) -> Generator[Any, None, None]:
     """
@@ -111,9 +136,7 @@ def nodes_ready(names: list[str], waits_here: bool, timeout: int, interval: int 
     if not waits_here:
         host.noop(f"a control node waits for {', '.join(names)} to be Ready")
         return
-    if not any(name in RESTARTED_AT for name in names):
-        nodes: dict[str, ClusterNode] | None = host.get_fact(ClusterNodes)
-        if nodes and all(name in nodes and nodes[name]["ready"] == "True" for name in names):
-            host.noop(f"nodes {', '.join(names)} are Ready")
-            return
+    if not any(name in RESTARTED_AT for name in names) and listed_ready(names):
+        host.noop(f"nodes {', '.join(names)} are Ready")
+        return
     yield FunctionCommand(wait_all_ready, (names, timeout, interval), {})
