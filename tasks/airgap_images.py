@@ -26,7 +26,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.exceptions import OperationError
 
-from facts.file_digests import changing, file_digests, managing
+from facts.managed_state import Managed, changing, file_digests, managing
 from facts.node_images import NodeImages
 from tasks.settings import data_error, mapping, value
 
@@ -66,7 +66,7 @@ def remote_path(archive: Path) -> str:
     return f"{IMAGES_DIR}/{archive.name}"
 
 
-@managing(lambda archives, **_: [remote_path(archive) for archive in archives])
+@managing(lambda archives, **_: Managed(paths=[remote_path(archive) for archive in archives]))
 @operation()
 def image_archives_present(archives: list[Path]):
     """

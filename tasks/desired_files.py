@@ -25,7 +25,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.api.command import QuoteString
 
-from facts.file_digests import FileDigest, changing, file_digests
+from facts.file_digests import FileDigest
+from facts.managed_state import changing, file_digests
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ def file_commands(files: list[DesiredFile], present: dict[str, FileDigest | None
 
 
 def desired_files(files: list[DesiredFile], in_place: str) -> Iterator[Any]:
-    """An operation's body: read the files' digests (``facts.file_digests``: with every managed
-    file of the host, once per run), then bring them in place; ``in_place`` is the no-op message.
-    The operation notes its paths with ``facts.file_digests.managing``.
+    """An operation's body: read the files' digests (``facts.managed_state``: with everything
+    managed on the host, once per run), then bring them in place; ``in_place`` is the no-op message.
+    The operation notes its paths with ``facts.managed_state.managing``.
 
     Example:
         yield from desired_files(config_files(), "k3s config and token file are in place")

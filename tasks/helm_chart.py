@@ -19,13 +19,13 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 
-from facts.file_digests import changing, file_digests, managing
+from facts.managed_state import Managed, changing, file_digests, managing
 from tasks import wait_until
 from tasks.chart_source import ChartSource
 from tasks.desired_files import DesiredFile, desired_files, text_file
 
 
-@managing(lambda path, **_: [path])
+@managing(lambda path, **_: Managed(paths=[path]))
 @operation()
 def manifest_present(path: str, content: str):
     """
@@ -43,7 +43,7 @@ def manifest_present(path: str, content: str):
     yield from desired_files([text_file(path, content, mode="600", secret=True)], f"{path} is up to date")
 
 
-@managing(lambda source, **_: [source.static_path] if source.file and source.static_path else [])
+@managing(lambda source, **_: Managed(paths=[source.static_path] if source.file and source.static_path else []))
 @operation()
 def chart_archive_present(source: ChartSource):
     """
@@ -63,7 +63,7 @@ def chart_archive_present(source: ChartSource):
     yield from desired_files([archive], f"{source.static_path} is up to date")
 
 
-@managing(lambda path, **_: [path])
+@managing(lambda path, **_: Managed(paths=[path]))
 @operation()
 def manifest_absent(path: str):
     """

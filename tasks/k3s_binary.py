@@ -24,7 +24,7 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.file_digests import changing, file_digests, managing
+from facts.managed_state import Managed, changing, file_digests, managing
 from tasks.settings import SETTINGS, data_error, one_of, value
 
 K3S_BIN = "/usr/local/bin/k3s"
@@ -169,7 +169,7 @@ def fetch_commands(sha256: str) -> Iterator[Any]:
     yield StringCommand("chmod", "755", STAGED, "&&", "mv", "-f", STAGED, K3S_BIN)
 
 
-@managing(lambda sha256, **_: [K3S_BIN])
+@managing(lambda sha256, **_: Managed(paths=[K3S_BIN]))
 @operation()
 def k3s_binary(sha256: str) -> Generator[Any, None, None]:
     """

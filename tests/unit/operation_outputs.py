@@ -5,7 +5,7 @@ An operation's undecorated body (``op._inner``) runs against a stand-in host tha
 
 Example:
 
-    commands, host = run(k3s_config, facts={"FileDigests": {}}, files=config)
+    commands, host = run(k3s_config, facts=host_state(files={}), files=config)
     commands[0] == "mkdir -p /etc/rancher/k3s"
 """
 
@@ -64,6 +64,13 @@ def shown(command: Any) -> Any:
     if isinstance(command, FunctionCommand):
         return [command.function.__name__]
     raise TypeError(f"{command!r} is not a pyinfra command")
+
+
+def host_state(files: dict[str, Any] | None = None, units: dict[str, dict[str, list[str]]] | None = None,
+               packages: dict[str, bool] | None = None) -> dict[str, Any]:
+    """The ``facts`` of :func:`run` for an operation that reads ``facts.managed_state``: its one
+    ``ManagedState`` answer (files' digests, units' ``systemctl show`` properties, packages)."""
+    return {"ManagedState": {"files": files or {}, "units": units or {}, "packages": packages or {}}}
 
 
 def run(operation: Callable[..., Any], facts: dict[str, Any], data: dict[str, Any] | None = None,
