@@ -1,0 +1,101 @@
+"""The Kubernetes reads a deploy makes on its waiting control node (cert-manager's and Rancher's
+status, the legacy Service, Rancher's TLS objects), asked in one ``facts.kube_reads`` run at the
+first need and each answered from it once, while the run has changed nothing.
+
+pyinfra 3 runs each fact when an operation's body needs it, one operation after another: these
+four were four round trips in a row on a no-op run. Each part is noted when its operation is
+defined (:func:`note`), so the first :func:`taken` on the host reads every noted part at once
+(one API connection; a GET two parts share is asked once). A part is answered from that read only
+once (a wait polls afresh) and only while no operation of the run, on any host, has changed
+anything (a manifest written or an object deleted since the read changes what the API says);
+otherwise :func:`taken` is ``None`` and the caller reads its own fact.
+
+Example:
+
+    note("rancher-lb", [{"read": "exists", "section": "object", "path": "/api/v1/.../rancher-lb"}])
+    taken(host, "rancher-lb")   # {"object": ""} once, then None
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from pyinfra.api import FactBase
+from pyinfra.context import ctx_host
+
+from facts import kube_reads
+from facts.chart_status import section_texts
+from facts.names import KUBE_API
+
+Obj = dict[str, Any]
+# a part's sections are named "<part>/<section>" in the combined run
+SEPARATOR = "/"
+
+# Keyed by the Host object itself: each run has its own hosts, so nothing outlives the run.
+_NOTED: WeakKeyDictionary[Any, dict[str, list[Obj]]] = WeakKeyDictionary()
+_READ: WeakKeyDictionary[Any, dict[str, dict[str, str]]] = WeakKeyDictionary()
+
+
+def combined(parts: dict[str, list[Obj]]) -> list[Obj]:
+    """Every part's reads, their sections named ``<part>/<section>``."""
+    return [{**read, "section": f"{part}{SEPARATOR}{read['section']}"} for part, reads in parts.items() for read in reads]
+
+
+def split_parts(sections: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The combined run's sections back per part, under their own names."""
+    parts: dict[str, dict[str, str]] = {}
+    for name, text in sections.items():
+        part, _, section = name.partition(SEPARATOR)
+        parts.setdefault(part, {})[section] = text
+    return parts
+
+
+class ClusterReads(FactBase[dict[str, dict[str, str]]]):
+    """
+    Returns each part's sections (``facts.chart_status.section_texts``) of one ``kube_reads`` run.
+
+    .. code:: python
+
+        host.get_fact(ClusterReads, parts={"rancher-lb": [{"read": "exists", "section": "object",
+                                                           "path": "/api/v1/namespaces/cattle-system/services/rancher-lb"}]})
+        {"rancher-lb": {"object": ""}}
+    """
+
+    default = dict
+
+    def requires_command(self, parts: dict[str, list[Obj]]) -> str:
+        return "python3"
+
+    def command(self, parts: dict[str, list[Obj]]) -> str:
+        return kube_reads.command(KUBE_API, combined(parts))
+
+    def process(self, output: list[str]) -> dict[str, dict[str, str]]:
+        return split_parts(section_texts(output))
+
+
+def note(part: str, reads: list[Obj]) -> None:
+    """Note that an operation defined for the current host will need ``part`` (its ``kube_reads`` reads)."""
+    _NOTED.setdefault(ctx_host.get(), {})[part] = reads
+
+
+def run_changed_nothing(state: Any) -> bool:
+    """No operation of the run has changed anything on any host so far (waits count as changes)."""
+    return not any(data.operation_meta.is_complete() and data.operation_meta.did_change()
+                   for host_ops in state.ops.values() for data in host_ops.values())
+
+
+def taken(target: Any, part: str) -> dict[str, str] | None:
+    """``part``'s sections from the run's one read of every noted part on ``target``, once, while the
+    run has changed nothing; ``None`` otherwise (the caller reads its own fact).
+
+    Example:
+        sections = taken(host, "rancher")
+        status = rancher_status(sections) if sections is not None else host.get_fact(RancherStatus, ...)
+    """
+    noted = _NOTED.get(target, {})
+    if part not in noted or not run_changed_nothing(target.state):
+        return None
+    if target not in _READ:
+        _READ[target] = target.get_fact(ClusterReads, parts=noted)
+    return _READ[target].pop(part, None)
