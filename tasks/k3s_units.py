@@ -26,7 +26,7 @@ from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
-from facts.installed_unit import InstalledK3sUnit
+from facts.host_before import installed_unit
 from facts.k3s_units import k3s_unit_state
 from facts.managed_state import Managed, changing, managed, managing
 from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
@@ -77,7 +77,7 @@ def unit_source() -> str:
     A ``deploy`` that would replace such a unit and drop flags of its ``ExecStart`` is refused.
     """
     chosen = one_of("k3s_unit_source")
-    installed = host.get_fact(InstalledK3sUnit, unit=unit_name())
+    installed = installed_unit(unit_name())
     if chosen == "auto":
         return "installer" if installed["writer"] == "other" else "deploy"
     if chosen == "deploy" and installed["writer"] == "other" and installed["flags"]:
