@@ -26,6 +26,7 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.exceptions import OperationError
 
+from facts.host_before import images_before
 from facts.managed_state import Managed, changing, file_digests, managing
 from facts.node_images import NodeImages
 from tasks.settings import data_error, mapping, value
@@ -129,9 +130,12 @@ def images_present(images: list[str]):
     if mapping("k3s_registries"):
         host.noop("images come from the registries in k3s_registries")
         return
-    listed: tuple[str, ...] = host.get_fact(NodeImages)
-    held = set(listed)
-    missing = [image for image in images if normalized(image) not in held]
+    before = set(images_before() or ())
+    missing = [image for image in images if normalized(image) not in before]
+    if missing:
+        # called missing only from a read of now
+        listed: tuple[str, ...] = host.get_fact(NodeImages)
+        missing = [image for image in images if normalized(image) not in set(listed)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise OperationError(str(data_error(
