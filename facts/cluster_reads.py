@@ -1,9 +1,9 @@
-"""The Kubernetes reads a deploy makes on its waiting control node (cert-manager's and Rancher's
-status, the legacy Service, Rancher's TLS objects), asked in one ``facts.kube_reads`` run at the
+"""The Kubernetes reads a deploy makes on its waiting control node (the nodes' Ready condition,
+cert-manager's and Rancher's status, the legacy Service, Rancher's TLS objects), asked in one ``facts.kube_reads`` run at the
 first need and each answered from it once, while the run has changed nothing.
 
 pyinfra 3 runs each fact when an operation's body needs it, one operation after another: these
-four were four round trips in a row on a no-op run. Each part is noted when its operation is
+five were five round trips in a row on a no-op run. Each part is noted when its operation is
 defined (:func:`note`), so the first :func:`taken` on the host reads every noted part at once
 (one API connection; a GET two parts share is asked once). A part is answered from that read only
 once (a wait polls afresh) and only while no operation of the run, on any host, has changed
@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
 from pyinfra.api import FactBase
@@ -29,6 +31,8 @@ from facts.chart_status import section_texts
 from facts.names import KUBE_API
 
 Obj = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 # a part's sections are named "<part>/<section>" in the combined run
 SEPARATOR = "/"
 
@@ -77,6 +81,25 @@ class ClusterReads(FactBase[dict[str, dict[str, str]]]):
 def note(part: str, reads: list[Obj]) -> None:
     """Note that an operation defined for the current host will need ``part`` (its ``kube_reads`` reads)."""
     _NOTED.setdefault(ctx_host.get(), {})[part] = reads
+
+
+def noting(parts_of: Callable[..., dict[str, list[Obj]]]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap an operation so that defining it for a host notes the parts ``parts_of`` (given the
+    operation's arguments) says its body will need there.
+
+    Example:
+        @noting(lambda waits_here, **_: {"nodes": NODES_READS} if waits_here else {})
+        @operation()
+        def nodes_ready(names, waits_here, timeout): ...
+    """
+    def wrap(operation: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(operation)
+        def defined(*args: P.args, **kwargs: P.kwargs) -> R:
+            for part, reads in parts_of(*args, **kwargs).items():
+                note(part, reads)
+            return operation(*args, **kwargs)
+        return defined
+    return wrap
 
 
 def run_changed_nothing(state: Any) -> bool:

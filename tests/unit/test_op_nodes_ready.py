@@ -4,13 +4,15 @@ it did not show the nodes Ready, and not trusted for a node this run restarted."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pyinfra.context import ctx_host
 
 from facts.cluster_nodes import ClusterNode, ClusterNodes
-from tasks.k3s_ready import RESTARTED_AT, nodes_ready
+from facts.cluster_reads import ClusterReads, note
+from tasks.k3s_ready import NODES_PART, NODES_READS, RESTARTED_AT, nodes_ready, ready_in
 from tests.unit.operation_outputs import FakeHost, shown
 
 
@@ -72,3 +74,38 @@ def test_an_api_that_does_not_answer_is_waited_for_and_asked_again():
     assert waits(host, ["k3s-control"]) == [["wait_all_ready"]]
     assert waits(host, ["k3s-control"]) == []
     assert host.reads == 2
+
+
+class ClusterReadingHost(ListingHost):
+    """Also answers the waiting node's one cluster read (facts.cluster_reads), as kube_reads prints nodes."""
+
+    def __init__(self, nodes_section: str, *answers: dict[str, ClusterNode] | None) -> None:
+        super().__init__(*answers)
+        self.nodes_section = nodes_section
+        self.state = SimpleNamespace(ops={})
+
+    def get_fact(self, fact: type, **arguments: Any) -> Any:
+        if fact is ClusterReads:
+            return {NODES_PART: {"nodes": self.nodes_section}}
+        return super().get_fact(fact, **arguments)
+
+
+def test_on_a_run_that_changed_nothing_the_nodes_come_with_the_cluster_read():
+    host = ClusterReadingHost("k3s-control\tTrue\t\nk3s-worker-1\tTrue\t")
+    with ctx_host.use(host):
+        note(NODES_PART, NODES_READS)
+    assert waits(host, ["k3s-control", "k3s-worker-1"]) == []
+    assert host.reads == 0
+
+
+def test_an_api_error_in_the_cluster_read_is_waited_for():
+    host = ClusterReadingHost("Kubernetes API https://127.0.0.1:6443: [Errno 111] Connection refused")
+    with ctx_host.use(host):
+        note(NODES_PART, NODES_READS)
+    assert waits(host, ["k3s-control"]) == [["wait_all_ready"]]
+
+
+def test_the_nodes_section_gives_each_nodes_ready_status():
+    taints = '[{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]'
+    assert ready_in(f"k3s-control\tTrue\t\nk3s-worker-1\tUnknown\t{taints}") == \
+        {"k3s-control": "True", "k3s-worker-1": "Unknown"}
