@@ -116,6 +116,9 @@ def taken(target: Any, part: str) -> dict[str, str] | None:
         sections = taken(host, "rancher")
         status = rancher_status(sections) if sections is not None else host.get_fact(RancherStatus, ...)
     """
+    if target is ctx_host.context:
+        # pyinfra's ``host`` proxy: the weak keys must be the Host itself
+        target = ctx_host.get()
     noted = _NOTED.get(target, {})
     if part not in noted or not run_changed_nothing(target.state):
         return None

@@ -57,7 +57,7 @@ def legacy_service_absent():
     """
     namespace, name = LEGACY_SERVICE
     sections = cluster_reads.taken(host, LEGACY_PART)
-    if not (answered(sections["object"]) if sections is not None else host.get_fact(KubeObjectExists, path=LEGACY_PATH)):
+    if not (answered(sections.get("object", "")) if sections is not None else host.get_fact(KubeObjectExists, path=LEGACY_PATH)):
         host.noop(f"no Service {namespace}/{name}")
         return
     yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")

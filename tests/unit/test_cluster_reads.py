@@ -99,3 +99,11 @@ def test_the_legacy_service_check_answers_from_the_combined_read():
         commands = list(legacy_service_absent._inner())
     assert ([str(command) for command in commands], host.reads) == \
         (["k3s kubectl -n cattle-system delete service rancher-lb --ignore-not-found"], [[LEGACY_PART]])
+
+
+def test_pyinfras_host_proxy_is_the_current_host():
+    host = ApiHost({"rancher-lb": {"object": ""}})
+    with ctx_host.use(host):
+        note("rancher-lb", LEGACY)
+        assert taken(ctx_host.context, "rancher-lb") == {"object": ""}
+    assert host.reads == [["rancher-lb"]]
