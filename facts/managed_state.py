@@ -186,7 +186,9 @@ def file_digests(paths: Iterable[str]) -> dict[str, FileDigest | None]:
 def changing(paths: Iterable[str] = (), units: Iterable[str] = (), packages: Iterable[str] = ()) -> None:
     """Forget what was read of these on the current host: an operation is about to change them.
     Call it where the change is yielded, so the next :func:`managed` reads them afresh."""
-    known = _READ.get(ctx_host.get(), {})
+    target = ctx_host.get()
+    # a command built where no host is current (a callback's own commands) has nothing read to forget
+    known = _READ.get(target, {}) if target is not None else {}
     for kind, items in zip(KINDS, (paths, units, packages), strict=True):
         for item in items:
             known.get(kind, {}).pop(item, None)
