@@ -67,7 +67,7 @@ CLUSTER = {
 
 
 class World:
-    """What the simulated hosts hold, and every fact read (host name, fact class name)."""
+    """What the simulated hosts hold, and every fact read (node name, fact class name)."""
 
     def __init__(self) -> None:
         self.files: dict[str, dict[str, tuple[bytes, str]]] = collections.defaultdict(dict)
@@ -80,7 +80,7 @@ class World:
             return tuple(sorted(normalized(image) for image in chart_images())) if self.units[target.name] else ()
 
     def fact(self, target: Any, name: str, arguments: dict[str, Any]) -> Any:
-        self.reads.append((target.name, name))
+        self.reads.append((target.data.get("node_name") or target.name, name))
         files, units = self.files[target.name], self.units[target.name]
         if name == "HostBefore":
             installed = {"writer": "deploy" if units else "none", "flags": []}
@@ -102,6 +102,9 @@ class World:
             "RancherTlsObjects": lambda: tls_objects(CLUSTER[TLS_PART]),
             "KubeObjectExists": lambda: False,
             "HaproxyServerStats": lambda: self.stats(target),
+            "ProxmoxLxc": lambda: {"confs": {vmid: ["arch: amd64"] for vmid in arguments["vmids"]},
+                                   "modules": {"overlay": True, "br_netfilter": True}},
+            "File": lambda: None,
         }
         return answers[name]()
 
@@ -155,9 +158,10 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     RESTARTED_AT.clear()
 
 
-@pytest.fixture
-def cluster_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The lab's cluster: one server, two workers, HAProxy; air-gapped inputs as files here."""
+@pytest.fixture(params=["ssh", "pct"])
+def cluster_file(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The lab's cluster: one server, two workers, HAProxy, each reached over SSH or through ``pct`` on a
+    Proxmox node (``lab``, this machine, and ``lab2``, over SSH); air-gapped inputs as files here."""
     binary, archive = tmp_path / "k3s", tmp_path / "images.tar"
     binary.write_bytes(b"k3s stand-in\n")
     archive.write_bytes(b"images\n")
@@ -168,6 +172,9 @@ def cluster_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     secrets.write_text(yaml.safe_dump({"k3s_token": "s3cret-token", "rancher_bootstrap_password": "b00tstrap-passw0rd"}))
 
     def host(name: str, address: str) -> dict[str, Any]:
+        if request.param == "pct":
+            vmid = int(address.rsplit(".", 1)[1])
+            return {"name": name, "node_ip": address, "pct": {"node": "lab" if vmid % 2 else "lab2", "vmid": vmid}}
         return {"name": name, "node_ip": address, "ssh": {"host": address}}
 
     raw = {
@@ -181,6 +188,8 @@ def cluster_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "k3s_workers": [host("k3s-worker-1", "192.0.2.111"), host("k3s-worker-2", "192.0.2.112")],
         "haproxy": [host("haproxy", "192.0.2.121")],
     }
+    if request.param == "pct":
+        raw["proxmox_hosts"] = [{"name": "lab", "local": True}, {"name": "lab2", "ssh": {"host": "127.0.0.1"}}]
     path = tmp_path / "cluster.yml"
     path.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("K3S_INVENTORY", str(path))
@@ -222,15 +231,19 @@ def reads_per_host(world: World) -> dict[str, list[str]]:
     return {name: sorted(facts) for name, facts in found.items()}
 
 
-def test_the_no_op_rerun_changes_nothing_and_reads_each_host_once_or_twice(world: World, cluster_file: Path):
+def test_the_no_op_rerun_changes_nothing_and_reads_each_container_two_or_three_times(world: World, cluster_file: Path):
     fresh = deploy(cluster_file)
     assert changed_operations(fresh) and not fresh.failed_hosts
     world.reads.clear()
     again = deploy(cluster_file)
     assert (changed_operations(again), again.failed_hosts) == ([], set())
-    assert reads_per_host(world) == {
+    containers = {
         "haproxy": ["HaproxyServerStats", "ManagedState"],
         "k3s-control": ["ClusterReads", "HostBefore", "ManagedState"],
         "k3s-worker-1": ["HostBefore", "ManagedState"],
         "k3s-worker-2": ["HostBefore", "ManagedState"],
     }
+    # the Proxmox nodes' preflight, and on this machine the check that no repair timer is left installed
+    nodes = {"lab": ["File", "File", "ProxmoxLxc"], "lab2": ["ProxmoxLxc"]} if "proxmox_hosts" in \
+        cluster_file.read_text() else {}
+    assert reads_per_host(world) == {**containers, **nodes}
