@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand
@@ -28,6 +29,14 @@ class Data(dict):
             raise AttributeError(key) from None
 
 
+class FakeRun:
+    """The pyinfra state a FakeHost is in: a run of its own, nothing executed yet, no other host."""
+
+    def __init__(self, host: FakeHost) -> None:
+        self.ops: dict[Any, dict[str, Any]] = {}
+        self.inventory = SimpleNamespace(get_active_hosts=lambda: [host])
+
+
 class FakeHost:
     """The host an operation body sees: its data, its facts, and what it logged."""
 
@@ -38,6 +47,7 @@ class FakeHost:
         self.data = Data(data)
         self.noop_description: str | None = None
         self.logged: list[str] = []
+        self.state = FakeRun(self)
 
     def get_fact(self, fact: type, **_: Any) -> Any:
         return self.facts[fact.__name__]

@@ -22,6 +22,7 @@ import pyinfra
 import pytest
 import yaml
 from pyinfra.api import Config, FunctionCommand, Inventory, State
+from pyinfra.api import facts as pyinfra_facts
 from pyinfra.api import host as pyinfra_host
 from pyinfra.api.connect import connect_all
 from pyinfra.api.operations import run_ops
@@ -74,6 +75,8 @@ class World:
         self.units: dict[str, set[str]] = collections.defaultdict(set)
         self.packages: dict[str, set[str]] = collections.defaultdict(lambda: {"python3"})
         self.reads: list[tuple[str, str]] = []
+        # per read: how many operations of the run had completed on any host (when in the run it was)
+        self.moments: list[int] = []
 
     def images(self, target: Any) -> tuple[str, ...]:
         with ctx_host.use(target):
@@ -81,6 +84,8 @@ class World:
 
     def fact(self, target: Any, name: str, arguments: dict[str, Any]) -> Any:
         self.reads.append((target.data.get("node_name") or target.name, name))
+        self.moments.append(sum(data.operation_meta.is_complete() for ops in target.state.ops.values()
+                                for data in ops.values()))
         files, units = self.files[target.name], self.units[target.name]
         if name == "HostBefore":
             installed = {"writer": "deploy" if units else "none", "flags": []}
@@ -148,6 +153,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         return True
 
     monkeypatch.setattr(pyinfra_host, "get_fact", get_fact)
+    monkeypatch.setattr(pyinfra_facts, "get_fact", get_fact)
     monkeypatch.setattr(pyinfra_host.Host, "run_shell_command", run_shell_command)
     monkeypatch.setattr(pyinfra_host.Host, "put_file", put_file)
     monkeypatch.setattr(pyinfra_host.Host, "connect", lambda target, *_, **__: setattr(target, "connected", True))
@@ -235,6 +241,7 @@ def test_the_no_op_rerun_changes_nothing_and_reads_each_container_two_or_three_t
     fresh = deploy(cluster_file)
     assert changed_operations(fresh) and not fresh.failed_hosts
     world.reads.clear()
+    world.moments.clear()
     again = deploy(cluster_file)
     assert (changed_operations(again), again.failed_hosts) == ([], set())
     containers = {
@@ -247,3 +254,6 @@ def test_the_no_op_rerun_changes_nothing_and_reads_each_container_two_or_three_t
     nodes = {"lab": ["File", "File", "ProxmoxLxc"], "lab2": ["ProxmoxLxc"]} if "proxmox_hosts" in \
         cluster_file.read_text() else {}
     assert reads_per_host(world) == {**containers, **nodes}
+    # every host's managed state in the same operation (HAProxy's first): one round trip for them all
+    assert len({moment for (_, fact), moment in zip(world.reads, world.moments, strict=True)
+                if fact == "ManagedState"}) == 1
