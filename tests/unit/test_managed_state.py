@@ -4,8 +4,11 @@ later uses answer from it, and what an operation of the run changes is read afre
 from __future__ import annotations
 
 import subprocess
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
+from pyinfra.api import facts as pyinfra_facts
 from pyinfra.context import ctx_host
 
 from facts.managed_state import (
@@ -187,3 +190,51 @@ def test_the_managed_answer_is_only_what_was_asked():
     with ctx_host.use(host):
         manage(Managed(paths=["/a", "/b"]))
         assert managed(paths=["/a"]) == {"files": {"/a": None}, "units": {}, "packages": {}}
+
+
+class Changed:
+    """A completed operation that changed something."""
+
+    def is_complete(self) -> bool:
+        return True
+
+    def did_change(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def pyinfra_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyinfra's own fact reader (the read ahead's) asks the stand-in hosts."""
+    monkeypatch.setattr(pyinfra_facts, "get_fact",
+                        lambda state, host, cls, kwargs=None, **_: host.get_fact(cls, **(kwargs or {})))
+
+
+def two_hosts() -> tuple[ReadingHost, ReadingHost]:
+    """Two hosts in one run, each managing one file."""
+    first, second = ReadingHost({"/a": None}), ReadingHost({"/b": None})
+    second.state = first.state
+    first.state.inventory = SimpleNamespace(get_active_hosts=lambda: [first, second])
+    for host, path in ((first, "/a"), (second, "/b")):
+        with ctx_host.use(host):
+            manage(Managed(paths=[path]))
+    return first, second
+
+
+def test_the_runs_first_read_reads_the_other_hosts_at_the_same_time(pyinfra_reads: None):
+    first, second = two_hosts()
+    with ctx_host.use(first):
+        file_digests(["/a"])
+    assert second.reads == [{"paths": ["/b"], "units": [], "packages": []}]
+    with ctx_host.use(second):
+        assert file_digests(["/b"]) == {"/b": None}
+    assert len(second.reads) == 1
+
+
+def test_what_was_read_ahead_is_read_afresh_once_the_run_changed_something(pyinfra_reads: None):
+    first, second = two_hosts()
+    with ctx_host.use(first):
+        file_digests(["/a"])
+    first.state.ops[first] = {"op": SimpleNamespace(operation_meta=Changed())}
+    with ctx_host.use(second):
+        file_digests(["/b"])
+    assert len(second.reads) == 2
