@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 from types import SimpleNamespace
 from typing import Any
 
@@ -107,3 +108,13 @@ def test_pyinfras_host_proxy_is_the_current_host():
         note("rancher-lb", LEGACY)
         assert taken(ctx_host.context, "rancher-lb") == {"object": ""}
     assert host.reads == [["rancher-lb"]]
+
+
+def test_the_real_program_answers_each_part_under_its_own_sections():
+    # no k3s here: every read answers the credentials error, each in its own part's section
+    command = ClusterReads().command({"rancher-lb": LEGACY, "rancher-tls": TLS})
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    parts = ClusterReads().process(done.stdout.splitlines())
+    assert sorted((part, sorted(sections)) for part, sections in parts.items()) == \
+        [("rancher-lb", ["object"]), ("rancher-tls", ["api"])]
+    assert parts["rancher-tls"]["api"].startswith("Kubernetes API credentials")
