@@ -47,7 +47,6 @@ from tests.unit.kube_objects import chart_output, deployment, helm_job, pod
 
 REPO = Path(__file__).resolve().parents[2]
 PREFLIGHT = (REPO / "tests/unit/fixtures/preflight/vm-ext4-v2-healthy.txt").read_text().splitlines()
-NODES = ["k3s-control", "k3s-worker-1", "k3s-worker-2"]
 
 
 def ready_chart(chart: str, deployments: list[str], extra: dict[str, str]) -> dict[str, str]:
@@ -57,7 +56,6 @@ def ready_chart(chart: str, deployments: list[str], extra: dict[str, str]) -> di
 
 
 CLUSTER = {
-    "nodes": {"nodes": "\n".join(f"{name}\tTrue\t" for name in NODES)},
     "cert-manager": {**ready_chart("cert-manager", DEPLOYMENTS, {}),
                      "dryrun": "issuer.cert-manager.io/k3s-lxc-resilience-webhook-check created (server dry run)"},
     STATUS_PART: ready_chart("rancher", ["rancher"], {"ping": "pong"}),
@@ -99,9 +97,9 @@ class World:
                     "packages": {package: True for package in arguments["packages"] if package in self.packages[target.name]}}
         answers = {
             "TmpDir": lambda: "/tmp",
-            "ClusterNodes": lambda: {node: {"name": node, "ready": "True"} for node in NODES},
+            "ClusterNodes": lambda: {node: {"name": node, "ready": "True"} for node in self.nodes(target)},
             "NodeImages": lambda: self.images(target),
-            "ClusterReads": lambda: {part: CLUSTER[part] for part in arguments["parts"]},
+            "ClusterReads": lambda: {part: self.cluster(target)[part] for part in arguments["parts"]},
             "CertManagerStatus": lambda: status(CLUSTER["cert-manager"]),
             "RancherStatus": lambda: rancher_status(CLUSTER[STATUS_PART]),
             "RancherTlsObjects": lambda: tls_objects(CLUSTER[TLS_PART]),
@@ -112,6 +110,14 @@ class World:
             "File": lambda: None,
         }
         return answers[name]()
+
+    @staticmethod
+    def nodes(target: Any) -> list[str]:
+        """Every k3s host of the inventory is a Ready node."""
+        return [member.data.node_name for member in target.state.inventory if member.data.get("k3s_role")]
+
+    def cluster(self, target: Any) -> dict[str, dict[str, str]]:
+        return {**CLUSTER, "nodes": {"nodes": "\n".join(f"{name}\tTrue\t" for name in self.nodes(target))}}
 
     def stats(self, target: Any) -> dict[str, Any]:
         with ctx_host.use(target):
@@ -164,10 +170,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     RESTARTED_AT.clear()
 
 
-@pytest.fixture(params=["ssh", "pct"])
+@pytest.fixture(params=["ssh", "pct", "ha"])
 def cluster_file(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The lab's cluster: one server, two workers, HAProxy, each reached over SSH or through ``pct`` on a
-    Proxmox node (``lab``, this machine, and ``lab2``, over SSH); air-gapped inputs as files here."""
+    Proxmox node (``lab``, this machine, and ``lab2``, over SSH), or over SSH with three servers (``ha``);
+    air-gapped inputs as files here."""
     binary, archive = tmp_path / "k3s", tmp_path / "images.tar"
     binary.write_bytes(b"k3s stand-in\n")
     archive.write_bytes(b"images\n")
@@ -190,7 +197,9 @@ def cluster_file(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
                  "rancher": {"hostname": "rancher.lab.test", "replicas": 1, "chart_file": str(rancher)},
                  "cert_manager": {"chart_file": str(cert_manager)}},
         "secrets_file": secrets.name,
-        "k3s_control": [host("k3s-control", "192.0.2.101")],
+        "k3s_control": [host("k3s-control", "192.0.2.101")] + ([host("k3s-control-2", "192.0.2.102"),
+                                                                 host("k3s-control-3", "192.0.2.103")]
+                                                                if request.param == "ha" else []),
         "k3s_workers": [host("k3s-worker-1", "192.0.2.111"), host("k3s-worker-2", "192.0.2.112")],
         "haproxy": [host("haproxy", "192.0.2.121")],
     }
@@ -244,6 +253,8 @@ def test_the_no_op_rerun_changes_nothing_and_reads_each_container_two_or_three_t
     world.moments.clear()
     again = deploy(cluster_file)
     assert (changed_operations(again), again.failed_hosts) == ([], set())
+    servers = {f"k3s-control-{index}": ["HostBefore", "ManagedState"] for index in (2, 3)} \
+        if "k3s-control-2" in cluster_file.read_text() else {}
     containers = {
         "haproxy": ["HaproxyServerStats", "ManagedState"],
         "k3s-control": ["ClusterReads", "HostBefore", "ManagedState"],
@@ -253,7 +264,7 @@ def test_the_no_op_rerun_changes_nothing_and_reads_each_container_two_or_three_t
     # the Proxmox nodes' preflight, and on this machine the check that no repair timer is left installed
     nodes = {"lab": ["File", "File", "ProxmoxLxc"], "lab2": ["ProxmoxLxc"]} if "proxmox_hosts" in \
         cluster_file.read_text() else {}
-    assert reads_per_host(world) == {**containers, **nodes}
+    assert reads_per_host(world) == {**containers, **servers, **nodes}
     # every host's managed state in the same operation (HAProxy's first): one round trip for them all
     assert len({moment for (_, fact), moment in zip(world.reads, world.moments, strict=True)
                 if fact == "ManagedState"}) == 1
