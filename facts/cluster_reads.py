@@ -1,6 +1,7 @@
 """The Kubernetes reads a deploy makes on its waiting control node (the nodes' Ready condition,
-cert-manager's and Rancher's status, the legacy Service, Rancher's TLS objects), asked in one ``facts.kube_reads`` run at the
-first need and each answered from it once, while the run has changed nothing.
+cert-manager's and Rancher's status, the legacy Service, Rancher's TLS objects), asked in one
+``facts.kube_reads`` run (at the run's first read, ``facts.read_ahead``, else at the first need)
+and each answered from it once, while the run has changed nothing.
 
 pyinfra 3 runs each fact when an operation's body needs it, one operation after another: these
 five were five round trips in a row on a no-op run. Each part is noted when its operation is
@@ -23,18 +24,21 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
+import gevent
 from pyinfra.api import FactBase
 from pyinfra.context import ctx_host
 
-from facts import kube_reads
+from facts import kube_reads, read_ahead
 from facts.chart_status import section_texts
 from facts.names import KUBE_API
+from facts.read_ahead import run_changed_nothing
 
 Obj = dict[str, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 # a part's sections are named "<part>/<section>" in the combined run
 SEPARATOR = "/"
+AHEAD_KEY = "cluster-reads"
 
 # Keyed by the Host object itself: each run has its own hosts, so nothing outlives the run.
 _NOTED: WeakKeyDictionary[Any, dict[str, list[Obj]]] = WeakKeyDictionary()
@@ -80,7 +84,10 @@ class ClusterReads(FactBase[dict[str, dict[str, str]]]):
 
 def note(part: str, reads: list[Obj]) -> None:
     """Note that an operation defined for the current host will need ``part`` (its ``kube_reads`` reads)."""
-    _NOTED.setdefault(ctx_host.get(), {})[part] = reads
+    target = ctx_host.get()
+    noted = _NOTED.setdefault(target, {})
+    noted[part] = reads
+    read_ahead.note_ahead(AHEAD_KEY, ClusterReads, lambda: {"parts": dict(noted)})
 
 
 def noting(parts_of: Callable[..., dict[str, list[Obj]]]) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -102,12 +109,6 @@ def noting(parts_of: Callable[..., dict[str, list[Obj]]]) -> Callable[[Callable[
     return wrap
 
 
-def run_changed_nothing(state: Any) -> bool:
-    """No operation of the run has changed anything on any host so far (waits count as changes)."""
-    return not any(data.operation_meta.is_complete() and data.operation_meta.did_change()
-                   for host_ops in state.ops.values() for data in host_ops.values())
-
-
 def taken(target: Any, part: str) -> dict[str, str] | None:
     """``part``'s sections from the run's one read of every noted part on ``target``, once, while the
     run has changed nothing; ``None`` otherwise (the caller reads its own fact).
@@ -123,5 +124,10 @@ def taken(target: Any, part: str) -> dict[str, str] | None:
     if part not in noted or not run_changed_nothing(target.state):
         return None
     if target not in _READ:
-        _READ[target] = target.get_fact(ClusterReads, parts=noted)
+        ahead = read_ahead.taken(target, AHEAD_KEY)
+        if ahead is None:
+            others = read_ahead.start(target, AHEAD_KEY)
+            ahead = target.get_fact(ClusterReads, parts=noted)
+            gevent.joinall(others)
+        _READ[target] = ahead
     return _READ[target].pop(part, None)

@@ -7,7 +7,7 @@ Those were three round trips in a row on every k3s host before the first operati
 one more after the nodes were Ready. The later readers (``tasks.k3s_units.unit_source``,
 ``tasks.k3s_token``) answer from this read while the deploy is still being prepared, when nothing
 has run yet; afterwards they read their own fact. The images are read again unless the run has
-changed nothing anywhere (``facts.cluster_reads.run_changed_nothing``: a k3s that restarted imports
+changed nothing anywhere (``facts.read_ahead.run_changed_nothing``: a k3s that restarted imports
 its archives), and before any image is called missing.
 
 Example:
@@ -25,11 +25,11 @@ from pyinfra.api import FactBase
 from pyinfra.api.state import StateStage
 from pyinfra.context import ctx_host
 
-from facts.cluster_reads import run_changed_nothing
 from facts.installed_unit import InstalledK3sUnit, InstalledUnit
 from facts.k3s_token import BootstrappedTokenDigest
 from facts.node_images import NodeImages
 from facts.preflight import Preflight, PreflightReport
+from facts.read_ahead import run_changed_nothing
 from facts.sections import split_sections
 
 INSTALLED_MARKER = "--- installed unit"

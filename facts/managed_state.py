@@ -6,8 +6,8 @@ body only when the operation executes, one operation after another, so each fact
 in sequence. The operations that manage something note it when they are defined (:func:`managing`);
 the first :func:`managed` on a host reads every noted file, unit and package at once (the
 ``ManagedState`` fact), later calls answer from that read. The run's first read reads every other
-host's at the same time (one round trip where there was one per host in a row of operations),
-taken by each host's first need while the run has changed nothing. What an operation is about to change
+host's at the same time (``facts.read_ahead``: one round trip where there was one per host in a row
+of operations), taken by each host's first need while the run has changed nothing. What an operation is about to change
 leaves the memo where the operation yields the change (:func:`changing`), so whatever reads it later
 in the run reads it afresh: a file written, a unit restarted, a package installed. Every change of a
 managed thing is yielded by an operation of this deploy, which says so: that keeps the memo true.
@@ -29,14 +29,13 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypedDict, TypeVar
-from weakref import WeakKeyDictionary, WeakSet
+from weakref import WeakKeyDictionary
 
 import gevent
 from pyinfra.api import FactBase
-from pyinfra.api import facts as pyinfra_facts
 from pyinfra.context import ctx_host
 
-from facts.cluster_reads import run_changed_nothing
+from facts import read_ahead
 from facts.file_digests import FileDigest, digest_script, parse_digest_lines
 from facts.sections import split_sections
 from facts.systemctl_show import systemctl_show
@@ -132,10 +131,7 @@ KINDS = ("files", "units", "packages")
 # its own hosts, so nothing outlives the run. Kind (``KINDS``) -> items noted / item -> what was read.
 _NOTED: WeakKeyDictionary[Any, dict[str, set[str]]] = WeakKeyDictionary()
 _READ: WeakKeyDictionary[Any, dict[str, dict[str, Any]]] = WeakKeyDictionary()
-# Host -> what was asked for it and the answer, read at the run's first read on another host (below).
-_AHEAD: WeakKeyDictionary[Any, tuple[dict[str, list[str]], HostState]] = WeakKeyDictionary()
-# The runs (pyinfra states) whose first read has been made.
-_STARTED: WeakSet[Any] = WeakSet()
+AHEAD_KEY = "managed-state"
 
 
 def manage(what: Managed) -> None:
@@ -143,6 +139,8 @@ def manage(what: Managed) -> None:
     noted = _NOTED.setdefault(ctx_host.get(), {kind: set() for kind in KINDS})
     for kind, items in zip(KINDS, (what.paths, what.units, what.packages), strict=True):
         noted[kind].update(items)
+    read_ahead.note_ahead(AHEAD_KEY, ManagedState, lambda: {"paths": sorted(noted["files"]), "units": sorted(noted["units"]),
+                                                            "packages": sorted(noted["packages"])})
 
 
 def managing(what_of: Callable[..., Managed]) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -174,13 +172,12 @@ def managed(paths: Iterable[str] = (), units: Iterable[str] = (), packages: Iter
     known = _READ.setdefault(target, {kind: {} for kind in KINDS})
     noted = _NOTED.get(target, {})
     asked = dict(zip(KINDS, (set(paths), set(units), set(packages)), strict=True))
-    if target in _AHEAD:
-        ahead = _AHEAD.pop(target)
-        if run_changed_nothing(target.state):
-            _learn(known, *ahead)
+    ahead = read_ahead.taken(target, AHEAD_KEY)
+    if ahead is not None:
+        _learn(known, {"packages": sorted(noted.get("packages", set()))}, ahead)
     if any(item not in known[kind] for kind, items in asked.items() for item in items):
         missing = {kind: sorted((items | noted.get(kind, set())) - known[kind].keys()) for kind, items in asked.items()}
-        others = _read_ahead(target)
+        others = read_ahead.start(target, AHEAD_KEY)
         _learn(known, missing, target.get_fact(ManagedState, paths=missing["files"], units=missing["units"],
                                                packages=missing["packages"]))
         gevent.joinall(others)
@@ -190,33 +187,11 @@ def managed(paths: Iterable[str] = (), units: Iterable[str] = (), packages: Iter
 
 
 def _learn(known: dict[str, dict[str, Any]], asked: dict[str, list[str]], state: HostState) -> None:
+    """What ``state`` (asked for ``asked``'s packages, among the rest) says, into what is known."""
     known["files"].update(state["files"])
     known["units"].update(state["units"])
     # a package dpkg does not list is not installed
     known["packages"].update({package: state["packages"].get(package, False) for package in asked["packages"]})
-
-
-def _read_ahead(first: Any) -> list[gevent.Greenlet]:
-    """At the run's first read (``first``'s), every other host's noted state too, at the same time:
-    one round trip for them all, where each host's own first need would be one more in the row of
-    operations. A host takes that answer at its first need only while the run has changed nothing
-    (else it reads afresh). A host whose read fails here is not failed here: its own need reads again."""
-    state = first.state
-    if state in _STARTED:
-        return []
-    _STARTED.add(state)
-    if not run_changed_nothing(state):
-        return []
-
-    def read(other: Any) -> None:
-        asked = {kind: sorted(items) for kind, items in _NOTED[other].items()}
-        with ctx_host.use(other):
-            _AHEAD[other] = (asked, pyinfra_facts.get_fact(
-                state, other, ManagedState, kwargs={"paths": asked["files"], "units": asked["units"],
-                                                    "packages": asked["packages"]}, apply_failed_hosts=False))
-
-    return [gevent.spawn(read, other) for other in state.inventory.get_active_hosts()
-            if other is not first and other in _NOTED and other not in _READ]
 
 
 def file_digests(paths: Iterable[str]) -> dict[str, FileDigest | None]:

@@ -27,6 +27,7 @@ from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
 
+from facts import read_ahead
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
 from facts.managed_state import Managed, changing, managed, managing
 from facts.names import API_BACKEND, HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
@@ -40,6 +41,7 @@ from tasks.rancher_tls import tls_material
 from tasks.settings import InvalidField, value
 
 CERT_FILE = "/etc/haproxy/certs/rancher.pem"
+STATS_AHEAD = "haproxy-stats"
 
 
 def ends_tls() -> bool:
@@ -225,7 +227,10 @@ def servers_up(expected: dict[str, dict[str, str]], timeout: float, interval: fl
             timeout=60,
         )
     """
-    if not servers_not_up(host.get_fact(HaproxyServerStats), expected):
+    # read at the run's first read (facts.read_ahead) when critical_servers_up noted it; read now before waiting
+    ahead = read_ahead.taken(host, STATS_AHEAD)
+    up_ahead = ahead is not None and not servers_not_up(ahead, expected)
+    if up_ahead or not servers_not_up(host.get_fact(HaproxyServerStats), expected):
         host.noop(f"all servers UP in {', '.join(expected)}")
         return
     yield FunctionCommand(wait_until_up, (expected, timeout, interval), {})
@@ -268,6 +273,7 @@ def critical_servers_up() -> None:
     """On the HAProxy host: wait until the critical backends' servers are UP (after Rancher is)."""
     if "haproxy" not in host.groups:
         return
+    read_ahead.note_ahead(STATS_AHEAD, HaproxyServerStats, dict)
     servers_up(
         name="HAProxy critical servers UP",
         expected=critical_servers(),

@@ -37,7 +37,7 @@ class ApiHost(FakeHost):
         super().__init__({}, {"node_name": "k3s-control"})
         self.answers = answers
         self.reads: list[list[str]] = []
-        self.state = SimpleNamespace(ops={self: {}})
+        self.state.ops[self] = {}
 
     def completed(self, changed: bool) -> None:
         self.state.ops[self][str(len(self.state.ops[self]))] = SimpleNamespace(operation_meta=Meta(changed))

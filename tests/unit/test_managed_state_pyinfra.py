@@ -16,7 +16,7 @@ from pyinfra.api.operation import add_op
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
 
-from facts.cluster_reads import run_changed_nothing
+from facts.read_ahead import run_changed_nothing
 from facts.managed_state import ManagedState
 from tasks.helm_chart import manifest_absent, manifest_present
 

@@ -82,7 +82,6 @@ class ClusterReadingHost(ListingHost):
     def __init__(self, nodes_section: str, *answers: dict[str, ClusterNode] | None) -> None:
         super().__init__(*answers)
         self.nodes_section = nodes_section
-        self.state = SimpleNamespace(ops={})
 
     def get_fact(self, fact: type, **arguments: Any) -> Any:
         if fact is ClusterReads:
