@@ -7,10 +7,11 @@ in sequence. The operations that manage something note it when they are defined 
 the first :func:`managed` on a host reads every noted file, unit and package at once (the
 ``ManagedState`` fact), later calls answer from that read. The run's first read reads every other
 host's at the same time (``facts.read_ahead``: one round trip where there was one per host in a row
-of operations), taken by each host's first need while the run has changed nothing. What an operation is about to change
-leaves the memo where the operation yields the change (:func:`changing`), so whatever reads it later
-in the run reads it afresh: a file written, a unit restarted, a package installed. Every change of a
-managed thing is yielded by an operation of this deploy, which says so: that keeps the memo true.
+of operations), taken by each host's first need while the run has changed nothing. What an
+operation is about to change leaves the memo where the operation yields the change
+(:func:`changing`), so whatever reads it later in the run reads it afresh: a file written, a unit
+restarted, a package installed. Every change of a managed thing is yielded by an operation of this
+deploy, which says so: that keeps the memo true.
 A fact's output is printed when it fails: it holds digests and unit properties, never a file's content.
 
 Example:
