@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
-import gevent
 from pyinfra.api import FactBase
 from pyinfra.context import ctx_host
 
@@ -125,9 +124,6 @@ def taken(target: Any, part: str) -> dict[str, str] | None:
         return None
     if target not in _READ:
         ahead = read_ahead.taken(target, AHEAD_KEY)
-        if ahead is None:
-            others = read_ahead.start(target, AHEAD_KEY)
-            ahead = target.get_fact(ClusterReads, parts=noted)
-            gevent.joinall(others)
-        _READ[target] = ahead
+        _READ[target] = ahead if ahead is not None else \
+            read_ahead.first_read(target, AHEAD_KEY, lambda: target.get_fact(ClusterReads, parts=noted))
     return _READ[target].pop(part, None)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypedDict, TypeVar
 from weakref import WeakKeyDictionary
 
-import gevent
 from pyinfra.api import FactBase
 from pyinfra.context import ctx_host
 
@@ -178,10 +177,8 @@ def managed(paths: Iterable[str] = (), units: Iterable[str] = (), packages: Iter
         _learn(known, {"packages": sorted(noted.get("packages", set()))}, ahead)
     if any(item not in known[kind] for kind, items in asked.items() for item in items):
         missing = {kind: sorted((items | noted.get(kind, set())) - known[kind].keys()) for kind, items in asked.items()}
-        others = read_ahead.start(target, AHEAD_KEY)
-        _learn(known, missing, target.get_fact(ManagedState, paths=missing["files"], units=missing["units"],
-                                               packages=missing["packages"]))
-        gevent.joinall(others)
+        _learn(known, missing, read_ahead.first_read(target, AHEAD_KEY, lambda: target.get_fact(
+            ManagedState, paths=missing["files"], units=missing["units"], packages=missing["packages"])))
     return HostState(files={path: known["files"].get(path) for path in asked["files"]},
                      units={unit: known["units"].get(unit, {}) for unit in asked["units"]},
                      packages={package: known["packages"].get(package, False) for package in asked["packages"]})

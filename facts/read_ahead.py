@@ -5,28 +5,30 @@ pyinfra 3 runs a fact when an operation's body needs it and runs operations one 
 hosts in step: on a no-op run each host's first read of what the deploy manages, the control
 node's cluster read and HAProxy's server status were round trips in a row, one operation each.
 Operations note what they will read when they are defined (:func:`note_ahead`); the run's first
-read (:func:`start`) asks for all of it at once, in parallel. What an operation takes
+read (:func:`first_read`) asks for all of it at once: the hosts in parallel, each
+host's reads one after another there. What an operation takes
 (:func:`taken`) is an answer from before every operation between; that holds only while no
 operation of the run, on any host, has changed anything, so otherwise it is ``None`` and the caller
 reads afresh. A read that fails here fails no host: the operation's own read meets the error.
 
 Example:
 
-    note_ahead("haproxy-stats", HaproxyServerStats, dict)   # when the operation is defined
-    others = start(host, "managed-state"); ...; gevent.joinall(others)   # at the run's first read
-    taken(host, "haproxy-stats")                             # the answer once, or None
+    note_ahead("haproxy-stats", HaproxyServerStats, dict)        # when the operation is defined
+    first_read(host, "managed-state", lambda: host.get_fact(...))  # the run's first read, and all noted
+    taken(host, "haproxy-stats")                                  # the answer once, or None
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary, WeakSet
 
 import gevent
 from pyinfra.api import facts as pyinfra_facts
 from pyinfra.context import ctx_host
 
+T = TypeVar("T")
 # Keyed by the Host object itself: each run has its own hosts, so nothing outlives the run.
 # Host -> key -> the fact and (called at the first read, when every operation is defined) its arguments.
 _NOTED: WeakKeyDictionary[Any, dict[str, tuple[type, Callable[[], dict[str, Any]]]]] = WeakKeyDictionary()
@@ -46,26 +48,35 @@ def note_ahead(key: str, fact: type, arguments: Callable[[], dict[str, Any]]) ->
     _NOTED.setdefault(ctx_host.get(), {})[key] = (fact, arguments)
 
 
-def start(first: Any, reading: str) -> list[gevent.Greenlet]:
-    """At the run's first read (``first``'s ``reading``, which the caller makes itself), every other
-    noted read of every host, in parallel; the caller joins them before its operation ends. Later
-    calls do nothing."""
+def first_read(first: Any, reading: str, own: Callable[[], T]) -> T:
+    """``own()`` (``first``'s ``reading``), and at the run's first read every other noted read of
+    every host with it: each other host's in a greenlet of its own, one after another there (never
+    two commands at once on one host), ``first``'s after ``own``; all done before it returns.
+
+    Example:
+        state = first_read(host, "managed-state", lambda: host.get_fact(ManagedState, ...))
+    """
     state = first.state
     if state in _STARTED:
-        return []
+        return own()
     _STARTED.add(state)
     if not run_changed_nothing(state):
-        return []
+        return own()
 
-    def read(target: Any, key: str, fact: type, arguments: Callable[[], dict[str, Any]]) -> None:
-        with ctx_host.use(target):
-            _ANSWERS.setdefault(target, {})[key] = pyinfra_facts.get_fact(state, target, fact, kwargs=arguments(),
-                                                                          apply_failed_hosts=False)
+    def read_all(target: Any, keys: list[str]) -> None:
+        for key in keys:
+            fact, arguments = _NOTED[target][key]
+            with ctx_host.use(target):
+                _ANSWERS.setdefault(target, {})[key] = pyinfra_facts.get_fact(
+                    state, target, fact, kwargs=arguments(), apply_failed_hosts=False)
 
-    return [gevent.spawn(read, target, key, fact, arguments)
-            for target in state.inventory.get_active_hosts()
-            for key, (fact, arguments) in _NOTED.get(target, {}).items()
-            if (target, key) != (first, reading)]
+    keys = {target: [key for key in _NOTED.get(target, {}) if (target, key) != (first, reading)]
+            for target in state.inventory.get_active_hosts()}
+    others = [gevent.spawn(read_all, target, noted) for target, noted in keys.items() if target is not first and noted]
+    answer = own()
+    read_all(first, keys.get(first, []))
+    gevent.joinall(others)
+    return answer
 
 
 def taken(target: Any, key: str) -> Any | None:

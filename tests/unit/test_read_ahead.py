@@ -1,18 +1,18 @@
-"""facts.read_ahead: every host's noted reads at the run's first read, in parallel, each taken once and
-only while the run has changed nothing; HAProxy's server status as servers_up takes it."""
+"""facts.read_ahead: every host's noted reads at the run's first read (hosts in parallel, one read at a
+time on each), each taken once and only while the run has changed nothing; HAProxy's server status
+as servers_up takes it."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
-import gevent
 import pytest
 from pyinfra.api import facts as pyinfra_facts
 from pyinfra.context import ctx_host
 
 from facts.haproxy import HaproxyServerStats
-from facts.read_ahead import note_ahead, start, taken
+from facts.read_ahead import first_read, note_ahead, taken
 from tasks.haproxy import STATS_AHEAD, servers_up
 from tests.unit.operation_outputs import FakeHost, shown
 
@@ -50,15 +50,18 @@ def one_run(*hosts: AskedHost) -> None:
     hosts[0].state.inventory = SimpleNamespace(get_active_hosts=lambda: list(hosts))
 
 
-def test_the_first_read_reads_every_other_noted_read_in_parallel_once():
+def test_the_first_read_reads_every_other_noted_read_once():
     first, other = AskedHost("haproxy", {"Fact": 1}), AskedHost("k3s-control", {"Fact": 2})
     one_run(first, other)
     for host in (first, other):
         with ctx_host.use(host):
             note_ahead("own", Fact, lambda: {"x": 1})
-    gevent.joinall(start(first, "own"))
-    assert (first.asked, other.asked) == ([], [("Fact", {"x": 1})])
-    assert start(other, "own") == []
+            note_ahead("more", Fact, lambda: {"y": 2})
+    assert first_read(first, "own", lambda: "own answer") == "own answer"
+    # the first host's own read is the caller's; its other one after it, never at the same time
+    assert (first.asked, other.asked) == ([("Fact", {"y": 2})], [("Fact", {"x": 1}), ("Fact", {"y": 2})])
+    assert first_read(other, "own", lambda: "later") == "later"
+    assert len(other.asked) == 2
     assert (taken(other, "own"), taken(other, "own")) == (2, None)
 
 
@@ -67,7 +70,7 @@ def test_after_a_change_in_the_run_nothing_read_ahead_is_taken():
     one_run(first, other)
     with ctx_host.use(other):
         note_ahead("own", Fact, dict)
-    gevent.joinall(start(first, "own"))
+    first_read(first, "own", dict)
     first.state.ops[first] = {"op": SimpleNamespace(operation_meta=SimpleNamespace(is_complete=lambda: True,
                                                                                     did_change=lambda: True))}
     assert taken(other, "own") is None
@@ -82,7 +85,7 @@ def test_servers_up_ahead_need_no_read_now():
     host = AskedHost("haproxy", {"HaproxyServerStats": UP})
     with ctx_host.use(host):
         note_ahead(STATS_AHEAD, HaproxyServerStats, dict)
-    gevent.joinall(start(host, "managed-state"))
+    first_read(host, "managed-state", dict)
     assert (servers_checked(host), len(host.asked)) == ([], 1)
 
 
@@ -90,6 +93,6 @@ def test_servers_not_up_ahead_are_read_again_before_any_wait():
     host = AskedHost("haproxy", {"HaproxyServerStats": DOWN})
     with ctx_host.use(host):
         note_ahead(STATS_AHEAD, HaproxyServerStats, dict)
-    gevent.joinall(start(host, "managed-state"))
+    first_read(host, "managed-state", dict)
     host.answers["HaproxyServerStats"] = UP
     assert (servers_checked(host), len(host.asked)) == ([], 2)
