@@ -5,11 +5,11 @@ pyinfra 3 runs a fact when an operation's body needs it and runs operations one 
 hosts in step: on a no-op run each host's first read of what the deploy manages, the control
 node's cluster read and HAProxy's server status were round trips in a row, one operation each.
 Operations note what they will read when they are defined (:func:`note_ahead`); the run's first
-read (:func:`first_read`) asks for all of it at once: the hosts in parallel, each
-host's reads one after another there. What an operation takes
-(:func:`taken`) is an answer from before every operation between; that holds only while no
-operation of the run, on any host, has changed anything, so otherwise it is ``None`` and the caller
-reads afresh. A read that fails here fails no host: the operation's own read meets the error.
+read (:func:`first_read`) asks for all of it at once: the hosts in parallel, each host's reads one
+after another there. What an operation takes (:func:`taken`) is an answer from before every
+operation between; that holds only while no operation of the run, on any host, has changed
+anything, so otherwise it is ``None`` and the caller reads afresh. A read that fails here fails no
+host: the operation's own read meets the error.
 
 Example:
 
