@@ -1,7 +1,8 @@
 """Mode and sha256 of a set of files, read in one command.
 
 The shell snippet and its parser are shared by the facts that need file state next to other state
-(units, watcher), so every concern costs one round trip.
+(``facts.managed_state``: a host's managed files, units and packages in one read). The deploy reads
+its files through that; ``FileDigests`` is for a single read of a few paths (the rolling upgrade's).
 """
 
 from __future__ import annotations

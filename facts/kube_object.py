@@ -17,6 +17,16 @@ from facts.names import KUBE_API
 SECTION = "object"
 
 
+def exists_reads(path: str) -> list[dict[str, str]]:
+    """The one read of the object at ``path`` (``facts.kube_reads``)."""
+    return [{"read": "exists", "section": SECTION, "path": path}]
+
+
+def answered(text: str) -> bool:
+    """Whether the section's text is the object's name (not empty: absent; not an API error)."""
+    return bool(text.strip()) and not text.strip().startswith(kube_reads.FAILED)
+
+
 class KubeObjectExists(FactBase[bool]):
     """Returns True when the API answers the object at ``path``; False when it is absent or the API
     cannot be asked (what acts on the answer has nothing to do then)."""
@@ -25,8 +35,7 @@ class KubeObjectExists(FactBase[bool]):
         return "python3"
 
     def command(self, path: str) -> str:
-        return kube_reads.command(KUBE_API, [{"read": "exists", "section": SECTION, "path": path}])
+        return kube_reads.command(KUBE_API, exists_reads(path))
 
     def process(self, output: list[str]) -> bool:
-        answer = [line.strip() for line in output if line.strip() and not line.startswith(kube_reads.MARK)]
-        return bool(answer) and not answer[0].startswith(kube_reads.FAILED)
+        return answered("\n".join(line for line in output if not line.startswith(kube_reads.MARK)))

@@ -32,6 +32,11 @@ def ping_read(hostname: str, tls: str) -> dict[str, object]:
             "absent": f"no Service kube-system/{TRAEFIK} (is traefik in k3s_config disable?)"}
 
 
+def rancher_reads(hostname: str, tls: str) -> list[dict[str, object]]:
+    """Every read of the ``RancherStatus`` command: the chart's sections, then ``/ping``."""
+    return [*chart.chart_reads("rancher", NAMESPACE, MANIFEST), ping_read(hostname, tls)]
+
+
 def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
     """Status of the Rancher install from the sections; ``problem`` is one line or None."""
     status = chart.chart_status(sections, "rancher", DEPLOYMENTS)
@@ -65,7 +70,7 @@ class RancherStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self, hostname: str, tls: str) -> str:
-        return kube_reads.command(KUBE_API, [*chart.chart_reads("rancher", NAMESPACE, MANIFEST), ping_read(hostname, tls)])
+        return kube_reads.command(KUBE_API, rancher_reads(hostname, tls))
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return rancher_status(chart.section_texts(output))

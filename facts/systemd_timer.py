@@ -1,17 +1,12 @@
-"""State of a service run by a timer: the files that make it up, the timer and the last run."""
+"""State of a service run by a timer: the files that make it up, the timer and the last run, from the
+host's one read of what the deploy manages (``facts.managed_state``)."""
 
 from __future__ import annotations
 
-import shlex
 from typing import TypedDict
 
-from pyinfra.api import FactBase
-
-from facts.file_digests import FileDigest, digest_script, parse_digest_lines
-from facts.sections import split_sections
-from facts.systemctl_show import first, systemctl_show
-
-SYSTEMCTL_MARKER = "--- systemctl show"
+from facts.file_digests import FileDigest
+from facts.systemctl_show import first
 
 
 class TimerUnitsState(TypedDict):
@@ -25,40 +20,29 @@ class TimerUnitsState(TypedDict):
     last_run: str
 
 
-class TimerUnits(FactBase[TimerUnitsState]):
+def timer_units_state(files: dict[str, FileDigest | None], timer: dict[str, list[str]],
+                      service: dict[str, list[str]]) -> TimerUnitsState:
     """
-    Digests of ``paths``, the state of ``timer`` and the last run of ``service``.
+    The files, the timer's and the service's ``systemctl show`` properties as one state.
 
     ``last_exit_status`` is the service's own exit code (the node watcher's: 0 healthy,
     10 repaired, 20 API unreachable, 30 NotReady nodes reported); ``None`` before the first run.
 
     .. code:: python
 
-        host.get_fact(TimerUnits, timer="k3s-node-watcher.timer", service="k3s-node-watcher.service",
-                      paths=["/usr/local/bin/k3s-node-watcher"])
+        timer_units_state({"/usr/local/bin/k3s-node-watcher": {"mode": "755", "sha256": "..."}},
+                          timer_properties, service_properties)
         {"files": {"/usr/local/bin/k3s-node-watcher": {"mode": "755", "sha256": "..."}},
          "timer_active": "active", "timer_enabled": "enabled",
          "last_result": "success", "last_exit_status": 10,
          "last_run": "Mon 2024-11-25 10:02:11 UTC"}
     """
-
-    def command(self, timer: str, service: str, paths: list[str]) -> str:
-        return (
-            f"{digest_script(paths)}; echo {shlex.quote(SYSTEMCTL_MARKER)}; "
-            f"systemctl show -p ActiveState,UnitFileState {shlex.quote(timer)}; "
-            f"systemctl show -p Result,ExecMainStatus,ExecMainExitTimestamp,ExecMainStartTimestamp "
-            f"{shlex.quote(service)}"
-        )
-
-    def process(self, output: list[str]) -> TimerUnitsState:
-        sections = split_sections(output, SYSTEMCTL_MARKER)
-        properties = systemctl_show(sections.get(SYSTEMCTL_MARKER, []))
-        started = first(properties, "ExecMainStartTimestamp")
-        return TimerUnitsState(
-            files=parse_digest_lines(sections[""]),
-            timer_active=first(properties, "ActiveState"),
-            timer_enabled=first(properties, "UnitFileState"),
-            last_result=first(properties, "Result"),
-            last_exit_status=int(first(properties, "ExecMainStatus")) if started else None,
-            last_run=first(properties, "ExecMainExitTimestamp"),
-        )
+    started = first(service, "ExecMainStartTimestamp")
+    return TimerUnitsState(
+        files=files,
+        timer_active=first(timer, "ActiveState"),
+        timer_enabled=first(timer, "UnitFileState"),
+        last_result=first(service, "Result"),
+        last_exit_status=int(first(service, "ExecMainStatus")) if started else None,
+        last_run=first(service, "ExecMainExitTimestamp"),
+    )

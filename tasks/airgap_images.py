@@ -26,7 +26,8 @@ from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.exceptions import OperationError
 
-from facts.file_digests import FileDigests
+from facts.host_before import images_before
+from facts.managed_state import Managed, changing, file_digests, managing
 from facts.node_images import NodeImages
 from tasks.settings import data_error, mapping, value
 
@@ -66,6 +67,7 @@ def remote_path(archive: Path) -> str:
     return f"{IMAGES_DIR}/{archive.name}"
 
 
+@managing(lambda archives, **_: Managed(paths=[remote_path(archive) for archive in archives]))
 @operation()
 def image_archives_present(archives: list[Path]):
     """
@@ -77,7 +79,7 @@ def image_archives_present(archives: list[Path]):
 
         image_archives_present(name="k3s image archives", archives=archives())
     """
-    present = host.get_fact(FileDigests, paths=[remote_path(archive) for archive in archives])
+    present = file_digests([remote_path(archive) for archive in archives])
     changed = False
     for archive in archives:
         target = remote_path(archive)
@@ -85,6 +87,7 @@ def image_archives_present(archives: list[Path]):
         if current is not None and current["sha256"] == file_sha256(archive):
             continue
         changed = True
+        changing([target])
         staged = posixpath.join(IMAGES_DIR, f".{archive.name}.new")
         yield StringCommand("mkdir", "-p", IMAGES_DIR)
         yield FileUploadCommand(str(archive), staged, remote_temp_filename=host.get_temp_filename(staged))
@@ -127,9 +130,12 @@ def images_present(images: list[str]):
     if mapping("k3s_registries"):
         host.noop("images come from the registries in k3s_registries")
         return
-    listed: tuple[str, ...] = host.get_fact(NodeImages)
-    held = set(listed)
-    missing = [image for image in images if normalized(image) not in held]
+    before = set(images_before() or ())
+    missing = [image for image in images if normalized(image) not in before]
+    if missing:
+        # called missing only from a read of now
+        listed: tuple[str, ...] = host.get_fact(NodeImages)
+        missing = [image for image in images if normalized(image) not in set(listed)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise OperationError(str(data_error(

@@ -11,9 +11,11 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
-from pyinfra.facts.deb import DebPackages
+
+from facts.managed_state import Managed, changing_anything, managed, managing
 
 
+@managing(lambda packages, **_: Managed(packages=packages))
 @operation()
 def packages_installed(packages: list[str]) -> Generator[Any, None, None]:
     """
@@ -27,10 +29,11 @@ def packages_installed(packages: list[str]) -> Generator[Any, None, None]:
 
         packages_installed(name="HAProxy installed", packages=["haproxy", "python3"])
     """
-    installed = host.get_fact(DebPackages)
-    missing = [package for package in packages if package not in installed]
+    installed = managed(packages=packages)["packages"]
+    missing = [package for package in packages if not installed[package]]
     if not missing:
         host.noop(f"{', '.join(packages)} installed")
         return
+    changing_anything()
     yield StringCommand("apt-get", "update", "-qq")
     yield StringCommand("DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", *missing)

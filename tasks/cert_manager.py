@@ -29,7 +29,7 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 
 from facts import chart_status as chart
-from facts import kube_reads
+from facts import cluster_reads, kube_reads
 from facts.names import KUBE_API, manifest_path
 from tasks import render
 from tasks.chart_source import ChartSource, chart_source, check_fits
@@ -108,6 +108,11 @@ def status(sections: dict[str, str]) -> dict[str, Any]:
     return found
 
 
+def status_reads() -> list[dict[str, Any]]:
+    """Every read of the ``CertManagerStatus`` command: the chart's sections, then the dry run."""
+    return [*chart.chart_reads("cert-manager", NAMESPACE, manifest_path("cert-manager")), DRY_RUN]
+
+
 class CertManagerStatus(FactBase[dict[str, Any]]):
     """
     Returns cert-manager's install as the control node sees it (``facts.chart_status``), plus
@@ -125,15 +130,15 @@ class CertManagerStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self) -> str:
-        return kube_reads.command(KUBE_API, [*chart.chart_reads("cert-manager", NAMESPACE, manifest_path("cert-manager")),
-                                             DRY_RUN])
+        return kube_reads.command(KUBE_API, status_reads())
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return status(chart.section_texts(output))
 
 
 def _problem(target: Host) -> str | None:
-    return target.get_fact(CertManagerStatus)["problem"]
+    sections = cluster_reads.taken(target, NAMESPACE)
+    return (status(sections) if sections is not None else target.get_fact(CertManagerStatus))["problem"]
 
 
 def cert_manager() -> None:
@@ -151,6 +156,7 @@ def cert_manager() -> None:
     manifest_present(name="cert-manager HelmChart manifest", path=path, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
+        cluster_reads.note(NAMESPACE, status_reads())
         chart_ready(name="cert-manager's webhook answers", problem=_problem, what="cert-manager: not ready",
                     timeout=values.wait_seconds)
 

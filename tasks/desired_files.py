@@ -25,7 +25,8 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand
 from pyinfra.api.command import QuoteString
 
-from facts.file_digests import FileDigest, FileDigests
+from facts.file_digests import FileDigest
+from facts.managed_state import changing, file_digests
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def text_file(path: str, content: str, mode: str | None = "644", secret: bool = 
 
 def replaced(desired: DesiredFile) -> Iterator[Any]:
     """Commands that put ``desired`` in place whatever is there now."""
+    changing([desired.path])
     staged = QuoteString(desired.staged)
     directory = QuoteString(posixpath.dirname(desired.path))
     if desired.secret and desired.mode is not None:
@@ -88,17 +90,19 @@ def file_commands(files: list[DesiredFile], present: dict[str, FileDigest | None
         if current is None or current["sha256"] != desired.sha256:
             yield from replaced(desired)
         elif desired.mode is not None and current["mode"] != desired.mode:
+            changing([desired.path])
             yield StringCommand("chmod", desired.mode, QuoteString(desired.path))
 
 
 def desired_files(files: list[DesiredFile], in_place: str) -> Iterator[Any]:
-    """An operation's body: read the files' digests in one fact, then bring them in place;
-    ``in_place`` is the no-op message.
+    """An operation's body: read the files' digests (``facts.managed_state``: with everything
+    managed on the host, once per run), then bring them in place; ``in_place`` is the no-op message.
+    The operation notes its paths with ``facts.managed_state.managing``.
 
     Example:
         yield from desired_files(config_files(), "k3s config and token file are in place")
     """
-    present = host.get_fact(FileDigests, paths=[desired.path for desired in files])
+    present = file_digests([desired.path for desired in files])
     commands = list(file_commands(files, present))
     if not commands:
         host.noop(in_place)

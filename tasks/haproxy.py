@@ -19,17 +19,19 @@ agents register through it; a lone server's config has no API frontend (its agen
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, deploy, operation
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.facts.systemd import SystemdStatus
-from pyinfra.operations import systemd
 
+from facts import read_ahead
 from facts.haproxy import STATS_SOCKET, HaproxyServerStats, servers_not_up
+from facts.managed_state import Managed, changing, managed, managing
 from facts.names import API_BACKEND, HAPROXY_CONFIG, HAPROXY_SERVICE, RANCHER_BACKEND
+from facts.systemctl_show import first
 from inventory_schema.control_plane import API_PORT
 from tasks import render, wait_until
 from tasks.apt_packages import packages_installed
@@ -39,6 +41,7 @@ from tasks.rancher_tls import tls_material
 from tasks.settings import InvalidField, value
 
 CERT_FILE = "/etc/haproxy/certs/rancher.pem"
+STATS_AHEAD = "haproxy-stats"
 
 
 def ends_tls() -> bool:
@@ -119,6 +122,19 @@ def _setting(key: str) -> Any:
     return value(key)
 
 
+def haproxy_active() -> bool:
+    return first(managed(units=[HAPROXY_SERVICE])["units"][HAPROXY_SERVICE], "ActiveState") == "active"
+
+
+def reloaded() -> Iterator[str]:
+    """A running HAProxy reloaded (``systemctl reload``: the master starts new workers and hands
+    over the listeners, no connection is dropped); a stopped one is left to :func:`haproxy_running`."""
+    if haproxy_active():
+        changing(units=[HAPROXY_SERVICE])
+        yield "systemctl reload haproxy"
+
+
+@managing(lambda content, path=HAPROXY_CONFIG, **_: Managed(paths=[path], units=[HAPROXY_SERVICE]))
 @operation()
 def checked_config(content: str, path: str = HAPROXY_CONFIG):
     """
@@ -126,8 +142,7 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
 
     The file is staged beside the live one and moved over it in the same command that checks
     it (``tasks.desired_files``), so a config HAProxy rejects never goes live and the run fails
-    with HAProxy's own message. A running HAProxy is reloaded (``systemctl reload``: the master
-    starts new workers and hands over the listeners, no connection is dropped).
+    with HAProxy's own message. A running HAProxy is reloaded (:func:`reloaded`).
 
     Example:
 
@@ -139,10 +154,10 @@ def checked_config(content: str, path: str = HAPROXY_CONFIG):
     if not commands:
         return
     yield from commands
-    if host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
-        yield "systemctl reload haproxy"
+    yield from reloaded()
 
 
+@managing(lambda certificate, **_: Managed(paths=[certificate.path], units=[HAPROXY_SERVICE]))
 @operation()
 def certificate_in_place(certificate: DesiredFile):
     """
@@ -156,8 +171,31 @@ def certificate_in_place(certificate: DesiredFile):
     """
     commands = list(desired_files([certificate], f"{certificate.path} is up to date"))
     yield from commands
-    if commands and host.get_fact(SystemdStatus, services=[HAPROXY_SERVICE]).get(HAPROXY_SERVICE):
-        yield "systemctl reload haproxy"
+    if commands:
+        yield from reloaded()
+
+
+@managing(lambda **_: Managed(units=[HAPROXY_SERVICE]))
+@operation()
+def haproxy_running():
+    """
+    Start HAProxy unless systemd has it active, enable it unless enabled (what pyinfra's
+    ``systemd.service(running=True, enabled=True)`` does, from the host's one read).
+
+    Example:
+
+    .. code:: python
+
+        haproxy_running(name="HAProxy running and enabled")
+    """
+    properties = managed(units=[HAPROXY_SERVICE])["units"][HAPROXY_SERVICE]
+    commands = ([f"systemctl start {HAPROXY_SERVICE}"] if first(properties, "ActiveState") != "active" else []) + \
+        ([f"systemctl enable {HAPROXY_SERVICE}"] if first(properties, "UnitFileState") != "enabled" else [])
+    if not commands:
+        host.noop(f"{HAPROXY_SERVICE} is running and enabled")
+        return
+    changing(units=[HAPROXY_SERVICE])
+    yield from commands
 
 
 def wait_until_up(
@@ -189,7 +227,10 @@ def servers_up(expected: dict[str, dict[str, str]], timeout: float, interval: fl
             timeout=60,
         )
     """
-    if not servers_not_up(host.get_fact(HaproxyServerStats), expected):
+    # read at the run's first read (facts.read_ahead) when critical_servers_up noted it; read now before waiting
+    ahead = read_ahead.taken(host, STATS_AHEAD)
+    up_ahead = ahead is not None and not servers_not_up(ahead, expected)
+    if up_ahead or not servers_not_up(host.get_fact(HaproxyServerStats), expected):
         host.noop(f"all servers UP in {', '.join(expected)}")
         return
     yield FunctionCommand(wait_until_up, (expected, timeout, interval), {})
@@ -225,15 +266,14 @@ def haproxy() -> None:
         # before the config that names it: haproxy -c opens it
         certificate_in_place(name="HAProxy's Rancher certificate", certificate=certificate)
     checked_config(name="HAProxy config checked and live", content=content)
-    systemd.service(
-        name="HAProxy running and enabled", service=HAPROXY_SERVICE, running=True, enabled=True
-    )
+    haproxy_running(name="HAProxy running and enabled")
 
 
 def critical_servers_up() -> None:
     """On the HAProxy host: wait until the critical backends' servers are UP (after Rancher is)."""
     if "haproxy" not in host.groups:
         return
+    read_ahead.note_ahead(STATS_AHEAD, HaproxyServerStats, dict)
     servers_up(
         name="HAProxy critical servers UP",
         expected=critical_servers(),

@@ -19,12 +19,13 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 from pyinfra.api.host import Host
 
-from facts.file_digests import FileDigests
+from facts.managed_state import Managed, changing, file_digests, managing
 from tasks import wait_until
 from tasks.chart_source import ChartSource
 from tasks.desired_files import DesiredFile, desired_files, text_file
 
 
+@managing(lambda path, **_: Managed(paths=[path]))
 @operation()
 def manifest_present(path: str, content: str):
     """
@@ -42,6 +43,7 @@ def manifest_present(path: str, content: str):
     yield from desired_files([text_file(path, content, mode="600", secret=True)], f"{path} is up to date")
 
 
+@managing(lambda source, **_: Managed(paths=[source.static_path] if source.file and source.static_path else []))
 @operation()
 def chart_archive_present(source: ChartSource):
     """
@@ -61,6 +63,7 @@ def chart_archive_present(source: ChartSource):
     yield from desired_files([archive], f"{source.static_path} is up to date")
 
 
+@managing(lambda path, **_: Managed(paths=[path]))
 @operation()
 def manifest_absent(path: str):
     """
@@ -75,9 +78,10 @@ def manifest_absent(path: str):
 
         manifest_absent(name="Rancher manifest absent", path=manifest_path("rancher"))
     """
-    if not host.get_fact(FileDigests, paths=[path]).get(path):
+    if not file_digests([path])[path]:
         host.noop(f"{path} is absent")
         return
+    changing([path])
     yield StringCommand(
         "k3s", "kubectl", "delete", "--ignore-not-found", "--wait=false", "-f", QuoteString(path),
         "&&", "rm", "-f", QuoteString(path),

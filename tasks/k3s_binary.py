@@ -24,7 +24,7 @@ from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand, operation
 from pyinfra.api.command import QuoteString
 
-from facts.file_digests import FileDigests
+from facts.managed_state import Managed, changing, file_digests, managing
 from tasks.settings import SETTINGS, data_error, one_of, value
 
 K3S_BIN = "/usr/local/bin/k3s"
@@ -169,6 +169,7 @@ def fetch_commands(sha256: str) -> Iterator[Any]:
     yield StringCommand("chmod", "755", STAGED, "&&", "mv", "-f", STAGED, K3S_BIN)
 
 
+@managing(lambda sha256, **_: Managed(paths=[K3S_BIN]))
 @operation()
 def k3s_binary(sha256: str) -> Generator[Any, None, None]:
     """
@@ -184,9 +185,10 @@ def k3s_binary(sha256: str) -> Generator[Any, None, None]:
 
         k3s_binary(name="Install k3s binary", sha256=desired_sha256())
     """
-    current = host.get_fact(FileDigests, paths=[K3S_BIN]).get(K3S_BIN)
+    current = file_digests([K3S_BIN])[K3S_BIN]
     if current and current["sha256"] == sha256 and current["mode"] == "755":
         host.noop(f"k3s binary {sha256[:12]} is installed")
         return
+    changing([K3S_BIN])
     yield StringCommand("mkdir", "-p", os.path.dirname(K3S_BIN))
     yield from fetch_commands(sha256)

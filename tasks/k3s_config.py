@@ -15,6 +15,7 @@ import yaml
 from pyinfra import host
 from pyinfra.api import operation
 
+from facts.managed_state import Managed, managing
 from tasks.control_plane import api_behind_haproxy, first_server, is_ha, registration_address
 from tasks.desired_files import DesiredFile, desired_files, text_file
 from tasks.settings import data_error, mapping, one_of, required_text, value
@@ -92,6 +93,7 @@ def config_files(extra: Mapping[str, Any] | None = None) -> list[DesiredFile]:
     return files
 
 
+@managing(lambda files, **_: Managed(paths=[desired.path for desired in files]))
 @operation()
 def k3s_config(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """

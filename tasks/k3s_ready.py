@@ -14,19 +14,30 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import gevent
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
+from pyinfra.context import ctx_host
 
-from facts.cluster_nodes import ClusterNode, ClusterNodes
+from facts import cluster_reads
+from facts.cluster_nodes import ClusterNodes
+from facts.kube_reads import FAILED
 from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, probe_command
 
 POLL_SECONDS = 2
 # node name -> the control node's clock just before this run (re)started that node's k3s unit
 RESTARTED_AT: dict[str, float] = {}
+# Host -> each node's Ready status as this run last read it there (pyinfra 3 keeps no fact cache):
+# one read serves every later wait whose nodes it shows Ready, as a node this run restarts is in
+# RESTARTED_AT. The first read is the waiting node's one cluster read (facts.cluster_reads) when
+# the run has changed nothing, else ClusterNodes.
+_READY: WeakKeyDictionary[Any, dict[str, str]] = WeakKeyDictionary()
+NODES_PART = "nodes"
+NODES_READS = [{"section": "nodes", "read": "nodes"}]
 
 
 def control_clock(control: Host, timeout: int) -> float | None:
@@ -89,6 +100,44 @@ def wait_all_ready(state: State, host: Host, names: list[str], timeout: int, int
     return True
 
 
+def shown_ready(ready: dict[str, str] | None, names: list[str]) -> bool:
+    return ready is not None and all(ready.get(name) == "True" for name in names)
+
+
+def ready_in(text: str) -> dict[str, str] | None:
+    """Each node's Ready status from ``kube_reads``' ``nodes`` section (``name<TAB>status<TAB>taints``);
+    ``None`` when the API did not answer."""
+    if text.startswith(FAILED):
+        return None
+    return {name: status for name, status, *_ in (line.split("\t") for line in text.splitlines() if line.strip())}
+
+
+def read_ready(target: Any) -> dict[str, str] | None:
+    """Each node's Ready status now, from the run's cluster read when it can, else ``ClusterNodes``."""
+    sections = cluster_reads.taken(target, NODES_PART)
+    if sections is not None:
+        return ready_in(sections.get("nodes", ""))
+    nodes = target.get_fact(ClusterNodes)
+    return None if nodes is None else {name: node["ready"] for name, node in nodes.items()}
+
+
+def listed_ready(names: list[str]) -> bool:
+    """Whether the node list on the current host shows every one of ``names`` Ready: the run's last
+    read there when it does, else a fresh ``ClusterNodes``.
+
+    Example:
+        listed_ready(["k3s-control"])   # True, one read; listed_ready(["k3s-control"]) again: no read
+    """
+    target = ctx_host.get()
+    if shown_ready(_READY.get(target), names):
+        return True
+    ready = read_ready(target)
+    if ready is not None:
+        _READY[target] = ready
+    return shown_ready(ready, names)
+
+
+@cluster_reads.noting(lambda names, waits_here, *_, **__: {NODES_PART: NODES_READS} if waits_here else {})
 @operation()
 def nodes_ready(names: list[str], waits_here: bool, timeout: int, interval: int = 2) -> Generator[Any, None, None]:
     """
@@ -111,9 +160,7 @@ def nodes_ready(names: list[str], waits_here: bool, timeout: int, interval: int 
     if not waits_here:
         host.noop(f"a control node waits for {', '.join(names)} to be Ready")
         return
-    if not any(name in RESTARTED_AT for name in names):
-        nodes: dict[str, ClusterNode] | None = host.get_fact(ClusterNodes)
-        if nodes and all(name in nodes and nodes[name]["ready"] == "True" for name in names):
-            host.noop(f"nodes {', '.join(names)} are Ready")
-            return
+    if not any(name in RESTARTED_AT for name in names) and listed_ready(names):
+        host.noop(f"nodes {', '.join(names)} are Ready")
+        return
     yield FunctionCommand(wait_all_ready, (names, timeout, interval), {})

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
-from pyinfra import host
-
-from facts.k3s_token import SERVER_TOKEN, BootstrappedTokenDigest
+from facts.host_before import bootstrapped_token
+from facts.k3s_token import SERVER_TOKEN
 from tasks.settings import data_error, required_text
 
 
@@ -31,7 +30,7 @@ def token_password(token: str) -> str:
 def check_token_matches_cluster() -> None:
     """On a server that has bootstrapped, raise the one-line data error when ``k3s_token`` differs."""
     token = required_text("k3s_token")
-    bootstrapped = host.get_fact(BootstrappedTokenDigest)
+    bootstrapped = bootstrapped_token()
     if bootstrapped and hashlib.sha256(token_password(token).encode()).hexdigest() != bootstrapped:
         raise data_error("k3s_token", f"is not the token this server's cluster was bootstrapped with ({SERVER_TOKEN}); "
                                       "k3s would refuse to start with it (bootstrap data encrypted with a different "

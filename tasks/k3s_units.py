@@ -26,8 +26,9 @@ from pyinfra import host, inventory
 from pyinfra.api import FunctionCommand, OperationError, StringCommand, operation
 from pyinfra.api.operation import OperationMeta
 
-from facts.installed_unit import InstalledK3sUnit
-from facts.k3s_units import K3sUnit
+from facts.host_before import installed_unit
+from facts.k3s_units import k3s_unit_state
+from facts.managed_state import Managed, changing, managed, managing
 from facts.names import K3S_UNITS, KMSG_EXEC_START_PRE, SYSTEMD_DIR
 from facts.preflight import PreflightReport
 from tasks import render
@@ -76,7 +77,7 @@ def unit_source() -> str:
     A ``deploy`` that would replace such a unit and drop flags of its ``ExecStart`` is refused.
     """
     chosen = one_of("k3s_unit_source")
-    installed = host.get_fact(InstalledK3sUnit, unit=unit_name())
+    installed = installed_unit(unit_name())
     if chosen == "auto":
         return "installer" if installed["writer"] == "other" else "deploy"
     if chosen == "deploy" and installed["writer"] == "other" and installed["flags"]:
@@ -127,6 +128,8 @@ def k3s_inputs(report: PreflightReport | None) -> K3sInputs:
     return K3sInputs(desired_sha256(), config_files(k3s_config_fixes(report)), unit_files(), archives())
 
 
+@managing(lambda unit, files, stamp, **_: Managed(paths=[*(desired.path for desired in files), stamp.path],
+                                                  units=[unit]))
 @operation()
 def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generator[Any, None, None]:
     """
@@ -144,7 +147,8 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generat
         inputs = k3s_inputs(preflight_report)
         k3s_unit(name="k3s unit", unit=unit_name(), files=inputs.units, stamp=inputs.stamp)
     """
-    state = host.get_fact(K3sUnit, unit=unit, paths=[*(desired.path for desired in files), stamp.path])
+    read = managed(paths=[*(desired.path for desired in files), stamp.path], units=[unit])
+    state = k3s_unit_state(read["files"], read["units"][unit])
     changes = list(file_commands(files, state["files"]))
     if state["load_state"] != "loaded" and not any(desired.path.endswith(f"/{unit}") for desired in files):
         raise OperationError(
@@ -153,6 +157,7 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generat
     applied = state["files"].get(stamp.path)
     if changes or not applied or applied["sha256"] != stamp.sha256:
         yield from changes
+        changing(units=[unit])
         yield restart_noted()
         yield StringCommand(
             "systemctl", "daemon-reload", "&&", "systemctl", "enable", unit,
@@ -160,6 +165,7 @@ def k3s_unit(unit: str, files: list[DesiredFile], stamp: DesiredFile) -> Generat
         )
         yield from file_commands([stamp], {})
     elif state["unit_file_state"] != "enabled" or state["active_state"] != "active":
+        changing(units=[unit])
         yield restart_noted()
         yield StringCommand("systemctl", "enable", unit, "&&", "systemctl", "start", "--no-block", unit)
     else:

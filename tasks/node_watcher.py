@@ -9,6 +9,7 @@ from typing import Any
 
 from pyinfra.api import operation
 
+from facts.managed_state import Managed, managing
 from facts.names import K3S_UNITS, SYSTEMD_DIR
 from facts.node_watcher import ENV_FILE, LEASE, LEASE_SCRIPT, LOG, SCRIPT, SERVICE, TIMER
 from tasks import render
@@ -44,6 +45,7 @@ def watcher_files() -> list[DesiredFile]:
     ]
 
 
+@managing(lambda files, **_: Managed(paths=[desired.path for desired in files], units=[TIMER, SERVICE]))
 @operation()
 def node_watcher(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """

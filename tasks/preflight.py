@@ -15,7 +15,9 @@ from typing import Any
 from pyinfra import host, inventory, logger
 from pyinfra.api import FunctionCommand, deploy, operation
 
-from facts.preflight import Preflight, PreflightReport
+from facts.host_before import host_before
+from facts.names import K3S_UNITS
+from facts.preflight import PreflightReport
 from facts.proxmox_lxc import ProxmoxLxc
 from tasks.control_plane import first_server, servers
 from tasks.preflight_checks import (
@@ -27,7 +29,7 @@ from tasks.preflight_checks import (
     node_module_checks,
     proxmox_checks,
 )
-from tasks.settings import flag
+from tasks.settings import flag, one_of
 
 
 def log_table(checks: list[Check]) -> None:
@@ -85,7 +87,8 @@ def preflight() -> PreflightReport | None:
     """
     if host.data.get("k3s_role"):
         go_on = flag("preflight_continue")
-        report = host.get_fact(Preflight)
+        # with what the later readers need of the host before the deploy, in the same command
+        report = host_before(K3S_UNITS[one_of("k3s_role")])["preflight"]
         checks = evaluate(report)
         spread = etcd_spread_check([(member.data.node_name, member.data.get("pct_node")) for member in servers()])
         if spread is not None and host == first_server():

@@ -20,10 +20,11 @@ from pyinfra.api import StringCommand, deploy, operation
 from pyinfra.api.exceptions import OperationError, PyinfraError
 from pyinfra.api.host import Host
 
-from facts.kube_object import KubeObjectExists
+from facts import cluster_reads
+from facts.kube_object import KubeObjectExists, answered, exists_reads
 from facts.names import manifest_path
-from facts.rancher import RancherStatus
-from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, RancherTlsObjects
+from facts.rancher import RancherStatus, rancher_reads, rancher_status
+from facts.rancher_tls import CA_SECRET, INGRESS_SECRET, READS, RancherTlsObjects, tls_objects
 from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
@@ -37,6 +38,9 @@ TLS_MANIFEST_PATH = manifest_path("rancher-tls")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
+LEGACY_PATH = f"/api/v1/namespaces/{LEGACY_SERVICE[0]}/services/{LEGACY_SERVICE[1]}"
+# The parts of the waiting control node's one cluster read (facts.cluster_reads).
+LEGACY_PART, STATUS_PART, TLS_PART = "rancher-lb", "rancher", "rancher-tls"
 
 
 @operation()
@@ -52,7 +56,8 @@ def legacy_service_absent():
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
     """
     namespace, name = LEGACY_SERVICE
-    if not host.get_fact(KubeObjectExists, path=f"/api/v1/namespaces/{namespace}/services/{name}"):
+    sections = cluster_reads.taken(host, LEGACY_PART)
+    if not (answered(sections.get("object", "")) if sections is not None else host.get_fact(KubeObjectExists, path=LEGACY_PATH)):
         host.noop(f"no Service {namespace}/{name}")
         return
     yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")
@@ -78,7 +83,8 @@ def tls_objects_current(tls: str, cert: str | None, private_ca: bool):
         tls_objects_current(name="Rancher's certificate as rancher.tls says", tls="secret",
                             cert=material.cert, private_ca=True)
     """
-    state = host.get_fact(RancherTlsObjects)
+    sections = cluster_reads.taken(host, TLS_PART)
+    state = tls_objects(sections) if sections is not None else host.get_fact(RancherTlsObjects)
     if state["error"]:
         # what the objects are is unknown: deciding from "absent" could delete or apply wrongly
         raise OperationError(f"rancher: host {host.name}: {state['error']}")
@@ -112,10 +118,18 @@ def chart_images() -> list[str]:
     return ([values.image] if values.image else []) + extra
 
 
-def _problem(target: Host) -> str | None:
+def _ping_target(target: Host) -> tuple[str, str]:
+    """The hostname and TLS mode ``/ping`` is sent with, from the host's data."""
     rancher = value("rancher", target) or {}
-    return target.get_fact(RancherStatus, hostname=rancher.get("hostname") or value("rancher_hostname", target),
-                           tls=rancher.get("tls", "rancher"))["problem"]
+    return rancher.get("hostname") or value("rancher_hostname", target), rancher.get("tls", "rancher")
+
+
+def _problem(target: Host) -> str | None:
+    sections = cluster_reads.taken(target, STATUS_PART)
+    if sections is not None:
+        return rancher_status(sections)["problem"]
+    hostname, tls = _ping_target(target)
+    return target.get_fact(RancherStatus, hostname=hostname, tls=tls)["problem"]
 
 
 @deploy("Rancher from a HelmChart manifest")
@@ -147,6 +161,9 @@ def rancher() -> None:
     manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
+        cluster_reads.note(LEGACY_PART, exists_reads(LEGACY_PATH))
+        cluster_reads.note(STATUS_PART, rancher_reads(*_ping_target(host)))
+        cluster_reads.note(TLS_PART, READS)
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
         chart_ready(name="Rancher answers /ping", problem=_problem, what="rancher: not reachable",
                     timeout=values.wait_seconds)

@@ -27,6 +27,7 @@ from pyinfra.connectors.local import LocalConnector
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, systemd
 
+from facts.managed_state import Managed, managing
 from facts.names import SYSTEMD_DIR
 from inventory_schema import inventory_path
 from tasks import render
@@ -146,6 +147,7 @@ def timer_installed(timer: RepairTimer) -> None:
                        files=[text_file(path, content) for path, content in unit_files(timer).items()])
 
 
+@managing(lambda files, **_: Managed(paths=[desired.path for desired in files], units=[TIMER, SERVICE]))
 @operation()
 def repair_timer_units(files: list[DesiredFile]) -> Generator[Any, None, None]:
     """

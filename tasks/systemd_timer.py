@@ -16,21 +16,26 @@ from typing import Any
 from pyinfra import host
 from pyinfra.api import StringCommand
 
+from facts.managed_state import changing, managed
 from facts.names import SYSTEMD_DIR
-from facts.systemd_timer import TimerUnits
+from facts.systemd_timer import timer_units_state
 from tasks.desired_files import DesiredFile, file_commands
 
 
 def timer_commands(timer: str, service: str, files: list[DesiredFile]) -> Iterator[Any]:
-    """An operation's body: the files, then the timer reloaded, enabled and (re)started as needed."""
-    state = host.get_fact(TimerUnits, timer=timer, service=service, paths=[desired.path for desired in files])
+    """An operation's body: the files, then the timer reloaded, enabled and (re)started as needed.
+    The operation notes the files and both units (``facts.managed_state.managing``)."""
+    read = managed(paths=[desired.path for desired in files], units=[timer, service])
+    state = timer_units_state(read["files"], read["units"][timer], read["units"][service])
     changed = [desired for desired in files if list(file_commands([desired], state["files"]))]
     yield from file_commands(changed, state["files"])
     if any(desired.path.startswith(f"{SYSTEMD_DIR}/") for desired in changed):
+        changing(units=[timer, service])
         yield StringCommand(
             "systemctl", "daemon-reload", "&&", "systemctl", "enable", timer, "&&", "systemctl", "restart", timer,
         )
     elif state["timer_enabled"] != "enabled" or state["timer_active"] != "active":
+        changing(units=[timer, service])
         yield StringCommand("systemctl", "enable", "--now", timer)
     elif not changed:
         host.noop(f"{service} is installed and {timer} is active")

@@ -5,13 +5,14 @@ An operation's undecorated body (``op._inner``) runs against a stand-in host tha
 
 Example:
 
-    commands, host = run(k3s_config, facts={"FileDigests": {}}, files=config)
+    commands, host = run(k3s_config, facts=host_state(files={}), files=config)
     commands[0] == "mkdir -p /etc/rancher/k3s"
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand
@@ -28,6 +29,14 @@ class Data(dict):
             raise AttributeError(key) from None
 
 
+class FakeRun:
+    """The pyinfra state a FakeHost is in: a run of its own, nothing executed yet, no other host."""
+
+    def __init__(self, host: FakeHost) -> None:
+        self.ops: dict[Any, dict[str, Any]] = {}
+        self.inventory = SimpleNamespace(get_active_hosts=lambda: [host])
+
+
 class FakeHost:
     """The host an operation body sees: its data, its facts, and what it logged."""
 
@@ -38,6 +47,7 @@ class FakeHost:
         self.data = Data(data)
         self.noop_description: str | None = None
         self.logged: list[str] = []
+        self.state = FakeRun(self)
 
     def get_fact(self, fact: type, **_: Any) -> Any:
         return self.facts[fact.__name__]
@@ -64,6 +74,13 @@ def shown(command: Any) -> Any:
     if isinstance(command, FunctionCommand):
         return [command.function.__name__]
     raise TypeError(f"{command!r} is not a pyinfra command")
+
+
+def host_state(files: dict[str, Any] | None = None, units: dict[str, dict[str, list[str]]] | None = None,
+               packages: dict[str, bool] | None = None) -> dict[str, Any]:
+    """The ``facts`` of :func:`run` for an operation that reads ``facts.managed_state``: its one
+    ``ManagedState`` answer (files' digests, units' ``systemctl show`` properties, packages)."""
+    return {"ManagedState": {"files": files or {}, "units": units or {}, "packages": packages or {}}}
 
 
 def run(operation: Callable[..., Any], facts: dict[str, Any], data: dict[str, Any] | None = None,

@@ -11,7 +11,7 @@ from pyinfra.context import ctx_host
 
 from tasks.airgap_images import archives, image_archives_present, images_present, normalized
 from tasks.settings import DeployDataError
-from tests.unit.operation_outputs import FakeHost, run
+from tests.unit.operation_outputs import FakeHost, host_state, run
 
 HELD = ("docker.io/rancher/klipper-helm:v0.9.3-build20241008", "docker.io/rancher/rancher:v2.10.1")
 
@@ -75,7 +75,7 @@ def test_a_changed_archive_is_staged_then_renamed(tmp_path):
     archive = tmp_path / "rancher-images.tar"
     archive.write_bytes(b"layers")
     target = "/var/lib/rancher/k3s/agent/images/rancher-images.tar"
-    commands, _ = run(image_archives_present, facts={"FileDigests": {target: {"sha256": "0" * 64, "mode": "644"}}},
+    commands, _ = run(image_archives_present, facts=host_state(files={target: {"sha256": "0" * 64, "mode": "644"}}),
                       archives=[archive])
     staged = "/var/lib/rancher/k3s/agent/images/.rancher-images.tar.new"
     assert commands == ["mkdir -p /var/lib/rancher/k3s/agent/images", ["upload", str(archive), staged],
@@ -87,5 +87,5 @@ def test_an_archive_in_place_is_a_noop(tmp_path):
     archive.write_bytes(b"layers, same")
     target = "/var/lib/rancher/k3s/agent/images/rancher-images.tar"
     present = {target: {"sha256": hashlib.sha256(b"layers, same").hexdigest(), "mode": "644"}}
-    commands, host = run(image_archives_present, facts={"FileDigests": present}, archives=[archive])
+    commands, host = run(image_archives_present, facts=host_state(files=present), archives=[archive])
     assert (commands, host.noop_description) == ([], "1 image archives are in place")

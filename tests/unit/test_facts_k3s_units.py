@@ -1,14 +1,19 @@
-"""K3sUnit.process on `systemctl show` output recorded in the lab's Debian containers."""
+"""k3s_unit_state on digests and `systemctl show` output recorded in the lab's Debian containers, as
+the host's ManagedState read prints them (its unit marker in place of the recording's)."""
 
 from pathlib import Path
 
-from facts.k3s_units import K3sUnit
+from facts.k3s_units import k3s_unit_state
+from facts.managed_state import UNIT_MARKER, parse_state
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+RECORDED_MARKER = "--- systemctl show"
 
 
 def process(name):
-    return K3sUnit().process((FIXTURES / name).read_text().splitlines())
+    lines = (FIXTURES / name).read_text().replace(RECORDED_MARKER, UNIT_MARKER + "k3s.service").splitlines()
+    state = parse_state(lines)
+    return k3s_unit_state(state["files"], state["units"]["k3s.service"])
 
 
 def test_effective_kmsg_line_is_read_from_systemd():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tasks.desired_files import text_file
 from tasks.k3s_config import CONFIG, TOKEN_FILE, k3s_config
-from tests.unit.operation_outputs import run
+from tests.unit.operation_outputs import host_state, run
 
 FILES = [text_file(CONFIG, "node-name: k3s-worker-1\n", mode="600"),
          text_file(TOKEN_FILE, "K10secret\n", mode="600", secret=True)]
@@ -12,7 +12,7 @@ IN_PLACE = {desired.path: {"mode": "600", "sha256": desired.sha256} for desired 
 
 
 def test_absent_files_are_staged_and_renamed_the_token_created_0600_first():
-    commands, _ = run(k3s_config, facts={"FileDigests": {CONFIG: None, TOKEN_FILE: None}}, files=FILES)
+    commands, _ = run(k3s_config, facts=host_state(files={CONFIG: None, TOKEN_FILE: None}), files=FILES)
     assert commands == [
         "mkdir -p /etc/rancher/k3s",
         ["upload", "node-name: k3s-worker-1\n", "/etc/rancher/k3s/.config.yaml.new"],
@@ -24,15 +24,15 @@ def test_absent_files_are_staged_and_renamed_the_token_created_0600_first():
 
 
 def test_the_token_is_never_on_a_command_line():
-    commands, _ = run(k3s_config, facts={"FileDigests": {CONFIG: None, TOKEN_FILE: None}}, files=FILES)
+    commands, _ = run(k3s_config, facts=host_state(files={CONFIG: None, TOKEN_FILE: None}), files=FILES)
     assert [command for command in commands if isinstance(command, str) and "K10secret" in command] == []
 
 
 def test_a_wrong_mode_alone_is_a_chmod():
-    facts = {"FileDigests": {**IN_PLACE, TOKEN_FILE: {"mode": "644", "sha256": FILES[1].sha256}}}
+    facts = host_state(files={**IN_PLACE, TOKEN_FILE: {"mode": "644", "sha256": FILES[1].sha256}})
     assert run(k3s_config, facts=facts, files=FILES)[0] == ["chmod 600 /etc/rancher/k3s/token"]
 
 
 def test_files_in_place_are_a_noop():
-    commands, host = run(k3s_config, facts={"FileDigests": IN_PLACE}, files=FILES)
+    commands, host = run(k3s_config, facts=host_state(files=IN_PLACE), files=FILES)
     assert (commands, host.noop_description) == ([], "k3s config and token file are in place")

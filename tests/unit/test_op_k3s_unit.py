@@ -11,7 +11,7 @@ from pyinfra.api import OperationError
 from tasks.desired_files import text_file
 from tasks.k3s_ready import RESTARTED_AT
 from tasks.k3s_units import k3s_unit
-from tests.unit.operation_outputs import run
+from tests.unit.operation_outputs import host_state, run
 
 UNIT = text_file("/etc/systemd/system/k3s-agent.service", "[Service]\nExecStart=/usr/local/bin/k3s agent\n")
 DROP_IN = text_file("/etc/systemd/system/k3s-agent.service.d/10-kmsg.conf", "[Service]\n")
@@ -21,9 +21,9 @@ CURRENT = {UNIT.path: {"mode": "644", "sha256": UNIT.sha256}, STAMP.path: {"mode
 
 def unit_state(files: dict[str, Any], load_state: str = "loaded", active_state: str = "active",
                unit_file_state: str = "enabled") -> dict[str, Any]:
-    return {"K3sUnit": {"files": files, "load_state": load_state, "active_state": active_state,
-                        "sub_state": "running", "unit_file_state": unit_file_state,
-                        "fragment_path": UNIT.path, "drop_in_paths": [], "exec_start_pre": []}}
+    return host_state(files=files, units={"k3s-agent.service": {
+        "LoadState": [load_state], "ActiveState": [active_state], "SubState": ["running"],
+        "UnitFileState": [unit_file_state], "FragmentPath": [UNIT.path], "DropInPaths": [""]}})
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from tasks.desired_files import text_file
 from tasks.node_watcher import node_watcher
-from tests.unit.operation_outputs import run
+from tests.unit.operation_outputs import host_state, run
 
 SCRIPT = text_file("/usr/local/bin/k3s-node-watcher", "#!/usr/bin/python3\n", mode="755")
 TIMER = text_file("/etc/systemd/system/k3s-node-watcher.timer", "[Timer]\n")
@@ -17,8 +17,9 @@ RELOAD = ("systemctl daemon-reload && systemctl enable k3s-node-watcher.timer"
 
 
 def timer_state(files: dict[str, Any], active: str = "active", enabled: str = "enabled") -> dict[str, Any]:
-    return {"TimerUnits": {"files": files, "timer_active": active, "timer_enabled": enabled,
-                           "last_result": "success", "last_exit_status": 0, "last_run": ""}}
+    return host_state(files=files, units={
+        "k3s-node-watcher.timer": {"ActiveState": [active], "UnitFileState": [enabled]},
+        "k3s-node-watcher.service": {"Result": ["success"], "ExecMainStatus": ["0"]}})
 
 
 def test_a_fresh_install_writes_the_files_then_reloads_and_restarts_the_timer():
