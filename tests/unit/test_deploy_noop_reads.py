@@ -30,7 +30,6 @@ from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
 from pyinfra.connectors.util import CommandOutput
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
-from pyinfra_cli.util import load_deploy_file
 
 from facts.chart_status import section_texts
 from facts.host_before import HostBefore
@@ -210,6 +209,18 @@ def cluster_file(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     path.write_text(yaml.safe_dump(raw))
     monkeypatch.setenv("K3S_INVENTORY", str(path))
     return path
+
+
+def load_deploy_file(state: State, filename: str) -> None:
+    """What ``pyinfra_cli.util.load_deploy_file`` does, host by host where it spawns a greenlet per
+    host, without importing ``pyinfra_cli``: that import runs gevent's ``monkey.patch_all()``, which
+    stalls the pytest-xdist worker running this module (`make test` runs three)."""
+    code = compile(Path(filename).read_text(encoding="utf-8"), filename, "exec")
+    state.current_deploy_filename = filename
+    for target in state.inventory.get_active_hosts():
+        with ctx_config.use(state.config.copy()), ctx_host.use(target):
+            state.current_exec_filename = filename
+            exec(code, {"__file__": filename})  # noqa: S102 - the deploy file, as pyinfra runs it
 
 
 def deploy(cluster: Path) -> State:
