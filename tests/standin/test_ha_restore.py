@@ -10,9 +10,11 @@ retries its join every second ("Waiting for other members to finish joining etcd
 k3s-io/k3s#7000) until the leader's `manageLearners` has promoted the learner before it; any other join
 error is fatal (`logrus.Fatalf("ETCD join failed: ...")`) and systemd starts k3s again.
 
-Whether two joiners started together meet that refusal depends on timing (on a loaded machine one may
-exit on a bootstrap timeout, restart, and find the other promoted already). So the test makes the
-refusal certain: before the joiners start it adds a learner that never starts (etcd cannot promote it:
+Whether two joiners started together meet that refusal depends on timing: when both propose their
+member add at once, raft drops the second while the first is pending ("ignoring conf change"), that
+joiner's add waits out the join's 20 s deadline ("etcd cluster join failed: context deadline
+exceeded"), k3s exits and systemd starts it again, by when the other may be promoted. So the test
+makes the refusal certain: before the joiners start it adds a learner that never starts (etcd cannot promote it:
 "can only promote a learner member which is in sync with leader"), and removes it once both joiners
 have logged the wait. Run in file order on one cluster.
 """

@@ -79,12 +79,12 @@ class Gateway:
     def put(self, key: str, value: bytes) -> int:
         return int(self.call("/v3/kv/put", {"key": b64(key), "value": b64(value)})["header"]["revision"])
 
-    def members(self) -> list[Obj]:
-        return self.call("/v3/cluster/member/list", {}).get("members", [])
+    def members(self, timeout: float = REQUEST_SECONDS) -> list[Obj]:
+        return self.call("/v3/cluster/member/list", {}, timeout=timeout).get("members", [])
 
-    def add_learner(self, peer_url: str) -> Obj:
+    def add_learner(self, peer_url: str, timeout: float = REQUEST_SECONDS) -> Obj:
         """clientv3 `MemberAddAsLearner`: a member that receives the log but does not vote."""
-        return self.call("/v3/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
+        return self.call("/v3/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True}, timeout=timeout)
 
     def promote(self, member_id: str) -> Obj:
         """clientv3 `MemberPromote`: a learner in sync with the leader becomes a voting member."""

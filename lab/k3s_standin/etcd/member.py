@@ -45,6 +45,11 @@ PR_SET_PDEATHSIG = 1
 STOP_SECONDS = 10.0
 TEST_SECONDS = 5.0
 JOIN_RETRY_SECONDS = 1.0
+# etcd.go `join`: one attempt's requests share `context.WithTimeout(ctx, 20*time.Second)`. A member add
+# proposed while another's is pending is dropped by raft (raft.go stepLeader: "ignoring conf change"),
+# so it waits until that deadline: "etcd cluster join failed: context deadline exceeded", and systemd
+# starts k3s again.
+JOIN_SECONDS = 20.0
 # etcd's refusals k3s waits out (etcd.go `Start`: rpctypes.ErrTooManyLearners, ErrUnhealthy): another
 # learner not promoted yet, or the leader not connected to every voting member for 5 s yet.
 JOIN_RETRY_REASONS = ("etcdserver: too many learner members in cluster", "etcdserver: unhealthy cluster")
@@ -64,6 +69,16 @@ def peer_port() -> int:
 
 def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _left(deadline: float) -> float:
+    return max(0.1, deadline - time.monotonic())
+
+
+def _join_error(error: EtcdError) -> str:
+    """etcd's message, or clientv3's when the join's deadline passed first."""
+    cause = error.__cause__
+    return "context deadline exceeded" if isinstance(getattr(cause, "reason", cause), TimeoutError) else str(error)
 
 
 class JoinFailed(EtcdError):
@@ -134,7 +149,8 @@ class Member:
         servers share 127.0.0.1)."""
         while True:
             cluster, add = [], True
-            for member in join.members():
+            deadline = time.monotonic() + JOIN_SECONDS
+            for member in join.members(timeout=_left(deadline)):
                 name, peers = member.get("name", ""), member.get("peerURLs") or []
                 if self.peer_url in peers:
                     name, add = self.name, False
@@ -144,10 +160,10 @@ class Member:
                 break
             _info(f"Adding member {self.name}={self.peer_url} to etcd cluster {cluster}")
             try:
-                join.add_learner(self.peer_url)
+                join.add_learner(self.peer_url, timeout=_left(deadline))
             except EtcdError as error:
                 if not any(reason in str(error) for reason in JOIN_RETRY_REASONS):
-                    raise JoinFailed(str(error)) from error
+                    raise JoinFailed(_join_error(error)) from error
                 _info(f"Waiting for other members to finish joining etcd cluster: {error}")
                 time.sleep(JOIN_RETRY_SECONDS)
                 continue
