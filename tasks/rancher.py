@@ -1,7 +1,8 @@
 """
 Rancher installed the k3s way (``tasks.helm_chart``): cert-manager first when the TLS mode needs it
 (``tasks.cert_manager``), the chart archive in ``static/charts`` when air-gapped, the HelmChart
-manifest, then a wait until Rancher answers ``/ping`` through Traefik.
+manifest and Rancher's PodDisruptionBudget manifest (``tasks.rancher_values``), then a wait until
+Rancher answers ``/ping`` through Traefik.
 
 Opt-in: with host data ``rancher`` (a mapping, fields in ``tasks/rancher_values.py``) the
 manifest is written; without it a manifest left from before is removed with its objects.
@@ -28,12 +29,13 @@ from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
-from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
+from tasks.rancher_values import rancher_values, render_budget_manifest, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config
 
 MANIFEST_PATH = manifest_path("rancher")
 TLS_MANIFEST_PATH = manifest_path("rancher-tls")
+BUDGET_MANIFEST_PATH = manifest_path("rancher-pdb")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
@@ -126,6 +128,7 @@ def rancher() -> None:
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
         manifest_absent(name="Rancher TLS manifest absent", path=TLS_MANIFEST_PATH)
+        manifest_absent(name="Rancher PodDisruptionBudget absent", path=BUDGET_MANIFEST_PATH)
         cert_manager()
         traefik_config(None)
         return
@@ -145,6 +148,11 @@ def rancher() -> None:
     else:
         manifest_present(name="Rancher TLS manifest", path=TLS_MANIFEST_PATH, content=tls_manifest)
     manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
+    budget_manifest = render_budget_manifest(values)
+    if budget_manifest is None:
+        manifest_absent(name="No Rancher PodDisruptionBudget", path=BUDGET_MANIFEST_PATH)
+    else:
+        manifest_present(name="Rancher PodDisruptionBudget", path=BUDGET_MANIFEST_PATH, content=budget_manifest)
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")

@@ -11,6 +11,13 @@ Rancher install on) with the ``rancher.*`` fields, ``rancher_hostname`` and the 
 HAProxy reaches Rancher through k3s's packaged Traefik, as Rancher documents for a layer-4 load
 balancer: the chart's Ingress (host ``hostname``, TLS secret ``tls-rancher-ingress``) is what Traefik
 serves on every node's 443, so no Service of our own is added.
+
+Drains keep ``min_available`` Rancher pods: the chart spreads its replicas itself (preferred pod
+anti-affinity on ``kubernetes.io/hostname``, rancher/rancher chart/templates/deployment.yaml) but has
+no PodDisruptionBudget template in any released version (2.10.1 included), so the budget is a
+manifest of its own beside the chart, selecting the chart's pod label ``app: rancher``. It is left
+out when it would allow no eviction (``min_available`` 0 or not below ``replicas``, e.g. the default
+single replica): ``kubectl drain`` would wait out its timeout on Rancher's node.
 """
 
 from __future__ import annotations
@@ -40,8 +47,14 @@ class RancherValues:
     chart: ChartSource
     tls: str
     wait_seconds: float
+    min_available: int = 1
     tls_material: TlsMaterial | None = None
     bootstrap_password: str | None = field(default=None, repr=False)
+
+    @property
+    def budget(self) -> bool:
+        """Whether a PodDisruptionBudget is written: only one that lets a drain evict a pod."""
+        return 0 < self.min_available < self.replicas
 
     @property
     def image(self) -> str | None:
@@ -74,6 +87,13 @@ def _replicas(settings: Mapping[str, Any]) -> int:
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise InvalidField("rancher.replicas", f"must be an integer >= 1, got {replicas!r}")
     return replicas
+
+
+def _min_available(settings: Mapping[str, Any]) -> int:
+    found = settings.get("min_available", FIELDS["min_available"].default)
+    if isinstance(found, bool) or not isinstance(found, int) or found < 0:
+        raise InvalidField("rancher.min_available", f"must be an integer >= 0, got {found!r}")
+    return found
 
 
 def _choice(settings: Mapping[str, Any], key: str) -> str:
@@ -115,6 +135,7 @@ def rancher_values(data: Mapping[str, Any]) -> RancherValues:
         chart=chart_source(settings, "rancher", FIELDS),
         tls=tls,
         wait_seconds=_wait_seconds(settings),
+        min_available=_min_available(settings),
         tls_material=tls_material(tls, hostname, data),
         bootstrap_password=_password(data),
     )
@@ -142,6 +163,11 @@ def render_manifest(values: RancherValues) -> str:
     """``tasks/templates/rancher.yaml.j2``: the HelmChart."""
     return render("rancher.yaml.j2", chart_spec=values.chart.spec(),
                   values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"))
+
+
+def render_budget_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-pdb.yaml.j2``: Rancher's PodDisruptionBudget; None without a budget."""
+    return render("rancher-pdb.yaml.j2", min_available=values.min_available) if values.budget else None
 
 
 def render_tls_manifest(values: RancherValues) -> str | None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tasks.chart_source import check_fits
-from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
+from tasks.rancher_values import rancher_values, render_budget_manifest, render_manifest, render_tls_manifest
 from tasks.settings import InvalidField
 from tests.unit.certificates import HOSTNAME, CertificateAuthority, Pem
 from tests.unit.chart_archives import chart_archive
@@ -243,3 +243,24 @@ def test_a_kube_version_helm_refuses_is_refused(tmp_path):
 def test_without_k3s_version_or_kube_version_nothing_is_checked(tmp_path):
     assert (check_fits(local_chart(tmp_path, "< 1.2.0").chart, "rancher", None),
             check_fits(rancher_values(data()).chart, "rancher", "v1.31.4+k3s1")) == (None, None)
+
+
+def test_two_replicas_get_a_budget_keeping_one_rancher_pod():
+    documents = list(yaml.safe_load_all(render_budget_manifest(rancher_values(data(replicas=2)))))
+    assert documents == [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                          "metadata": {"name": "rancher", "namespace": "cattle-system"},
+                          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "rancher"}}}}]
+
+
+@pytest.mark.parametrize(("replicas", "min_available"), [(1, 1), (2, 0), (2, 2)])
+def test_no_budget_where_it_would_allow_no_eviction_or_is_turned_off(replicas, min_available):
+    assert render_budget_manifest(rancher_values(data(replicas=replicas, min_available=min_available))) is None
+
+
+@pytest.mark.parametrize("bad", [-1, "1", True])
+def test_min_available_must_be_a_whole_number(bad):
+    assert failing_field(data(min_available=bad)) == "rancher.min_available"
+
+
+def test_the_budget_is_not_in_the_chart_values():
+    assert "min_available" not in chart_values(manifest(data(replicas=2, min_available=1)))
