@@ -152,6 +152,11 @@ SETTINGS = _table(
             minimum=1),
     Setting("traefik.min_available", Kind.WHOLE_NUMBER, 1, "Traefik pods a drain keeps (the chart's "
             "PodDisruptionBudget); no budget when 0 or not below `traefik.replicas`", "tasks/traefik_config.py"),
+    Setting("traefik.accept_grace_seconds", Kind.WHOLE_NUMBER, 5, "seconds a Traefik pod told to stop (drain, "
+            "upgrade) keeps accepting requests while its endpoint leaves every node's rules, then it finishes those "
+            "in flight (`requestAcceptGraceTimeout` of `web` and `websecure`; 0: it closes at once and requests "
+            "sent to it meanwhile fail); at most 50, the chart's 60 s grace period less Traefik's 10 s graceTimeOut",
+            "tasks/traefik_config.py", maximum=50),
     Setting("rancher_hostname", Kind.TEXT, None, "the name HAProxy routes by SNI",
             "tasks/haproxy.py, tasks/rancher_values.py, verify/targets.py"),
     Setting("cert_manager", Kind.MAPPING, None, "cert-manager's install, needed by `rancher.tls: rancher` (installed "

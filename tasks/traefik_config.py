@@ -10,6 +10,14 @@ HelmChartConfig"): one manifest, whatever the TLS mode.
   templates/poddisruptionbudget.yaml). The budget is left out when it would allow no eviction at all
   (``min_available`` 0 or not below ``replicas``): ``kubectl drain`` would then wait out its timeout
   on every node that runs Traefik.
+* A Traefik pod being stopped keeps accepting requests for ``traefik.accept_grace_seconds`` on
+  ``web`` and ``websecure`` (Traefik's ``--entryPoints.<name>.transport.lifeCycle.requestAcceptGraceTimeout``
+  through the chart's ``additionalArguments``, which every chart version passes on). Without it
+  Traefik closes its listeners on SIGTERM (traefik/traefik v2.11 pkg/server/server_entrypoint_tcp.go
+  ``TCPEntryPoint.Shutdown``) while kube-proxy on every node still sends new connections to it until
+  the EndpointSlice update reaches it, so requests fail during every drain. It must stay below the
+  pod's grace period (chart ``deployment.terminationGracePeriodSeconds``, 60) less Traefik's own
+  ``graceTimeOut`` (10s) for requests in flight, or the kubelet kills Traefik before they finish.
 * With ``rancher.tls: external`` HAProxy ends TLS and forwards plain HTTP to Traefik's ``web`` entry
   point with ``X-Forwarded-Proto: https``; Traefik keeps forwarded headers only from addresses in
   ``ports.web.forwardedHeaders.trustedIPs`` (traefik docs "EntryPoints, Forwarded Headers").
@@ -43,6 +51,8 @@ FIELDS = fields_of("traefik")
 DEFAULT_CLUSTER_CIDR = "10.42.0.0/16"
 # The chart's selector labels (templates/_helpers.tpl traefik.labelselector) of k3s's release
 # `traefik` in kube-system.
+# The entry points HAProxy reaches through ServiceLB (the chart's ports `web` and `websecure`).
+ENTRY_POINTS = ("web", "websecure")
 POD_LABELS = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-kube-system"}
 
 
@@ -50,6 +60,7 @@ POD_LABELS = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance":
 class TraefikValues:
     replicas: int
     min_available: int
+    accept_grace_seconds: int = FIELDS["accept_grace_seconds"].default
 
     @property
     def budget(self) -> bool:
@@ -57,10 +68,12 @@ class TraefikValues:
         return 0 < self.min_available < self.replicas
 
 
-def whole_field(settings: Mapping[str, Any], name: str, minimum: int) -> int:
+def whole_field(settings: Mapping[str, Any], name: str) -> int:
     found = settings.get(name, FIELDS[name].default)
-    if isinstance(found, bool) or not isinstance(found, int) or found < minimum:
-        raise InvalidField(f"traefik.{name}", f"must be an integer >= {minimum}, got {found!r}")
+    low, high = FIELDS[name].minimum, FIELDS[name].maximum
+    if isinstance(found, bool) or not isinstance(found, int) or found < low or (high is not None and found > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise InvalidField(f"traefik.{name}", f"must be an integer {bounds}, got {found!r}")
     return found
 
 
@@ -76,8 +89,9 @@ def traefik_values(data: Mapping[str, Any]) -> TraefikValues:
     unknown = sorted(set(settings) - set(FIELDS))
     if unknown:
         raise InvalidField(f"traefik.{unknown[0]}", "unknown field")
-    return TraefikValues(replicas=whole_field(settings, "replicas", 1),
-                         min_available=whole_field(settings, "min_available", 0))
+    return TraefikValues(replicas=whole_field(settings, "replicas"),
+                         min_available=whole_field(settings, "min_available"),
+                         accept_grace_seconds=whole_field(settings, "accept_grace_seconds"))
 
 
 def trusted_ips(cluster_cidr: str) -> list[str]:
@@ -95,6 +109,10 @@ def chart_values(values: TraefikValues, trusted: list[str] | None) -> dict[str, 
     }
     if values.budget:
         chart["podDisruptionBudget"] = {"enabled": True, "minAvailable": values.min_available}
+    if values.accept_grace_seconds:
+        chart["additionalArguments"] = [
+            f"--entryPoints.{name}.transport.lifeCycle.requestAcceptGraceTimeout={values.accept_grace_seconds}s"
+            for name in ENTRY_POINTS]
     if trusted:
         chart["ports"] = {"web": {"forwardedHeaders": {"trustedIPs": trusted}}}
     return chart
@@ -106,7 +124,7 @@ def render_manifest(values: TraefikValues, trusted: list[str] | None) -> str:
 
 
 def traefik_config(tls: str | None) -> None:
-    """Ensure Traefik runs spread and budgeted, trusting HAProxy's forwarded headers when TLS ends there."""
+    """Ensure Traefik runs spread, budgeted and draining when stopped, trusting HAProxy's forwarded headers when TLS ends there."""
     try:
         values = traefik_values(host.data.dict())
     except InvalidField as error:

@@ -15,7 +15,9 @@ from tasks.settings import InvalidField
 from tasks.traefik_config import MANIFEST_PATH, TraefikValues, render_manifest, traefik_values, trusted_ips
 from tests.unit.operation_outputs import run
 
-DEFAULTS = TraefikValues(replicas=2, min_available=1)
+DEFAULTS = TraefikValues(replicas=2, min_available=1, accept_grace_seconds=5)
+DRAIN = ["--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=5s",
+         "--entryPoints.websecure.transport.lifeCycle.requestAcceptGraceTimeout=5s"]
 SPREAD = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
     "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik",
                                       "app.kubernetes.io/instance": "traefik-kube-system"}},
@@ -35,7 +37,14 @@ def test_the_manifest_is_a_helmchartconfig_for_k3s_traefik():
 def test_by_default_two_spread_replicas_and_a_budget_keeping_one():
     assert traefik_values({}) == DEFAULTS
     assert chart_values(DEFAULTS, None) == {"deployment": {"replicas": 2}, "affinity": SPREAD,
-                                            "podDisruptionBudget": {"enabled": True, "minAvailable": 1}}
+                                            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+                                            "additionalArguments": DRAIN}
+
+
+def test_stopped_traefik_keeps_accepting_on_both_entry_points_for_the_grace_or_not_at_all():
+    longer = chart_values(traefik_values({"traefik": {"accept_grace_seconds": 20}}), None)
+    assert longer["additionalArguments"] == [arg.replace("=5s", "=20s") for arg in DRAIN]
+    assert "additionalArguments" not in chart_values(traefik_values({"traefik": {"accept_grace_seconds": 0}}), None)
 
 
 def test_external_tls_adds_the_trusted_addresses_to_the_same_values():
@@ -54,6 +63,8 @@ def test_no_budget_where_it_would_allow_no_eviction_or_is_turned_off(replicas, m
 @pytest.mark.parametrize(("settings", "field"), [({"replicas": 0}, "traefik.replicas"),
                                                  ({"replicas": "2"}, "traefik.replicas"),
                                                  ({"min_available": -1}, "traefik.min_available"),
+                                                 ({"accept_grace_seconds": 51}, "traefik.accept_grace_seconds"),
+                                                 ({"accept_grace_seconds": "5s"}, "traefik.accept_grace_seconds"),
                                                  ({"replica": 2}, "traefik.replica")])
 def test_bad_values_name_their_field(settings, field):
     with pytest.raises(InvalidField) as error:
