@@ -5,7 +5,9 @@ computes them and writes them into the Traefik pod's shim (`routes.json`), as it
 Upstream: traefik/traefik v2.11 pkg/provider/kubernetes/ingress/kubernetes.go (`loadConfigurationFromIngresses`:
 an Ingress is served when its class is this controller's or unset; a backend Service without
 endpoints is skipped unless allowEmptyServices; `spec.defaultBackend` is a catch-all route; TLS
-secrets must carry `tls.crt` and `tls.key`); k3s-io/k3s manifests/traefik.yaml (Traefik is the default
+secrets must carry `tls.crt` and `tls.key`; servers are the Service's v1 Endpoints `addresses`,
+`client.GetEndpoints`, so a terminating pod, which the endpoints controller drops at once, gets no
+new request from the next configuration on, and nothing falls back to it); k3s-io/k3s manifests/traefik.yaml (Traefik is the default
 IngressClass `traefik`).
 
 Example:
