@@ -20,7 +20,7 @@ LAB_NO_SERVICE_UNITS := ssh.service ssh.socket etcd.service
 PYTEST_ARGS ?=
 SOAK_ARGS ?=
 
-.PHONY: setup lab-setup check demo test test-ha ha-suite test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test upgrade host-maintenance repair preflight soak
+.PHONY: setup lab-setup check demo test test-ha ha-suite test-day2 test-unit lab-up lab-fresh lab-down lab-status deploy verify restart-test upgrade host-maintenance repair preflight soak
 
 setup: $(VENV)/.installed
 
@@ -75,7 +75,7 @@ demo: lab-up
 ## freshly made lab (containers rebuilt from the cached rootfs, so a "fresh deploy" test really starts
 ## fresh), then the HA lab's (test-ha).
 test: check lab-fresh
-	$(RUN) $(BIN)/pytest tests/ $(PYTEST_ARGS)
+	$(RUN) $(BIN)/pytest tests/ --ignore=tests/lab/day2 $(PYTEST_ARGS)
 	$(MAKE) test-ha
 
 ## The HA lab's end-to-end tests (the ones skipped on the default lab) on a freshly
@@ -84,7 +84,13 @@ test-ha: check
 	$(MAKE) lab-fresh ha-suite LAB_TOPOLOGY=ha
 
 ha-suite:
-	$(RUN) $(BIN)/pytest tests/lab/test_ha_lab.py tests/lab/test_host_maintenance_lab.py $(PYTEST_ARGS)
+	$(RUN) $(BIN)/pytest tests/lab/test_ha_lab.py $(PYTEST_ARGS)
+
+## The rolling upgrade's and host maintenance's end-to-end tests on a freshly made default lab. Not in
+## `make test` yet: their zero-failure probes need issue 18's open work (second replicas, budgets,
+## graceful pod termination).
+test-day2: check lab-fresh
+	$(RUN) $(BIN)/pytest tests/lab/day2 $(PYTEST_ARGS)
 
 ## Tests that need no LXC: the code checks, pure logic and the stand-in's conformance with real kubectl.
 test-unit: check

@@ -3,10 +3,11 @@ A chart installed by k3s's helm-controller, as seen from a k3s control node, and
 running yet, in one command: the HelmChart's status, its ``helm-install-<chart>`` Job and pods with the
 last lines of the newest pod's log (the real helm-controller retries a failing install for ever,
 backoffLimit 1000, and says why only there), the Deployments and pods in the chart's namespace,
-every ServiceLB pod (a Pending one says which host port is taken) and the nodes.
+every ServiceLB pod (a Pending one says which host port is taken) and the nodes, all read over one
+API connection (``facts.kube_reads``).
 
 Used for Rancher (``facts.rancher``) and cert-manager (``tasks.cert_manager``). Only the HelmChart's
-name and status are read: its spec may hold secrets.
+name and status are printed: its spec may hold secrets.
 
 Example:
     status = chart_status(section_texts(output), "rancher", ["rancher"])
@@ -19,37 +20,43 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from facts import kube_reads
+from facts.names import KUBE_API
 from facts.sections import split_sections
 
 Obj = dict[str, Any]
 
 CHART_LABEL = "helmcharts.helm.cattle.io/chart"
 SVCLB_LABEL = "svccontroller.k3s.cattle.io/svcname"
-MARK = "### "
+MARK = kube_reads.MARK
 WAITING_FOR_LOG = ("ContainerCreating", "PodInitializing")
 
 
+def chart_reads(chart: str, namespace: str, manifest: str) -> list[Obj]:
+    """The chart's sections as ``facts.kube_reads`` reads: every one over one API connection.
+    ``manifest``'s modification time tells which install job is the current one.
+
+    Example:
+        kube_reads.command(KUBE_API, chart_reads("rancher", "cattle-system", manifest_path("rancher")))
+    """
+    system_pods = "/api/v1/namespaces/kube-system/pods"
+    helm_pods = {"paths": [system_pods], "selector": f"{CHART_LABEL}={chart}"}
+    return [
+        {"section": "manifest", "read": "mtime", "path": manifest},
+        {"section": "workload", "read": "list",
+         "paths": [f"/apis/apps/v1/namespaces/{namespace}/deployments", f"/api/v1/namespaces/{namespace}/pods"]},
+        # name and status only: the spec may hold secrets (values, valuesContent)
+        {"section": "helmchart", "read": "status", "path": f"/apis/helm.cattle.io/v1/namespaces/kube-system/helmcharts/{chart}"},
+        {"section": "job", "read": "list", **helm_pods, "paths": ["/apis/batch/v1/namespaces/kube-system/jobs", system_pods]},
+        {"section": "helmlog", "read": "log", **helm_pods, "tail": 20},
+        {"section": "svclb", "read": "list", "paths": [system_pods], "selector": SVCLB_LABEL},
+        {"section": "nodes", "read": "nodes"},
+    ]
+
+
 def chart_command(chart: str, namespace: str, manifest: str) -> str:
-    """The shell lines that print the chart's sections; kubectl's stderr stays in its section (the
-    diagnosis when the API itself does not answer). ``manifest``'s modification time tells which
-    install job is the current one."""
-    return f"""\
-k() {{ k3s kubectl "$@" 2>&1; }}
-echo '{MARK}manifest'; stat -c %Y {manifest} 2>/dev/null
-echo '{MARK}workload'; k -n {namespace} get deployments,pods -o json
-echo '{MARK}helmchart'
-k -n kube-system get helmcharts.helm.cattle.io {chart} --ignore-not-found \\
-  -o 'jsonpath={{.metadata.name}}{{"\\n"}}{{.status}}'; echo
-echo '{MARK}job'; k -n kube-system get jobs,pods -l {CHART_LABEL}={chart} -o json
-echo '{MARK}helmlog'
-pod=$(k3s kubectl -n kube-system get pods -l {CHART_LABEL}={chart} --sort-by=.metadata.creationTimestamp \\
-  -o 'jsonpath={{.items[-1:].metadata.name}}' 2>/dev/null)
-if [ -n "$pod" ]; then k -n kube-system logs "$pod" --tail=20; fi
-echo '{MARK}svclb'; k -n kube-system get pods -l {SVCLB_LABEL} -o json
-echo '{MARK}nodes'
-k get nodes -o 'jsonpath={{range .items[*]}}{{.metadata.name}}{{"\\t"}}'\\
-'{{.status.conditions[?(@.type=="Ready")].status}}{{"\\t"}}{{.spec.taints}}{{"\\n"}}{{end}}'
-"""
+    """The command that prints the chart's sections (``chart_reads``)."""
+    return kube_reads.command(KUBE_API, chart_reads(chart, namespace, manifest))
 
 
 def section_texts(lines: list[str]) -> dict[str, str]:
@@ -62,7 +69,7 @@ def section_texts(lines: list[str]) -> dict[str, str]:
 
 
 def last_line(text: str) -> str:
-    """kubectl's (or helm's) summary of what went wrong is its last line."""
+    """The API's (or helm's) summary of what went wrong is its last line."""
     return ([line for line in text.splitlines() if line.strip()] or ["no output"])[-1].strip()
 
 
@@ -77,7 +84,7 @@ def last_error(text: str) -> str:
 
 
 def items(text: str) -> tuple[list[Obj], str | None]:
-    """(objects, error): kubectl's List, or its summary line when it printed no JSON."""
+    """(objects, error): the List, or the error line printed instead."""
     try:
         return json.loads(text).get("items") or [], None
     except ValueError:
@@ -252,7 +259,7 @@ def diagnose(status: dict[str, Any], chart: str) -> str:
                    if deployment is not None and not rolled_out(deployment)]
     troubled = [f"pod {name} {why}" for name, why in status["pods"].items() if why]
     if status["error"]:
-        cause = f"kubectl failed: {status['error']}"
+        cause = status["error"]
     elif not status["helmchart"]:
         cause = f"HelmChart kube-system/{chart} not found (manifest not applied yet)"
     elif status["helm"]:

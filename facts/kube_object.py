@@ -1,27 +1,32 @@
 """
-Whether one Kubernetes object exists, asked through the node's ``k3s kubectl``.
+Whether one Kubernetes object exists, read at its API path with the node's k3s admin credentials
+(``facts.kube_reads``: one python3 run, no ``k3s kubectl`` start).
 
 Example:
 
-    host.get_fact(KubeObjectExists, namespace="cattle-system", kind="service", object_name="rancher-lb")   # False
+    host.get_fact(KubeObjectExists, path="/api/v1/namespaces/cattle-system/services/rancher-lb")   # False
 """
 
 from __future__ import annotations
 
-import shlex
-
 from pyinfra.api import FactBase
+
+from facts import kube_reads
+from facts.names import KUBE_API
+
+SECTION = "object"
 
 
 class KubeObjectExists(FactBase[bool]):
-    """Returns True when ``kubectl get <kind> <name>`` finds the object."""
+    """Returns True when the API answers the object at ``path``; False when it is absent or the API
+    cannot be asked (what acts on the answer has nothing to do then)."""
 
-    def requires_command(self, namespace: str, kind: str, object_name: str) -> str:
-        return "k3s"
+    def requires_command(self, path: str) -> str:
+        return "python3"
 
-    def command(self, namespace: str, kind: str, object_name: str) -> str:
-        words = ["k3s", "kubectl", "-n", namespace, "get", kind, object_name, "--ignore-not-found", "-o", "name"]
-        return " ".join(shlex.quote(word) for word in words) + " 2>/dev/null || true"
+    def command(self, path: str) -> str:
+        return kube_reads.command(KUBE_API, [{"read": "exists", "section": SECTION, "path": path}])
 
     def process(self, output: list[str]) -> bool:
-        return any(line.strip() for line in output)
+        answer = [line.strip() for line in output if line.strip() and not line.startswith(kube_reads.MARK)]
+        return bool(answer) and not answer[0].startswith(kube_reads.FAILED)

@@ -29,6 +29,11 @@ class NodesUnderMaintenance(FactBase["set[str]"]):
                  "-o", "json", "--request-timeout=10s"]
         return " ".join(shlex.quote(word) for word in words) + " 2>/dev/null || true"
 
+    @staticmethod
+    def default() -> set[str]:
+        # pyinfra gives a fact's default, not process(), when its command prints nothing: here, no record.
+        return set()
+
     def process(self, output: list[str]) -> set[str]:
         try:
             return under_maintenance("\n".join(output))

@@ -26,3 +26,9 @@ K3S_MANIFESTS_DIR = "/var/lib/rancher/k3s/server/manifests"
 
 def manifest_path(name: str) -> str:
     return f"{K3S_MANIFESTS_DIR}/{name}.yaml"
+# k3s's admin kubeconfig (its server: is the local API, https://127.0.0.1:<https-listen-port>) and the
+# server's certificates, among them the admin client certificate that kubeconfig embeds
+# (k3s-io/k3s pkg/daemons/control/deps/deps.go): what facts/kube_reads.py talks to the API with.
+K3S_KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
+K3S_SERVER_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
+KUBE_API = {"kubeconfig": K3S_KUBECONFIG, "tls_dir": K3S_SERVER_TLS_DIR}

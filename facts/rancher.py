@@ -5,7 +5,7 @@ Rancher is reached the way HAProxy reaches it: through k3s's packaged Traefik, w
 chart's Ingress. The command prints the sections of ``facts.chart_status`` for the ``rancher``
 HelmChart, then the answer of ``/ping`` sent to the ClusterIP of ``kube-system/traefik`` with SNI and
 Host ``hostname`` (HTTPS on 443; plain HTTP on 80 when TLS ends before Rancher, ``tls: external``),
-asked with python3: Proxmox's debian-12-standard template has no curl.
+asked in the same ``facts.kube_reads`` run: Proxmox's debian-12-standard template has no curl.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from pyinfra.api import FactBase
 
 from facts import chart_status as chart
-from facts.names import manifest_path
-from verify import host_probe
+from facts import kube_reads
+from facts.names import KUBE_API, manifest_path
 
 NAMESPACE = "cattle-system"
 TRAEFIK = "traefik"
@@ -24,14 +24,12 @@ DEPLOYMENTS = ["rancher"]
 MANIFEST = manifest_path("rancher")
 
 
-def ping_lines(hostname: str, tls: str) -> str:
+def ping_read(hostname: str, tls: str) -> dict[str, object]:
+    """The ``ping`` section: ``/ping`` through Traefik's ClusterIP (``facts.kube_reads``)."""
     scheme, port = ("http", 80) if tls == "external" else ("https", 443)
-    probe = host_probe.command("ping", "$ip", str(port), hostname, scheme).replace("'$ip'", '"$ip"')
-    return f"""\
-echo '{chart.MARK}ping'
-ip=$(k3s kubectl -n kube-system get service {TRAEFIK} -o 'jsonpath={{.spec.clusterIP}}' 2>&1) || ip=
-if [ -n "$ip" ]; then {probe} 2>&1; echo; else echo 'no Service kube-system/{TRAEFIK} (is traefik in k3s_config disable?)'; fi
-"""
+    return {"section": "ping", "read": "ping", "service": f"/api/v1/namespaces/kube-system/services/{TRAEFIK}",
+            "port": port, "scheme": scheme, "hostname": hostname,
+            "absent": f"no Service kube-system/{TRAEFIK} (is traefik in k3s_config disable?)"}
 
 
 def rancher_status(sections: dict[str, str]) -> dict[str, Any]:
@@ -67,7 +65,7 @@ class RancherStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self, hostname: str, tls: str) -> str:
-        return chart.chart_command("rancher", NAMESPACE, MANIFEST) + ping_lines(hostname, tls)
+        return kube_reads.command(KUBE_API, [*chart.chart_reads("rancher", NAMESPACE, MANIFEST), ping_read(hostname, tls)])
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return rancher_status(chart.section_texts(output))

@@ -1,5 +1,5 @@
 """
-Which objects serve Rancher's certificate now, from a k3s control node: the Secret
+Which objects serve Rancher's certificate now, from a k3s control node (one ``facts.kube_reads`` run): the Secret
 ``cattle-system/tls-rancher-ingress`` (the sha256 of its ``tls.crt``, and whether cert-manager issued
 it: its ``cert-manager.io/certificate-name`` annotation), the private CA Secret ``tls-ca``, and a
 cert-manager ``Certificate`` of that name (ingress-shim's, left when the TLS mode changes: cert-manager
@@ -20,35 +20,37 @@ from typing import Any
 
 from pyinfra.api import FactBase
 
-from facts.sections import split_sections
+from facts import kube_reads
+from facts.chart_status import section_texts
+from facts.names import KUBE_API
 
 NAMESPACE = "cattle-system"
 INGRESS_SECRET = "tls-rancher-ingress"
 CA_SECRET = "tls-ca"
-_MARK = "### "
-# Only the certificate and the annotations of the Secret are read: never its key.
-_COMMAND = f"""\
-echo '{_MARK}api'; k3s kubectl get --raw /readyz 2>&1 | tail -n 1; echo
-k() {{ k3s kubectl -n {NAMESPACE} get "$@" --ignore-not-found 2>/dev/null; }}
-echo '{_MARK}ingress'; k secret {INGRESS_SECRET} -o 'jsonpath={{.data.tls\\.crt}}{{"\\n"}}{{.metadata.annotations}}'; echo
-echo '{_MARK}ca'; k secret {CA_SECRET} -o name
-echo '{_MARK}certificate'; k certificates.cert-manager.io {INGRESS_SECRET} -o name
-true
-"""
+SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+# Of the Secret only tls.crt and the annotations are printed: never its key.
+READS = [
+    {"section": "api", "read": "readyz"},
+    {"section": "ingress", "read": "certificate", "path": f"{SECRETS}/{INGRESS_SECRET}"},
+    {"section": "ca", "read": "exists", "path": f"{SECRETS}/{CA_SECRET}"},
+    {"section": "certificate", "read": "exists",
+     "path": f"/apis/cert-manager.io/v1/namespaces/{NAMESPACE}/certificates/{INGRESS_SECRET}"},
+]
 
 
 def tls_objects(sections: dict[str, str]) -> dict[str, Any]:
-    """The objects' state from the command's sections."""
+    """The objects' state from the sections; an API error in any of them is the ``error``."""
+    answer = sections.get("api", "").strip()
+    failed = [text.strip() for text in sections.values() if text.strip().startswith(kube_reads.FAILED)]
+    error = failed[0] if failed else "" if answer == "ok" else f"{kube_reads.FAILED}: /readyz answered {answer!r}"
     ingress: dict[str, Any] | None = None
     cert_line, _, annotations_line = sections.get("ingress", "").strip().partition("\n")
-    if cert_line.strip():
+    if cert_line.strip() and not error:
         annotations = json.loads(annotations_line) if annotations_line.strip().startswith("{") else {}
         ingress = {"sha256": hashlib.sha256(base64.b64decode(cert_line.strip())).hexdigest(),
                    "issued": "cert-manager.io/certificate-name" in annotations}
-    answer = sections.get("api", "").strip()
-    error = "" if answer == "ok" else f"kubectl failed: {answer or 'no answer'}"
-    return {"error": error, "ingress_secret": ingress, "ca_secret": bool(sections.get("ca", "").strip()),
-            "certificate": bool(sections.get("certificate", "").strip())}
+    return {"error": error, "ingress_secret": ingress, "ca_secret": sections.get("ca", "").strip() == CA_SECRET,
+            "certificate": sections.get("certificate", "").strip() == INGRESS_SECRET}
 
 
 class RancherTlsObjects(FactBase[dict[str, Any]]):
@@ -58,8 +60,7 @@ class RancherTlsObjects(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self) -> str:
-        return _COMMAND
+        return kube_reads.command(KUBE_API, READS)
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        sections = split_sections(output, _MARK)
-        return tls_objects({marker[len(_MARK):].strip(): "\n".join(lines) for marker, lines in sections.items() if marker})
+        return tls_objects(section_texts(output))

@@ -29,7 +29,8 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 
 from facts import chart_status as chart
-from facts.names import manifest_path
+from facts import kube_reads
+from facts.names import KUBE_API, manifest_path
 from tasks import render
 from tasks.chart_source import ChartSource, chart_source, check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
@@ -43,16 +44,10 @@ IMAGE_VALUES = ("image", "webhook.image", "cainjector.image", "startupapicheck.i
 DEFAULT_REPOSITORIES = {key: f"jetstack/cert-manager-{part}" for key, part in
                         zip(IMAGE_VALUES, ("controller", "webhook", "cainjector", "startupapicheck"), strict=True)}
 PROBE_ISSUER = "k3s-lxc-resilience-webhook-check"
-_DRY_RUN = f"""\
-echo '{chart.MARK}dryrun'
-k3s kubectl create --dry-run=server -f - 2>&1 <<'ISSUER'
-apiVersion: cert-manager.io/v1
-kind: Issuer
-metadata: {{name: {PROBE_ISSUER}, namespace: {NAMESPACE}}}
-spec: {{selfSigned: {{}}}}
-ISSUER
-true
-"""
+# A server-side dry-run create goes through admission and so through cert-manager's webhook.
+DRY_RUN = {"section": "dryrun", "read": "dry_run",
+           "body": {"apiVersion": "cert-manager.io/v1", "kind": "Issuer",
+                    "metadata": {"name": PROBE_ISSUER, "namespace": NAMESPACE}, "spec": {"selfSigned": {}}}}
 
 
 @dataclass(frozen=True)
@@ -130,7 +125,8 @@ class CertManagerStatus(FactBase[dict[str, Any]]):
         return "k3s"
 
     def command(self) -> str:
-        return chart.chart_command("cert-manager", NAMESPACE, manifest_path("cert-manager")) + _DRY_RUN
+        return kube_reads.command(KUBE_API, [*chart.chart_reads("cert-manager", NAMESPACE, manifest_path("cert-manager")),
+                                             DRY_RUN])
 
     def process(self, output: list[str]) -> dict[str, Any]:
         return status(chart.section_texts(output))

@@ -54,7 +54,7 @@ def legacy_service_absent():
         legacy_service_absent(name="No rancher-lb LoadBalancer beside Traefik")
     """
     namespace, name = LEGACY_SERVICE
-    if not host.get_fact(KubeObjectExists, namespace=namespace, kind="service", object_name=name):
+    if not host.get_fact(KubeObjectExists, path=f"/api/v1/namespaces/{namespace}/services/{name}"):
         host.noop(f"no Service {namespace}/{name}")
         return
     yield StringCommand("k3s", "kubectl", "-n", namespace, "delete", "service", name, "--ignore-not-found")

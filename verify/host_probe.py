@@ -15,7 +15,6 @@ one ``/ping`` answer, or exits non-zero with the error.
 
 import json
 import os
-import shlex
 import socket
 import ssl
 import subprocess
@@ -29,8 +28,9 @@ def command(*arguments):
     Example:
         command("ping", "10.0.0.111", "443", "rancher.example.net")
     """
-    with open(__file__) as source:
-        return " ".join(["python3", "-c", shlex.quote(source.read()), *(shlex.quote(a) for a in arguments)])
+    from facts.python3_program import python3_command
+
+    return python3_command(__file__, *arguments)
 
 
 def ping(address, port, name, scheme="https"):

@@ -54,8 +54,10 @@ RESET_DONE = ("Managed etcd cluster membership has been reset, restart without -
 
 
 def server(argv: Sequence[str]) -> int:
-    from k3s_standin import apiserver, certs, controllers, node, packaged
+    from k3s_standin import apiserver, certs, packaged
+    from k3s_standin.controllers import manager as controllers
     from k3s_standin.etcd.member import JoinFailed
+    from k3s_standin.node import agent as node
     from k3s_standin.options import parse
     from k3s_standin.systemd_notify import notify_ready
 
@@ -197,7 +199,7 @@ def etcd_snapshot(argv: Sequence[str]) -> int:
 
 
 def agent(argv: Sequence[str]) -> int:
-    from k3s_standin import node
+    from k3s_standin.node import agent as node
     from k3s_standin.options import parse
 
     options = parse("agent", argv)

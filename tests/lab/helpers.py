@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import time
@@ -93,6 +94,65 @@ def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 9
         cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
     )
+
+
+# Rancher's and Traefik's pods: one replica each on the lab, so the node that holds either takes
+# Rancher's whole path down with it (every HAProxy server goes through Traefik), whatever HAProxy does.
+SINGLE_REPLICAS = {"cattle-system": "app=rancher", "kube-system": "app.kubernetes.io/name=traefik"}
+
+
+def _single_replica_pods() -> list[dict]:
+    found = []
+    for namespace, selector in SINGLE_REPLICAS.items():
+        found += json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json") or '{"items": []}')["items"]
+    return found
+
+
+def single_replica_pods_on(node: str) -> list[str]:
+    """The Rancher and Traefik pods bound to ``node``, as ``namespace/name``."""
+    return [f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" for pod in _single_replica_pods()
+            if pod["spec"].get("nodeName") == node]
+
+
+def serving_off(node: str) -> bool:
+    """Rancher and Traefik each have a Ready pod, and none of theirs is on ``node``."""
+    pods = _single_replica_pods()
+    for namespace, selector in SINGLE_REPLICAS.items():
+        label, _, value = selector.partition("=")
+        own = [pod for pod in pods if pod["metadata"]["namespace"] == namespace
+               and (pod["metadata"].get("labels") or {}).get(label) == value]
+        ready_pods = [pod for pod in own if not pod["metadata"].get("deletionTimestamp") and any(
+            item["type"] == "Ready" and item["status"] == "True" for item in pod.get("status", {}).get("conditions", []))]
+        if not ready_pods or any(pod["spec"].get("nodeName") == node for pod in own):
+            return False
+    return True
+
+
+def single_replicas_moved_off(node: str, deadline: int = 300) -> None:
+    """Rancher's and Traefik's pods moved off ``node`` before a test takes it away: cordoned, its pods
+    deleted, Ready elsewhere, uncordoned."""
+    kubectl("cordon", node)
+    try:
+        for pod in single_replica_pods_on(node):
+            namespace, name = pod.split("/")
+            kubectl("delete", "pod", "-n", namespace, name, "--wait=false")
+        wait_for(f"Rancher and Traefik Ready off {node}", lambda: serving_off(node), deadline)
+    finally:
+        kubectl("uncordon", node)
+
+
+def run_host_maintenance(inventory: Path, pve: str, *options: str) -> subprocess.CompletedProcess:
+    """``python host_maintenance.py -y --data maintenance_node=<pve> ...`` (what ``make host-maintenance``
+    runs); output is stdout+stderr."""
+    return subprocess.run(
+        [str(REPO / ".venv/bin/python"), "host_maintenance.py", "-y", "--data", f"maintenance_node={pve}", *options],
+        cwd=REPO, env={"K3S_INVENTORY": str(inventory), "PATH": f"{REPO}/.venv/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=1200,
+    )
+
+
+def unschedulable(node: str) -> bool:
+    return kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}") == "true"
 
 
 RESULT_ROW = re.compile(r"^\s{4}(?P<operation>\S.*?)\s{2,}(?P<hosts>\d+)\s+(?P<success>\S+)\s+(?P<error>\S+)\s+(?P<no_change>\S+)\s*$")

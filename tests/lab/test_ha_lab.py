@@ -17,14 +17,18 @@ from pathlib import Path
 import pytest
 from topology import inventory_name, topology
 
+from tasks.host_maintenance_rules import RECORD_NAME, RECORD_NAMESPACE, recorded
 from tests.lab.helpers import (
     LAB,
     REPO,
     changed_operations,
     in_container,
+    kubectl,
     pct,
+    run_host_maintenance,
     run_pyinfra,
     run_verify,
+    unschedulable,
     verify_until_green,
     wait_for,
 )
@@ -89,6 +93,18 @@ def test_quorum_losing_restart_is_refused(deployed, ha_pct):
     result = run_pyinfra(ha_pct, "restart.py", "--data", "restart_serial=false")
     assert result.returncode != 0
     assert "loses etcd's quorum" in result.stdout
+
+
+def test_host_maintenance_that_loses_quorum_is_refused_and_stops_nothing(deployed, ha_pct):
+    """Node lab holds k3s-control and k3s-control-3, two of the three etcd members."""
+    refused = run_host_maintenance(ha_pct, "lab")
+    assert refused.returncode != 0
+    assert ("host maintenance of node lab refused, nothing changed: it holds k3s-control, k3s-control-3: 2 of the 3 "
+            "etcd members, and the 1 left are fewer than the quorum of 2") in refused.stdout, refused.stdout[-3000:]
+    assert [vmid for vmid in ("101", "103", "111") if "running" not in pct("status", vmid).stdout.decode()] == []
+    assert [node for node in ("k3s-control", "k3s-control-3", "k3s-worker-1") if unschedulable(node)] == []
+    record = kubectl("-n", RECORD_NAMESPACE, "get", "configmap", RECORD_NAME, "--ignore-not-found", "-o", "json")
+    assert recorded(record, "lab") == []
 
 
 def api_probe_failures(kubeconfig: str, stop: threading.Event, failures: list[str]) -> None:

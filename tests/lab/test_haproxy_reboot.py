@@ -1,8 +1,9 @@
 """A worker container rebooted under a request loop through HAProxy: its backend_rancher server
 goes DOWN and comes back UP by itself, and Rancher stays reachable through the other nodes (a
 request in flight on the worker at the instant its container stops may be cut: see the bench).
-The worker rebooted is one that does not run the Rancher pod (with one replica, rebooting that
-node takes Rancher itself away, which no load balancer hides)."""
+The worker rebooted is one that does not run the Rancher pod, and Traefik's pod is moved off it first
+(with one replica each, rebooting the node that holds either takes Rancher's whole path away, through
+every HAProxy server: no load balancer hides that)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.lab.helpers import REPO, ssh, verify_until_green
+from tests.lab.helpers import REPO, single_replicas_moved_off, ssh, verify_until_green
 
 CONTROL_IP = "10.213.0.101"
 WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
@@ -21,7 +22,8 @@ def bench(*arguments: str) -> dict:
     """bench/haproxy_worker_reboot.py on the worker that does not run Rancher; its JSON report."""
     rancher_nodes = ssh(CONTROL_IP, "k3s kubectl -n cattle-system get pods -l app=rancher "
                                     "-o jsonpath='{.items[*].spec.nodeName}'").stdout.split()
-    vmid = next(vmid for name, vmid in WORKERS.items() if name not in rancher_nodes)
+    name, vmid = next((name, vmid) for name, vmid in WORKERS.items() if name not in rancher_nodes)
+    single_replicas_moved_off(name)
     result = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "bench/haproxy_worker_reboot.py"),
                              "--vmid", vmid, "--deadline", "300", *arguments],
                             capture_output=True, text=True, timeout=420)

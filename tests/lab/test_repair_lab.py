@@ -134,19 +134,12 @@ def test_above_the_unhealthy_share_nothing_is_touched(green, repair):
 
 
 @over_ssh_only
-def test_dry_run_on_a_broken_worker_changes_nothing(green, repair):
+def test_dry_run_on_a_broken_worker_changes_nothing_and_its_journal_lines_hold_no_token(green, repair):
     vmid = WORKERS["k3s-worker-2"]
     in_container(vmid, "systemctl stop k3s-agent")
     wait_ready_state("k3s-worker-2", False)
     status, output = repair("--dry")
     state = pct("exec", vmid, "--", "systemctl", "is-active", "k3s-agent").stdout.decode().strip()
-    assert (status, state, ready("k3s-worker-2")) == (30, "inactive", "Unknown"), output[-3000:]
-
-
-@over_ssh_only
-def test_plan_with_journal_lines_holds_no_token(green, repair):
-    in_container(WORKERS["k3s-worker-1"], "systemctl stop k3s-agent")
-    wait_ready_state("k3s-worker-1", False)
-    status, output = repair("--dry")
     token = yaml.safe_load((LAB / "secrets.yml").read_text())["k3s_token"]
-    assert (status, "journal:" in output, token in output) == (30, True, False), output[-3000:]
+    assert (status, state, ready("k3s-worker-2"), "journal:" in output, token in output) == \
+        (30, "inactive", "Unknown", True, False), output[-3000:]

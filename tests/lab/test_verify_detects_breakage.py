@@ -108,6 +108,10 @@ BREAKAGES = [
 def test_check_fails_when_broken_and_passes_when_repaired(
     deployed_ssh, lab_inventory_ssh, vmid, test, node, break_it, repair, message
 ):
+    # Each case starts from a green cluster: the one before checks only its own test once repaired,
+    # and HAProxy may still be bringing servers back (after node-port-silent, when Traefik's one
+    # replica ran on the worker whose pods it killed, every server went DOWN).
+    assert verify_until_green(lab_inventory_ssh).returncode == 0, "not green before breaking it"
     in_container(vmid, break_it)
     try:
         broken = run_verify(lab_inventory_ssh, "-k", test)

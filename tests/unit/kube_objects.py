@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import shlex
 from typing import Any
 
 Obj = dict[str, Any]
@@ -112,3 +113,8 @@ def chart_output(chart: str, extra: dict[str, str] | None = None, **sections: An
     """The command's output lines: each section after its ``### name`` marker."""
     texts = {**chart_sections(chart, **sections), **(extra or {})}
     return "\n".join(f"### {name}\n{text}" for name, text in texts.items()).splitlines()
+
+
+def reads_of(command: str) -> list[Obj]:
+    """The reads a ``facts.kube_reads`` command line asks for (its last word is the request JSON)."""
+    return json.loads(shlex.split(command)[-1])["reads"]

@@ -1,4 +1,4 @@
-"""RancherTlsObjects: the objects serving Rancher's certificate, read from kubectl's output."""
+"""RancherTlsObjects: the objects serving Rancher's certificate, from the sections facts.kube_reads prints."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import hashlib
 import json
 
 from facts.rancher_tls import RancherTlsObjects
+from tests.unit.kube_objects import reads_of
 
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZm9v\n-----END CERTIFICATE-----\n"
 # What k3s's deploy controller (wrangler's apply) marks the objects of a manifest with
@@ -16,19 +17,19 @@ ABSENT = {"error": "", "ingress_secret": None, "ca_secret": False, "certificate"
 
 
 def secret(annotations: dict[str, str]) -> dict:
-    """``tls-rancher-ingress`` as ``kubectl get secret -o json`` prints it."""
+    """``tls-rancher-ingress`` as the API returns it."""
     metadata = {"name": "tls-rancher-ingress", "namespace": "cattle-system", "annotations": annotations}
     return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": metadata,
             "data": {"tls.crt": base64.b64encode(CERT.encode()).decode(), "tls.key": "a2V5"}}
 
 
-def objects(ingress: dict | None = None, ca: bool = False, certificate: bool = False, api: str = "ok") -> dict:
-    """The fact's value from the command's output; kubectl prints JSON over many lines, a name as ``kind/name``."""
-    # the Secret as the jsonpath prints it: tls.crt's base64, then the annotations' JSON
+def objects(ingress: dict | None = None, ca: bool | str = False, certificate: bool = False, api: str = "ok") -> dict:
+    """The fact's value from the command's output: an object found prints its name, ``ca`` a string: that line."""
+    # the Secret's certificate read: tls.crt's base64, then the annotations' JSON
     printed = [ingress["data"]["tls.crt"], json.dumps(ingress["metadata"]["annotations"])] if ingress else []
-    lines = ["### api", api, "### ingress", *printed,
-             "### ca", *(["secret/tls-ca"] if ca else []),
-             "### certificate", *(["certificate.cert-manager.io/tls-rancher-ingress"] if certificate else [])]
+    ca_lines = [ca] if isinstance(ca, str) else ["tls-ca"] if ca else []
+    lines = ["### api", api, "### ingress", *printed, "### ca", *ca_lines,
+             "### certificate", *(["tls-rancher-ingress"] if certificate else [])]
     return RancherTlsObjects().process(lines)
 
 
@@ -50,19 +51,27 @@ def test_the_ca_secret_and_the_certificate_are_seen_by_name():
     assert objects(ca=True, certificate=True) == {**ABSENT, "ca_secret": True, "certificate": True}
 
 
-def test_the_command_reads_each_object_in_cattle_system_without_failing():
-    command = RancherTlsObjects().command()
-    assert ("k3s kubectl -n cattle-system get" in command, "k secret tls-rancher-ingress -o 'jsonpath=" in command,
-            "k secret tls-ca -o name" in command,
-            "k certificates.cert-manager.io tls-rancher-ingress -o name" in command,
-            command.rstrip().endswith("true")) == (True, True, True, True, True)
+def test_the_command_reads_each_object_in_cattle_system():
+    assert [(read["section"], read["read"], read.get("path")) for read in reads_of(RancherTlsObjects().command())] == [
+        ("api", "readyz", None),
+        ("ingress", "certificate", "/api/v1/namespaces/cattle-system/secrets/tls-rancher-ingress"),
+        ("ca", "exists", "/api/v1/namespaces/cattle-system/secrets/tls-ca"),
+        ("certificate", "exists", "/apis/cert-manager.io/v1/namespaces/cattle-system/certificates/tls-rancher-ingress")]
 
 
-def test_the_command_never_reads_the_secrets_key():
-    command = RancherTlsObjects().command()
-    assert ("tls.key" in command, "tls-rancher-ingress -o json" in command) == (False, False)
+def test_the_command_never_names_the_secrets_key():
+    assert "tls.key" not in json.dumps(reads_of(RancherTlsObjects().command()))
 
 
 def test_an_api_that_does_not_answer_is_an_error_not_absent_objects():
-    refused = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
-    assert objects(api=refused)["error"] == f"kubectl failed: {refused}"
+    refused = "Kubernetes API https://127.0.0.1:6443: [Errno 111] Connection refused"
+    assert objects(api=refused)["error"] == refused
+
+
+def test_a_refused_read_of_one_object_is_an_error_not_a_present_object():
+    forbidden = 'Kubernetes API GET /api/v1/namespaces/cattle-system/secrets/tls-ca: 403 Forbidden: secrets "tls-ca" is forbidden'
+    assert (objects(ca=forbidden)["error"], objects(ca=forbidden)["ca_secret"]) == (forbidden, False)
+
+
+def test_a_readyz_answer_other_than_ok_is_an_error():
+    assert objects(api="[-]etcd failed")["error"] == "Kubernetes API: /readyz answered '[-]etcd failed'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from facts.maintenance_record import NodesUnderMaintenance
 from tasks.host_maintenance_rules import (
     Guest,
     back_stop_line,
@@ -133,3 +134,9 @@ def test_the_back_stop_line_names_what_is_left():
 def test_every_recorded_node_is_under_maintenance_whatever_its_proxmox_node():
     record = {"data": {"lab2": json.dumps([vars(WORKER_2)]), "lab": json.dumps([vars(CONTROL)])}}
     assert under_maintenance(json.dumps(record)) == {"k3s-worker-2", "k3s-control"}
+
+
+def test_no_record_is_no_node_under_maintenance_even_when_the_fact_prints_nothing():
+    """pyinfra returns a fact's default() without calling process() when its command prints nothing
+    (kubectl --ignore-not-found without the ConfigMap); repair tests membership in the answer."""
+    assert (NodesUnderMaintenance().default(), NodesUnderMaintenance().process([])) == (set(), set())

@@ -4,6 +4,7 @@ line with ``rancher.tls`` after a mode change (k3s never prunes, cert-manager ke
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from pyinfra.api.exceptions import OperationError
@@ -73,7 +74,7 @@ def test_a_private_ca_in_place_is_kept():
 
 
 def test_an_api_that_does_not_answer_stops_the_host_instead_of_guessing():
-    facts = {"RancherTlsObjects": {"error": "kubectl failed: connection refused", "ingress_secret": None,
-                                   "ca_secret": False, "certificate": False}}
-    with pytest.raises(OperationError, match="kubectl failed: connection refused"):
+    refused = "Kubernetes API https://127.0.0.1:6443: [Errno 111] Connection refused"
+    facts = {"RancherTlsObjects": {"error": refused, "ingress_secret": None, "ca_secret": False, "certificate": False}}
+    with pytest.raises(OperationError, match=re.escape(refused)):
         run(tls_objects_current, facts=facts, tls="secret", cert=CERT, private_ca=False)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from facts.rancher import RancherStatus, ping_lines
+from facts.rancher import RancherStatus, ping_read
 from tasks.rancher import MANIFEST_PATH
-from tests.unit.kube_objects import WRITTEN_AFTER, chart_output, deployment, helm_job, pod
+from tests.unit.kube_objects import WRITTEN_AFTER, chart_output, deployment, helm_job, pod, reads_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTNAME = "rancher.example.net"
@@ -50,23 +50,25 @@ def test_the_charts_problem_comes_before_the_ping():
 
 
 def test_ping_goes_to_traefiks_https_port_with_sni_in_tls_modes_ending_at_traefik():
-    assert ping_lines(HOSTNAME, "rancher").rstrip().endswith(
-        "ping \"$ip\" 443 rancher.example.net https 2>&1; echo; else echo 'no Service kube-system/traefik "
-        "(is traefik in k3s_config disable?)'; fi")
+    read = ping_read(HOSTNAME, "rancher")
+    assert (read["service"], read["port"], read["scheme"], read["hostname"], read["absent"]) == (
+        "/api/v1/namespaces/kube-system/services/traefik", 443, "https", HOSTNAME,
+        "no Service kube-system/traefik (is traefik in k3s_config disable?)")
 
 
 def test_ping_goes_to_traefiks_http_port_when_haproxy_ends_tls():
-    assert "ping \"$ip\" 80 rancher.example.net http 2>&1" in ping_lines(HOSTNAME, "external")
+    assert (ping_read(HOSTNAME, "external")["port"], ping_read(HOSTNAME, "external")["scheme"]) == (80, "http")
 
 
 def test_the_command_prints_every_section_once():
-    command = RancherStatus().command(HOSTNAME, "secret")
-    assert re.findall(r"echo '### (\w+)'", command) == ["manifest", "workload", "helmchart", "job", "helmlog", "svclb",
-                                                        "nodes", "ping"]
+    reads = reads_of(RancherStatus().command(HOSTNAME, "secret"))
+    assert [read["section"] for read in reads] == ["manifest", "workload", "helmchart", "job", "helmlog", "svclb",
+                                                   "nodes", "ping"]
 
 
 def test_the_command_stats_the_manifest_the_task_writes():
-    assert f"stat -c %Y {MANIFEST_PATH} " in RancherStatus().command(HOSTNAME, "secret")
+    assert reads_of(RancherStatus().command(HOSTNAME, "secret"))[0] == {
+        "section": "manifest", "read": "mtime", "path": MANIFEST_PATH}
 
 
 def test_an_old_release_answering_pong_is_not_ready_until_the_job_reran():

@@ -55,7 +55,7 @@ def test_service_is_a_oneshot_for_which_repaired_and_locked_out_are_success(time
 def test_timer_repeats_after_the_interval(timer):
     assert unit_lines(unit_files(timer)[TIMER]) == [
         "[Unit]", "Description=Run the k3s node repair periodically",
-        "[Timer]", "OnBootSec=5min", "OnUnitInactiveSec=90s", "Unit=k3s-node-repair.service",
+        "[Timer]", "OnBootSec=5min", "OnUnitInactiveSec=90s", "AccuracySec=1s", "Unit=k3s-node-repair.service",
         "[Install]", "WantedBy=timers.target",
     ]
 
