@@ -124,7 +124,7 @@ def render_manifest(values: TraefikValues, trusted: list[str] | None) -> str:
 
 
 def traefik_config(tls: str | None) -> None:
-    """Ensure Traefik runs spread, budgeted and draining when stopped, trusting HAProxy's forwarded headers when TLS ends there."""
+    """Ensure Traefik runs spread, budgeted and draining when stopped, trusting HAProxy's forwarded headers if TLS ends there."""
     try:
         values = traefik_values(host.data.dict())
     except InvalidField as error:
