@@ -36,6 +36,7 @@ import functools
 import os
 import shlex
 import sys
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,7 @@ def container_stopped(access: NodeAccess, timeout: int) -> None:
 def shut_down(state: State, runner: Host, guest: Guest, drain_timeout: int, shutdown_timeout: int) -> bool:
     """FunctionCommand body: record, drain, HAProxy drain, shut down one guest; the stop line otherwise."""
     pve = survey().pve
+    began = time.monotonic()
     try:
         if not still_held():
             raise StepFailed("cluster lock", "no longer held by this run")
@@ -234,7 +236,8 @@ def shut_down(state: State, runner: Host, guest: Guest, drain_timeout: int, shut
         release_for_run(state, runner)
         return False
     SHUT_DOWN.append(guest)
-    logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) drained and shut down on {pve}")
+    logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) drained and shut down on {pve} in "
+                f"{time.monotonic() - began:.1f}s")
     return True
 
 
@@ -311,6 +314,7 @@ def brought_back(state: State, runner: Host, timeout: int) -> bool:
     order = start_order(left)
     last_server = next((guest for guest in reversed(order) if guest.role == "server"), None)
     for guest in order:
+        began = time.monotonic()
         try:
             bring_back(runner, guest, timeout, check_etcd=guest == last_server)
             left = without_guest(left, guest)
@@ -320,7 +324,8 @@ def brought_back(state: State, runner: Host, timeout: int) -> bool:
             release_for_run(state, runner)
             return False
         back.append(guest)
-        logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) back and uncordoned")
+        logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) back and uncordoned in "
+                    f"{time.monotonic() - began:.1f}s")
     logger.info(f"{runner.print_prefix}{back_line(pve, back)}")
     return True
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import shlex
+import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -185,6 +186,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
         logger.info(f"{host.print_prefix}not touched: the upgrade stopped at {STOPPED['node']}")
         return True
     replaced: list[bool] = []
+    began = time.monotonic()
     try:
         upgrade_steps(state, host, upgrade, control, drain_timeout, timeout, replaced)
     except StepFailed as failure:
@@ -198,7 +200,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
         release_for_run(state, control)
         return False
     set_server_state(upgrade.node, "state ready")
-    logger.info(f"{host.print_prefix}{upgrade.node} upgraded to {upgrade.target}")
+    logger.info(f"{host.print_prefix}{upgrade.node} upgraded to {upgrade.target} in {time.monotonic() - began:.1f}s")
     return True
 
 
