@@ -208,7 +208,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
 def node_upgraded(upgrade: NodeUpgrade, drain_timeout: int, timeout: int) -> Generator[Any, None, None]:
     """
     Upgrade this k3s node to ``upgrade.target`` (drain, binary, restart, back at the version,
-    uncordon, HAProxy ready); nothing when it runs the target already. Call it with ``_serial=True``.
+    uncordon, HAProxy ready); nothing when it runs the target already. Call it for one node at a time.
 
     + upgrade: the node, its target version and sha256, and its unit stamp
     + drain_timeout: seconds ``kubectl drain`` may take
@@ -218,7 +218,7 @@ def node_upgraded(upgrade: NodeUpgrade, drain_timeout: int, timeout: int) -> Gen
 
     .. code:: python
 
-        node_upgraded(name="Upgrade control nodes", upgrade=upgrade, drain_timeout=300, timeout=300, _serial=True)
+        node_upgraded(name="Upgrade k3s-worker-1", upgrade=upgrade, drain_timeout=300, timeout=300)
     """
     if not TO_UPGRADE.get(upgrade.node):
         host.noop(f"{upgrade.node} runs {upgrade.target} with binary {upgrade.sha256[:12]}")
@@ -299,14 +299,14 @@ def rolling_upgrade() -> None:
         else:
             datastore_copied(name="Datastore copy before the upgrade", copy=datastore_copy_path(when))
     drain_timeout, timeout = seconds("upgrade_drain_timeout"), seconds("upgrade_timeout")
-    if upgrade and role == "server":
-        node_upgraded(name="Upgrade control nodes", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout,
-                      _serial=True)
-    all_hosts_reach(name="Control nodes upgraded", point="control nodes upgraded")
-    if upgrade and role == "agent":
-        node_upgraded(name="Upgrade workers", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout,
-                      _serial=True)
-    all_hosts_reach(name="Workers upgraded", point="workers upgraded")
+    # One operation per node, in the plan's order (servers first): a _serial operation runs host by
+    # host over pyinfra's active hosts, a set, so in no fixed order (pyinfra/api/operations.py
+    # _run_single_op); operations called inside host.loop are ordered by their loop position
+    # (pyinfra/api/operation.py solve_operation_consistency), each run on its one host.
+    for name in host.loop(cluster_plan().order):
+        if upgrade and name == upgrade.node:
+            node_upgraded(name=f"Upgrade {name}", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout)
+    all_hosts_reach(name="Nodes upgraded", point="nodes upgraded")
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout, _if=lambda: not STOPPED)
     cluster_lock_released(name="Cluster lock released", releases_here=lock_here)
