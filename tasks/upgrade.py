@@ -299,14 +299,15 @@ def rolling_upgrade() -> None:
         else:
             datastore_copied(name="Datastore copy before the upgrade", copy=datastore_copy_path(when))
     drain_timeout, timeout = seconds("upgrade_drain_timeout"), seconds("upgrade_timeout")
-    # One operation per node, in the plan's order (servers first): a _serial operation runs host by
-    # host over pyinfra's active hosts, a set, so in no fixed order (pyinfra/api/operations.py
-    # _run_single_op); operations called inside host.loop are ordered by their loop position
-    # (pyinfra/api/operation.py solve_operation_consistency), each run on its one host.
+    # One operation per node, in the plan's order (servers first), each followed by a point every host
+    # reaches: a _serial operation runs host by host over pyinfra's active hosts, a set, so in no fixed
+    # order (pyinfra/api/operations.py _run_single_op), and operations of different hosts are ordered
+    # only by their place in each host's sequence (pyinfra/api/state.py get_op_order: a worker with no
+    # datastore copy before its upgrade would run first). host.loop gives each position its own operation.
     for name in host.loop(cluster_plan().order):
         if upgrade and name == upgrade.node:
             node_upgraded(name=f"Upgrade {name}", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout)
-    all_hosts_reach(name="Nodes upgraded", point="nodes upgraded")
+        all_hosts_reach(name=f"{name} upgraded", point=f"{name} upgraded")
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout, _if=lambda: not STOPPED)
     cluster_lock_released(name="Cluster lock released", releases_here=lock_here)
