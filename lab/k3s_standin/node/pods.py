@@ -222,15 +222,22 @@ class Pods:
             self.targets[uid] = wanted
 
     def wanted_routes(self) -> Obj:
-        """Traefik's view of the cluster: every Ingress, Service, Endpoints and Secret."""
+        """Traefik's view of the cluster: every Ingress, Service, Endpoints, Secret and Middleware."""
+        ingresses, middlewares = self.listed_if_served("networking.k8s.io/v1", "ingresses"), \
+            self.listed_if_served("traefik.io/v1alpha1", "middlewares")
+        return ingress_routes.routes(ingresses, self.api.list(path("v1", "services")),
+                                     self.api.list(path("v1", "endpoints")), self.api.list(path("v1", "secrets")),
+                                     middlewares)
+
+    def listed_if_served(self, group_version: str, plural: str) -> list[Obj]:
+        """Every object of a kind, none while the API does not serve it (404: the traefik-crd chart not
+        installed yet)."""
         try:
-            ingresses = self.api.list(path("networking.k8s.io/v1", "ingresses"))
+            return self.api.list(path(group_version, plural))
         except ApiError as error:
             if error.code != 404:
                 raise
-            ingresses = []
-        return ingress_routes.routes(ingresses, self.api.list(path("v1", "services")),
-                                     self.api.list(path("v1", "endpoints")), self.api.list(path("v1", "secrets")))
+            return []
 
     def feed_routes(self, pod: Obj, routes: Obj) -> None:
         """Keep a Traefik shim's routes current (what Traefik's own Ingress watch does)."""

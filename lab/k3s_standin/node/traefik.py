@@ -10,6 +10,11 @@ Upstream: traefik/traefik v2.11
   X-Real-Ip set by Traefik; a client's own X-Forwarded-* kept only when its address is in
   `--entryPoints.<ep>.forwardedHeaders.trustedIPs` (or `.insecure`), else removed first;
 * no matching router: 404 with the body "404 page not found"; an unreachable backend: 502 "Bad Gateway";
+* a route with a retry middleware (`retryAttempts`, ingress_routes.py) tries again after an error
+  before any response came back, up to its attempts in all, each try through the load balancer, so
+  on the route's next server (pkg/middlewares/retry/retry.go; traefik docs "Retry": "as soon as the
+  server answers, the middleware stops retrying, regardless of the response status"); the
+  exponential backoff between tries is not modelled;
 * on SIGTERM (pkg/server/server_entrypoint_tcp.go `TCPEntryPoint.Shutdown`, all entry points at
   once): each entry point keeps accepting and serving for its
   `--entryPoints.<ep>.transport.lifeCycle.requestAcceptGraceTimeout` (default 0: not at all), then
@@ -191,11 +196,12 @@ class RouteTable:
                 contexts.update({host: context for host in item["hosts"]})
             self.routes, self.contexts, self.stamp = table.get("routes") or [], contexts, stamp
 
-    def backend(self, host: str, request_path: str) -> tuple[str, int] | None:
+    def route(self, host: str, request_path: str) -> Obj | None:
         self.refresh()
-        route = pick(self.routes, host, request_path)
-        if route is None:
-            return None
+        return pick(self.routes, host, request_path)
+
+    def server(self, route: Obj) -> tuple[str, int]:
+        """The route's next server, round robin (Traefik's weighted round robin, equal weights)."""
         ip, port = route["backends"][next(self.turns) % len(route["backends"])]
         return ip, int(port)
 
@@ -221,17 +227,21 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         super().end_headers()
 
     def proxy(self) -> None:
-        target = self.table.backend(host_of(self.headers.get("Host") or ""), self.path.split("?")[0])
-        if target is None:
+        route = self.table.route(host_of(self.headers.get("Host") or ""), self.path.split("?")[0])
+        if route is None:
             return self.answer(404, "404 page not found\n")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = self.forwarded_headers()
-        try:
-            upstream = http.client.HTTPConnection(*target, timeout=30)
-            upstream.request(self.command, self.path, body=body or None, headers=headers)
-            response = upstream.getresponse()
-            data = response.read()
-        except OSError:
+        for _ in range(int(route.get("retryAttempts") or 1)):
+            try:
+                upstream = http.client.HTTPConnection(*self.table.server(route), timeout=30)
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                break
+            except OSError:
+                continue
+        else:
             return self.answer(502, "Bad Gateway")
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
