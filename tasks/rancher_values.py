@@ -18,6 +18,13 @@ no PodDisruptionBudget template in any released version (2.10.1 included), so th
 manifest of its own beside the chart, selecting the chart's pod label ``app: rancher``. It is left
 out when it would allow no eviction (``min_available`` 0 or not below ``replicas``, e.g. the default
 single replica): ``kubectl drain`` would wait out its timeout on Rancher's node.
+
+A drained Rancher pod exits at once on SIGTERM (the chart has no preStop hook and no value for one),
+while Traefik still routes to it until its provider sees the Endpoints change: with more than one
+replica, Rancher's Ingress gets Traefik's retry middleware (a Middleware manifest beside the chart,
+named in the chart's ``ingress.extraAnnotations`` as ``traefik.ingress.kubernetes.io/router.middlewares``
+wants it, traefik docs "Kubernetes Ingress" and "Retry"): a refused connection is retried through
+Traefik's load balancer, on the other replica. With one replica there is nothing to retry on.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ from tasks.rancher_tls import TlsMaterial, tls_material
 from tasks.settings import InvalidField, fields_of
 
 FIELDS = fields_of("rancher")
+RETRY_MIDDLEWARE = "rancher-retry"
+# Tries in all: the refusing pod, then another (round robin); a third in case the next is stopping too.
+RETRY_ATTEMPTS = 3
+MIDDLEWARES_ANNOTATION = "traefik.ingress.kubernetes.io/router.middlewares"
 MIN_PASSWORD_LENGTH = 12
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -55,6 +66,11 @@ class RancherValues:
     def budget(self) -> bool:
         """Whether a PodDisruptionBudget is written: only one that lets a drain evict a pod."""
         return 0 < self.min_available < self.replicas
+
+    @property
+    def retried(self) -> bool:
+        """Whether Rancher's Ingress retries on another replica (there is one)."""
+        return self.replicas > 1
 
     @property
     def image(self) -> str | None:
@@ -148,6 +164,9 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
         chart["tls"] = "external"
     else:
         chart["ingress"] = {"tls": {"source": values.tls}}
+    if values.retried:
+        chart.setdefault("ingress", {})["extraAnnotations"] = {
+            MIDDLEWARES_ANNOTATION: f"cattle-system-{RETRY_MIDDLEWARE}@kubernetescrd"}
     if values.tls_material is not None and values.tls_material.ca is not None:
         chart["privateCA"] = True
     if values.bootstrap_password is not None:
@@ -168,6 +187,12 @@ def render_manifest(values: RancherValues) -> str:
 def render_budget_manifest(values: RancherValues) -> str | None:
     """``tasks/templates/rancher-pdb.yaml.j2``: Rancher's PodDisruptionBudget; None without a budget."""
     return render("rancher-pdb.yaml.j2", min_available=values.min_available) if values.budget else None
+
+
+def render_retry_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-retry.yaml.j2``: the retry middleware of Rancher's Ingress; None
+    with one replica."""
+    return render("rancher-retry.yaml.j2", name=RETRY_MIDDLEWARE, attempts=RETRY_ATTEMPTS) if values.retried else None
 
 
 def render_tls_manifest(values: RancherValues) -> str | None:

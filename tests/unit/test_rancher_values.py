@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from tasks.chart_source import check_fits
-from tasks.rancher_values import rancher_values, render_budget_manifest, render_manifest, render_tls_manifest
+from tasks.rancher_values import (
+    rancher_values,
+    render_budget_manifest,
+    render_manifest,
+    render_retry_manifest,
+    render_tls_manifest,
+)
 from tasks.settings import InvalidField
 from tests.unit.certificates import HOSTNAME, CertificateAuthority, Pem
 from tests.unit.chart_archives import chart_archive
@@ -127,10 +133,10 @@ def test_a_certificate_for_another_name_fails_the_secret_mode(ca):
 
 
 def test_rancher_mode_is_the_helmchart_alone_with_rancher_tls():
-    documents = manifest(data(replicas=3))
+    documents = manifest(data(replicas=1))
     assert (kinds(documents), chart_values(documents), tls_manifest(data())) == (
         [("HelmChart", "rancher")],
-        {"hostname": HOSTNAME, "replicas": 3, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
+        {"hostname": HOSTNAME, "replicas": 1, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
         None)
 
 
@@ -264,3 +270,17 @@ def test_min_available_must_be_a_whole_number(bad):
 
 def test_the_budget_is_not_in_the_chart_values():
     assert "min_available" not in chart_values(manifest(data(replicas=2, min_available=1)))
+
+
+def test_more_replicas_retry_on_another_through_traefiks_middleware():
+    values = rancher_values(data(replicas=2))
+    assert chart_values(manifest(data(replicas=2)))["ingress"]["extraAnnotations"] == {
+        "traefik.ingress.kubernetes.io/router.middlewares": "cattle-system-rancher-retry@kubernetescrd"}
+    assert list(yaml.safe_load_all(render_retry_manifest(values))) == [{
+        "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+        "metadata": {"name": "rancher-retry", "namespace": "cattle-system"}, "spec": {"retry": {"attempts": 3}}}]
+
+
+def test_one_replica_has_nothing_to_retry_on():
+    assert (render_retry_manifest(rancher_values(data(replicas=1))),
+            "extraAnnotations" in chart_values(manifest(data(replicas=1))).get("ingress", {})) == (None, False)
