@@ -69,6 +69,7 @@ from tasks.restart import (
     etcd_snapshot_taken,
     haproxy_servers_up_again,
     restarted_and_back,
+    watcher_ran,
 )
 from tasks.settings import InvalidField, check_command_line_data, data_error, flag, seconds, value
 from tasks.upgrade_backup import backup_time, datastore_copied, datastore_copy_path, snapshot_name
@@ -310,6 +311,9 @@ def rolling_upgrade() -> None:
         all_hosts_reach(name=f"{name} upgraded", point=f"{name} upgraded")
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout, _if=lambda: not STOPPED)
+    if role == "server":
+        # verify judges the watcher by its last run, which may have seen a node down mid-upgrade.
+        watcher_ran(name="Node watcher run on the upgraded cluster", _if=lambda: not STOPPED)
     cluster_lock_released(name="Cluster lock released", releases_here=lock_here)
     if lock_here:
         cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()), _if=lambda: not STOPPED)
