@@ -31,7 +31,7 @@ from k3s_standin.release import DEFAULT_K3S_VERSION, PREVIOUS_K3S_VERSION
 from standin_build import binary_name
 from topology import BUILD_DIR
 
-from tests.lab.helpers import changed_operations, in_container, kubectl, pct, run_pyinfra
+from tests.lab.helpers import changed_operations, in_container, kubectl, pct, run_pyinfra, wait_for
 from verify import host_probe
 
 HAPROXY_IP = "10.213.0.121"
@@ -88,7 +88,7 @@ class Probes:
 
     def __init__(self) -> None:
         self.failures: list[str] = []
-        self.guarded_ready: list[int] = []
+        self.guarded_ready: list[tuple[str, int]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run)
 
@@ -99,7 +99,7 @@ class Probes:
                 self.failures.append(f"{time.strftime('%H:%M:%S')} {answer['error'] or answer['body'][:80]}")
             pods = guarded_pods()
             if pods is not None:
-                self.guarded_ready.append(ready_count(pods))
+                self.guarded_ready.append((time.strftime("%H:%M:%S"), ready_count(pods)))
             time.sleep(PROBE_SECONDS)
 
 
@@ -179,7 +179,7 @@ def test_rancher_answered_through_haproxy_throughout(rerun, probes):
 
 def test_the_pod_disruption_budget_was_respected(rerun, probes):
     pods = guarded_pods() or []
-    assert min(probes.guarded_ready) >= 1
+    assert probes.guarded_ready and [seen for seen in probes.guarded_ready if seen[1] < 1] == []
     assert ready_count(pods) == 2 and all(pod["spec"]["nodeName"] != "k3s-worker-2" for pod in pods)
 
 
@@ -198,7 +198,16 @@ def test_the_datastore_copy_is_kept_0600(rerun):
     assert listed and set(listed) == {"600"}
 
 
+def rancher_rolled_out() -> bool:
+    status = json.loads(kubectl("get", "deployment", "rancher", "-n", "cattle-system", "-o", "json") or "{}").get("status", {})
+    return bool(status) and status.get("updatedReplicas") == status.get("readyReplicas") == status.get("replicas") \
+        and not status.get("unavailableReplicas")
+
+
 def test_a_deploy_after_the_upgrade_changes_nothing(rerun, at_previous):
+    # The last node's evicted Rancher pod may still be starting elsewhere when the upgrade ends (the
+    # budget guards the next drain, not the end of the run); the deploy would wait for it, a change.
+    wait_for("Rancher's Deployment rolled out", rancher_rolled_out, 180)
     result = run_pyinfra(at_previous, "deploy.py")
     assert result.returncode == 0, result.stdout[-3000:]
     assert changed_operations(result.stdout) == []
