@@ -12,6 +12,7 @@ uncordoned, the record is gone and verify is green. The HA lab's refusal is test
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -111,6 +112,14 @@ def test_done_brings_it_back_ready_and_uncordoned(after):
     assert after.returncode == 0, after.stdout[-3000:]
     assert "host maintenance of node lab2 done: its containers are back, uncordoned and verified" in after.stdout
     assert (container_status(WORKER_VMID), ready(WORKER), unschedulable(WORKER)) == ("status: running", "True", False)
+
+
+def test_each_step_says_how_long_it_took(before, after):
+    """The node's shutdown and its return, each timed (docs/OPERATIONS.md gives these times); shown with -rP."""
+    down = re.findall(r"k3s-worker-2 \(vmid 112\) drained and shut down on lab2 in ([\d.]+)s", before.stdout)
+    back = re.findall(r"k3s-worker-2 \(vmid 112\) back and uncordoned in ([\d.]+)s", after.stdout)
+    print(f"k3s-worker-2 drained and shut down in {down}s, back and uncordoned in {back}s")
+    assert (len(down), len(back)) == (1, 1)
 
 
 def test_the_record_is_gone_after_done(after):
