@@ -153,14 +153,14 @@ def stopped_run(at_previous, probes):
     in_container("111", f"mkdir -p {Path(BROKEN_DROP_IN).parent} && printf '[Service]\\nExecStartPre=/bin/false\\n' "
                         f"> {BROKEN_DROP_IN} && systemctl daemon-reload")
     try:
-        return run_pyinfra(at_previous, "upgrade.py", "--data", "upgrade_timeout=90")
+        return run_pyinfra(at_previous, "upgrade.py", "--data", "upgrade_timeout=60")
     finally:
         in_container("111", f"rm -f {BROKEN_DROP_IN} && systemctl daemon-reload")
 
 
 def test_a_node_failing_mid_way_stops_the_upgrade_in_one_line(stopped_run):
     assert stopped_run.returncode != 0
-    assert ("upgrade stopped at k3s-worker-1 (restart: not back within 90s); nothing else touched; left on the old "
+    assert ("upgrade stopped at k3s-worker-1 (restart: not back within 60s); nothing else touched; left on the old "
             "version: k3s-worker-2;") in stopped_run.stdout, stopped_run.stdout[-3000:]
 
 
