@@ -79,7 +79,7 @@ def _cluster_data(k3s_binary: Path) -> dict[str, Any]:
         "rancher_hostname": RANCHER_HOSTNAME,
         "k3s_image_archives": [str(IMAGES_DIR / name) for name in
                                (K3S_IMAGES_ARCHIVE, RANCHER_IMAGES_ARCHIVE, CERT_MANAGER_IMAGES_ARCHIVE)],
-        "rancher": {"hostname": RANCHER_HOSTNAME, "replicas": 1, "chart_file": str(CHARTS_DIR / RANCHER_CHART.file)},
+        "rancher": {"hostname": RANCHER_HOSTNAME, "replicas": 2, "chart_file": str(CHARTS_DIR / RANCHER_CHART.file)},
         "cert_manager": {"chart_file": str(CHARTS_DIR / CERT_MANAGER_CHART.file)},
     }
 

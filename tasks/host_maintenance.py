@@ -36,6 +36,7 @@ import functools
 import os
 import shlex
 import sys
+import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,22 +220,27 @@ def container_stopped(access: NodeAccess, timeout: int) -> None:
         raise StepFailed("pct shutdown", f"not stopped {STOPPED_TIMEOUT}s after it (status: {status})")
 
 
-def shut_down(state: State, runner: Host, guest: Guest, drain_timeout: int, shutdown_timeout: int) -> bool:
-    """FunctionCommand body: record, drain, HAProxy drain, shut down one guest; the stop line otherwise."""
+def shut_down(state: State, host: Host, guest: Guest, drain_timeout: int, shutdown_timeout: int) -> bool:
+    """FunctionCommand body: record, drain, HAProxy drain, shut down one guest; the stop line otherwise.
+
+    ``host`` is the runner: pyinfra passes state and host only to a function whose parameters have
+    those names (pyinfra/api/command.py ``FunctionCommand.execute``), as these three bodies need."""
     pve = survey().pve
+    began = time.monotonic()
     try:
         if not still_held():
             raise StepFailed("cluster lock", "no longer held by this run")
-        write_record(runner, pve, with_guest(read_record(runner, pve), guest))
-        on_control(runner, drain_command(guest.node, drain_timeout), "drain", timeout=drain_timeout + 60)
+        write_record(host, pve, with_guest(read_record(host, pve), guest))
+        on_control(host, drain_command(guest.node, drain_timeout), "drain", timeout=drain_timeout + 60)
         drained(guest.node)
         container_stopped(access_of(guest), shutdown_timeout)
     except StepFailed as failure:
-        logger.error(f"{runner.print_prefix}{stop_line(pve, guest, failure.step, failure.detail, SHUT_DOWN)}")
-        release_for_run(state, runner)
+        logger.error(f"{host.print_prefix}{stop_line(pve, guest, failure.step, failure.detail, SHUT_DOWN)}")
+        release_for_run(state, host)
         return False
     SHUT_DOWN.append(guest)
-    logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) drained and shut down on {pve}")
+    logger.info(f"{host.print_prefix}{guest.node} (vmid {guest.vmid}) drained and shut down on {pve} in "
+                f"{time.monotonic() - began:.1f}s")
     return True
 
 
@@ -296,32 +302,34 @@ def bring_back(runner: Host, guest: Guest, timeout: int, check_etcd: bool) -> No
         raise StepFailed("HAProxy checked afresh", f"{RANCHER_BACKEND}/{guest.node} not UP within {timeout}s")
 
 
-def brought_back(state: State, runner: Host, timeout: int) -> bool:
+def brought_back(state: State, host: Host, timeout: int) -> bool:
     """FunctionCommand body: every recorded guest brought back in turn, each taken off the record."""
     pve = survey().pve
     back: list[Guest] = []
     try:
         if not still_held():
             raise StepFailed("cluster lock", "no longer held by this run")
-        left = read_record(runner, pve)
+        left = read_record(host, pve)
     except StepFailed as failure:
-        logger.error(f"{runner.print_prefix}host maintenance of node {pve}: {failure}")
-        release_for_run(state, runner)
+        logger.error(f"{host.print_prefix}host maintenance of node {pve}: {failure}")
+        release_for_run(state, host)
         return False
     order = start_order(left)
     last_server = next((guest for guest in reversed(order) if guest.role == "server"), None)
     for guest in order:
+        began = time.monotonic()
         try:
-            bring_back(runner, guest, timeout, check_etcd=guest == last_server)
+            bring_back(host, guest, timeout, check_etcd=guest == last_server)
             left = without_guest(left, guest)
-            write_record(runner, pve, left)
+            write_record(host, pve, left)
         except StepFailed as failure:
-            logger.error(f"{runner.print_prefix}{back_stop_line(pve, guest, failure.step, failure.detail, left)}")
-            release_for_run(state, runner)
+            logger.error(f"{host.print_prefix}{back_stop_line(pve, guest, failure.step, failure.detail, left)}")
+            release_for_run(state, host)
             return False
         back.append(guest)
-        logger.info(f"{runner.print_prefix}{guest.node} (vmid {guest.vmid}) back and uncordoned")
-    logger.info(f"{runner.print_prefix}{back_line(pve, back)}")
+        logger.info(f"{host.print_prefix}{guest.node} (vmid {guest.vmid}) back and uncordoned in "
+                    f"{time.monotonic() - began:.1f}s")
+    logger.info(f"{host.print_prefix}{back_line(pve, back)}")
     return True
 
 
@@ -358,9 +366,9 @@ def maintenance_reported(line: str) -> Generator[Any, None, None]:
     yield FunctionCommand(reported, (line,), {})
 
 
-def reported(state: State, runner: Host, line: str) -> bool:
+def reported(state: State, host: Host, line: str) -> bool:
     OUTCOME["done"] = True
-    logger.info(f"{runner.print_prefix}{line}")
+    logger.info(f"{host.print_prefix}{line}")
     return True
 
 

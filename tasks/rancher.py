@@ -1,7 +1,8 @@
 """
 Rancher installed the k3s way (``tasks.helm_chart``): cert-manager first when the TLS mode needs it
 (``tasks.cert_manager``), the chart archive in ``static/charts`` when air-gapped, the HelmChart
-manifest, then a wait until Rancher answers ``/ping`` through Traefik.
+manifest, the manifests of Rancher's PodDisruptionBudget and Traefik retry middleware
+(``tasks.rancher_values``), then a wait until Rancher answers ``/ping`` through Traefik.
 
 Opt-in: with host data ``rancher`` (a mapping, fields in ``tasks/rancher_values.py``) the
 manifest is written; without it a manifest left from before is removed with its objects.
@@ -29,12 +30,20 @@ from facts.rancher_tls import NAMESPACE as TLS_NAMESPACE
 from tasks.cert_manager import cert_manager, cert_manager_values, cert_manager_wanted
 from tasks.chart_source import check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
-from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
+from tasks.rancher_values import (
+    rancher_values,
+    render_budget_manifest,
+    render_manifest,
+    render_retry_manifest,
+    render_tls_manifest,
+)
 from tasks.settings import InvalidField, value
 from tasks.traefik_config import traefik_config
 
 MANIFEST_PATH = manifest_path("rancher")
 TLS_MANIFEST_PATH = manifest_path("rancher-tls")
+BUDGET_MANIFEST_PATH = manifest_path("rancher-pdb")
+RETRY_MANIFEST_PATH = manifest_path("rancher-retry")
 # The LoadBalancer earlier versions of this deploy added beside the chart: on real k3s it asks for
 # 443, which Traefik's own ServiceLB pods hold, so its pods stay Pending for ever.
 LEGACY_SERVICE = ("cattle-system", "rancher-lb")
@@ -140,6 +149,8 @@ def rancher() -> None:
     if value("rancher") is None:
         manifest_absent(name="Rancher manifest absent", path=MANIFEST_PATH)
         manifest_absent(name="Rancher TLS manifest absent", path=TLS_MANIFEST_PATH)
+        manifest_absent(name="Rancher PodDisruptionBudget absent", path=BUDGET_MANIFEST_PATH)
+        manifest_absent(name="Rancher retry middleware absent", path=RETRY_MANIFEST_PATH)
         cert_manager()
         traefik_config(None)
         return
@@ -158,7 +169,19 @@ def rancher() -> None:
         manifest_absent(name="No Rancher TLS manifest", path=TLS_MANIFEST_PATH)
     else:
         manifest_present(name="Rancher TLS manifest", path=TLS_MANIFEST_PATH, content=tls_manifest)
+    # Before the chart whose Ingress names it (Traefik serves no router naming a missing middleware),
+    # and removed only after the chart's Ingress no longer names it.
+    retry_manifest = render_retry_manifest(values)
+    if retry_manifest is not None:
+        manifest_present(name="Rancher retry middleware", path=RETRY_MANIFEST_PATH, content=retry_manifest)
     manifest_present(name="Rancher HelmChart manifest", path=MANIFEST_PATH, content=render_manifest(values))
+    if retry_manifest is None:
+        manifest_absent(name="No Rancher retry middleware", path=RETRY_MANIFEST_PATH)
+    budget_manifest = render_budget_manifest(values)
+    if budget_manifest is None:
+        manifest_absent(name="No Rancher PodDisruptionBudget", path=BUDGET_MANIFEST_PATH)
+    else:
+        manifest_present(name="Rancher PodDisruptionBudget", path=BUDGET_MANIFEST_PATH, content=budget_manifest)
     # Every server applies the same manifest to one cluster: one of them waits for it.
     if host.name == inventory.get_group("k3s_control")[0].name:
         cluster_reads.note(LEGACY_PART, exists_reads(LEGACY_PATH))

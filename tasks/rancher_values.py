@@ -11,6 +11,20 @@ Rancher install on) with the ``rancher.*`` fields, ``rancher_hostname`` and the 
 HAProxy reaches Rancher through k3s's packaged Traefik, as Rancher documents for a layer-4 load
 balancer: the chart's Ingress (host ``hostname``, TLS secret ``tls-rancher-ingress``) is what Traefik
 serves on every node's 443, so no Service of our own is added.
+
+Drains keep ``min_available`` Rancher pods: the chart spreads its replicas itself (preferred pod
+anti-affinity on ``kubernetes.io/hostname``, rancher/rancher chart/templates/deployment.yaml) but has
+no PodDisruptionBudget template in any released version (2.10.1 included), so the budget is a
+manifest of its own beside the chart, selecting the chart's pod label ``app: rancher``. It is left
+out when it would allow no eviction (``min_available`` 0 or not below ``replicas``, e.g. the default
+single replica): ``kubectl drain`` would wait out its timeout on Rancher's node.
+
+A drained Rancher pod exits at once on SIGTERM (the chart has no preStop hook and no value for one),
+while Traefik still routes to it until its provider sees the Endpoints change: with more than one
+replica, Rancher's Ingress gets Traefik's retry middleware (a Middleware manifest beside the chart,
+named in the chart's ``ingress.extraAnnotations`` as ``traefik.ingress.kubernetes.io/router.middlewares``
+wants it, traefik docs "Kubernetes Ingress" and "Retry"): a refused connection is retried through
+Traefik's load balancer, on the other replica. With one replica there is nothing to retry on.
 """
 
 from __future__ import annotations
@@ -29,6 +43,10 @@ from tasks.rancher_tls import TlsMaterial, tls_material
 from tasks.settings import InvalidField, fields_of
 
 FIELDS = fields_of("rancher")
+RETRY_MIDDLEWARE = "rancher-retry"
+# Tries in all: the refusing pod, then another (round robin); a third in case the next is stopping too.
+RETRY_ATTEMPTS = 3
+MIDDLEWARES_ANNOTATION = "traefik.ingress.kubernetes.io/router.middlewares"
 MIN_PASSWORD_LENGTH = 12
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -40,8 +58,19 @@ class RancherValues:
     chart: ChartSource
     tls: str
     wait_seconds: float
+    min_available: int = 1
     tls_material: TlsMaterial | None = None
     bootstrap_password: str | None = field(default=None, repr=False)
+
+    @property
+    def budget(self) -> bool:
+        """Whether a PodDisruptionBudget is written: only one that lets a drain evict a pod."""
+        return 0 < self.min_available < self.replicas
+
+    @property
+    def retried(self) -> bool:
+        """Whether Rancher's Ingress retries on another replica (there is one)."""
+        return self.replicas > 1
 
     @property
     def image(self) -> str | None:
@@ -74,6 +103,13 @@ def _replicas(settings: Mapping[str, Any]) -> int:
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise InvalidField("rancher.replicas", f"must be an integer >= 1, got {replicas!r}")
     return replicas
+
+
+def _min_available(settings: Mapping[str, Any]) -> int:
+    found = settings.get("min_available", FIELDS["min_available"].default)
+    if isinstance(found, bool) or not isinstance(found, int) or found < 0:
+        raise InvalidField("rancher.min_available", f"must be an integer >= 0, got {found!r}")
+    return found
 
 
 def _choice(settings: Mapping[str, Any], key: str) -> str:
@@ -115,6 +151,7 @@ def rancher_values(data: Mapping[str, Any]) -> RancherValues:
         chart=chart_source(settings, "rancher", FIELDS),
         tls=tls,
         wait_seconds=_wait_seconds(settings),
+        min_available=_min_available(settings),
         tls_material=tls_material(tls, hostname, data),
         bootstrap_password=_password(data),
     )
@@ -127,6 +164,9 @@ def chart_values(values: RancherValues) -> dict[str, Any]:
         chart["tls"] = "external"
     else:
         chart["ingress"] = {"tls": {"source": values.tls}}
+    if values.retried:
+        chart.setdefault("ingress", {})["extraAnnotations"] = {
+            MIDDLEWARES_ANNOTATION: f"cattle-system-{RETRY_MIDDLEWARE}@kubernetescrd"}
     if values.tls_material is not None and values.tls_material.ca is not None:
         chart["privateCA"] = True
     if values.bootstrap_password is not None:
@@ -142,6 +182,17 @@ def render_manifest(values: RancherValues) -> str:
     """``tasks/templates/rancher.yaml.j2``: the HelmChart."""
     return render("rancher.yaml.j2", chart_spec=values.chart.spec(),
                   values_content=yaml.safe_dump(chart_values(values), sort_keys=False).rstrip("\n"))
+
+
+def render_budget_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-pdb.yaml.j2``: Rancher's PodDisruptionBudget; None without a budget."""
+    return render("rancher-pdb.yaml.j2", min_available=values.min_available) if values.budget else None
+
+
+def render_retry_manifest(values: RancherValues) -> str | None:
+    """``tasks/templates/rancher-retry.yaml.j2``: the retry middleware of Rancher's Ingress; None
+    with one replica."""
+    return render("rancher-retry.yaml.j2", name=RETRY_MIDDLEWARE, attempts=RETRY_ATTEMPTS) if values.retried else None
 
 
 def render_tls_manifest(values: RancherValues) -> str | None:

@@ -142,6 +142,21 @@ SETTINGS = _table(
             "tasks/rancher_values.py, tasks/haproxy.py", choices=("rancher", "secret", "external")),
     Setting("rancher.wait_seconds", Kind.SECONDS, 600, "deadline for Rancher to answer `/ping` after a change",
             "tasks/rancher_values.py"),
+    Setting("rancher.min_available", Kind.WHOLE_NUMBER, 1, "Rancher pods a drain keeps (a PodDisruptionBudget "
+            "manifest beside the chart, which has none); no budget when 0 or not below `rancher.replicas` (it "
+            "would stop every drain)", "tasks/rancher_values.py, tasks/rancher.py"),
+    Setting("traefik", Kind.MAPPING, {}, "k3s's packaged Traefik as the deploy configures it (a HelmChartConfig), "
+            "with the `traefik.*` fields below", "tasks/traefik_config.py"),
+    Setting("traefik.replicas", Kind.WHOLE_NUMBER, 2, "Traefik pods, spread over nodes (preferred pod "
+            "anti-affinity on `kubernetes.io/hostname`), so a drain never takes the only one", "tasks/traefik_config.py",
+            minimum=1),
+    Setting("traefik.min_available", Kind.WHOLE_NUMBER, 1, "Traefik pods a drain keeps (the chart's "
+            "PodDisruptionBudget); no budget when 0 or not below `traefik.replicas`", "tasks/traefik_config.py"),
+    Setting("traefik.accept_grace_seconds", Kind.WHOLE_NUMBER, 5, "seconds a Traefik pod told to stop (drain, "
+            "upgrade) keeps accepting requests while its endpoint leaves every node's rules, then it finishes those "
+            "in flight (`requestAcceptGraceTimeout` of `web` and `websecure`; 0: it closes at once and requests "
+            "sent to it meanwhile fail); at most 50, the chart's 60 s grace period less Traefik's 10 s graceTimeOut",
+            "tasks/traefik_config.py", maximum=50),
     Setting("rancher_hostname", Kind.TEXT, None, "the name HAProxy routes by SNI",
             "tasks/haproxy.py, tasks/rancher_values.py, verify/targets.py"),
     Setting("cert_manager", Kind.MAPPING, None, "cert-manager's install, needed by `rancher.tls: rancher` (installed "

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import shlex
+import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -68,6 +69,7 @@ from tasks.restart import (
     etcd_snapshot_taken,
     haproxy_servers_up_again,
     restarted_and_back,
+    watcher_ran,
 )
 from tasks.settings import InvalidField, check_command_line_data, data_error, flag, seconds, value
 from tasks.upgrade_backup import backup_time, datastore_copied, datastore_copy_path, snapshot_name
@@ -185,6 +187,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
         logger.info(f"{host.print_prefix}not touched: the upgrade stopped at {STOPPED['node']}")
         return True
     replaced: list[bool] = []
+    began = time.monotonic()
     try:
         upgrade_steps(state, host, upgrade, control, drain_timeout, timeout, replaced)
     except StepFailed as failure:
@@ -198,7 +201,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
         release_for_run(state, control)
         return False
     set_server_state(upgrade.node, "state ready")
-    logger.info(f"{host.print_prefix}{upgrade.node} upgraded to {upgrade.target}")
+    logger.info(f"{host.print_prefix}{upgrade.node} upgraded to {upgrade.target} in {time.monotonic() - began:.1f}s")
     return True
 
 
@@ -206,7 +209,7 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
 def node_upgraded(upgrade: NodeUpgrade, drain_timeout: int, timeout: int) -> Generator[Any, None, None]:
     """
     Upgrade this k3s node to ``upgrade.target`` (drain, binary, restart, back at the version,
-    uncordon, HAProxy ready); nothing when it runs the target already. Call it with ``_serial=True``.
+    uncordon, HAProxy ready); nothing when it runs the target already. Call it for one node at a time.
 
     + upgrade: the node, its target version and sha256, and its unit stamp
     + drain_timeout: seconds ``kubectl drain`` may take
@@ -216,7 +219,7 @@ def node_upgraded(upgrade: NodeUpgrade, drain_timeout: int, timeout: int) -> Gen
 
     .. code:: python
 
-        node_upgraded(name="Upgrade control nodes", upgrade=upgrade, drain_timeout=300, timeout=300, _serial=True)
+        node_upgraded(name="Upgrade k3s-worker-1", upgrade=upgrade, drain_timeout=300, timeout=300)
     """
     if not TO_UPGRADE.get(upgrade.node):
         host.noop(f"{upgrade.node} runs {upgrade.target} with binary {upgrade.sha256[:12]}")
@@ -297,16 +300,20 @@ def rolling_upgrade() -> None:
         else:
             datastore_copied(name="Datastore copy before the upgrade", copy=datastore_copy_path(when))
     drain_timeout, timeout = seconds("upgrade_drain_timeout"), seconds("upgrade_timeout")
-    if upgrade and role == "server":
-        node_upgraded(name="Upgrade control nodes", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout,
-                      _serial=True)
-    all_hosts_reach(name="Control nodes upgraded", point="control nodes upgraded")
-    if upgrade and role == "agent":
-        node_upgraded(name="Upgrade workers", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout,
-                      _serial=True)
-    all_hosts_reach(name="Workers upgraded", point="workers upgraded")
+    # One operation per node, in the plan's order (servers first), each followed by a point every host
+    # reaches: a _serial operation runs host by host over pyinfra's active hosts, a set, so in no fixed
+    # order (pyinfra/api/operations.py _run_single_op), and operations of different hosts are ordered
+    # only by their place in each host's sequence (pyinfra/api/state.py get_op_order: a worker with no
+    # datastore copy before its upgrade would run first). host.loop gives each position its own operation.
+    for name in host.loop(cluster_plan().order):
+        if upgrade and name == upgrade.node:
+            node_upgraded(name=f"Upgrade {name}", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout)
+        all_hosts_reach(name=f"{name} upgraded", point=f"{name} upgraded")
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout, _if=lambda: not STOPPED)
+    if role == "server":
+        # verify judges the watcher by its last run, which may have seen a node down mid-upgrade.
+        watcher_ran(name="Node watcher run on the upgraded cluster", _if=lambda: not STOPPED)
     cluster_lock_released(name="Cluster lock released", releases_here=lock_here)
     if lock_here:
         cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()), _if=lambda: not STOPPED)

@@ -96,28 +96,29 @@ def run_pyinfra(inventory: Path, deploy_file: str, *extra: str, timeout: int = 9
     )
 
 
-# Rancher's and Traefik's pods: one replica each on the lab, so the node that holds either takes
-# Rancher's whole path down with it (every HAProxy server goes through Traefik), whatever HAProxy does.
-SINGLE_REPLICAS = {"cattle-system": "app=rancher", "kube-system": "app.kubernetes.io/name=traefik"}
+# Rancher's and Traefik's pods: every request to Rancher goes through both, whichever HAProxy server it
+# takes. A node that dies unplanned takes its pods with it, and their endpoints stay until the node
+# lifecycle controller marks it NotReady (tens of seconds), whatever HAProxy does.
+RANCHER_PATH = {"cattle-system": "app=rancher", "kube-system": "app.kubernetes.io/name=traefik"}
 
 
-def _single_replica_pods() -> list[dict]:
+def _rancher_path_pods() -> list[dict]:
     found = []
-    for namespace, selector in SINGLE_REPLICAS.items():
+    for namespace, selector in RANCHER_PATH.items():
         found += json.loads(kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json") or '{"items": []}')["items"]
     return found
 
 
-def single_replica_pods_on(node: str) -> list[str]:
+def rancher_path_pods_on(node: str) -> list[str]:
     """The Rancher and Traefik pods bound to ``node``, as ``namespace/name``."""
-    return [f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" for pod in _single_replica_pods()
+    return [f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" for pod in _rancher_path_pods()
             if pod["spec"].get("nodeName") == node]
 
 
 def serving_off(node: str) -> bool:
     """Rancher and Traefik each have a Ready pod, and none of theirs is on ``node``."""
-    pods = _single_replica_pods()
-    for namespace, selector in SINGLE_REPLICAS.items():
+    pods = _rancher_path_pods()
+    for namespace, selector in RANCHER_PATH.items():
         label, _, value = selector.partition("=")
         own = [pod for pod in pods if pod["metadata"]["namespace"] == namespace
                and (pod["metadata"].get("labels") or {}).get(label) == value]
@@ -128,12 +129,12 @@ def serving_off(node: str) -> bool:
     return True
 
 
-def single_replicas_moved_off(node: str, deadline: int = 300) -> None:
-    """Rancher's and Traefik's pods moved off ``node`` before a test takes it away: cordoned, its pods
-    deleted, Ready elsewhere, uncordoned."""
+def rancher_path_moved_off(node: str, deadline: int = 300) -> None:
+    """Rancher's and Traefik's pods moved off ``node`` before a test kills it unplanned: cordoned, its
+    pods deleted, Ready elsewhere, uncordoned."""
     kubectl("cordon", node)
     try:
-        for pod in single_replica_pods_on(node):
+        for pod in rancher_path_pods_on(node):
             namespace, name = pod.split("/")
             kubectl("delete", "pod", "-n", namespace, name, "--wait=false")
         wait_for(f"Rancher and Traefik Ready off {node}", lambda: serving_off(node), deadline)

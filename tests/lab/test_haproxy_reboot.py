@@ -1,9 +1,11 @@
 """A worker container rebooted under a request loop through HAProxy: its backend_rancher server
 goes DOWN and comes back UP by itself, and Rancher stays reachable through the other nodes (a
 request in flight on the worker at the instant its container stops may be cut: see the bench).
-The worker rebooted is one that does not run the Rancher pod, and Traefik's pod is moved off it first
-(with one replica each, rebooting the node that holds either takes Rancher's whole path away, through
-every HAProxy server: no load balancer hides that)."""
+Rancher's and Traefik's pods are moved off the worker first: restart.py drains the node in HAProxy,
+not in Kubernetes, and a rebooted node keeps its pods' endpoints until they run again or it is marked
+NotReady, so requests routed to them through the other nodes' Traefik and svclb would fail, through
+every HAProxy server: no load balancer hides that (the drain-first reboot is the upgrade's and host
+maintenance's, tests/lab/day2)."""
 
 from __future__ import annotations
 
@@ -12,20 +14,16 @@ import subprocess
 
 import pytest
 
-from tests.lab.helpers import REPO, single_replicas_moved_off, ssh, verify_until_green
+from tests.lab.helpers import REPO, rancher_path_moved_off, verify_until_green
 
-CONTROL_IP = "10.213.0.101"
-WORKERS = {"k3s-worker-1": "111", "k3s-worker-2": "112"}
+WORKER, WORKER_VMID = "k3s-worker-1", "111"
 
 
 def bench(*arguments: str) -> dict:
-    """bench/haproxy_worker_reboot.py on the worker that does not run Rancher; its JSON report."""
-    rancher_nodes = ssh(CONTROL_IP, "k3s kubectl -n cattle-system get pods -l app=rancher "
-                                    "-o jsonpath='{.items[*].spec.nodeName}'").stdout.split()
-    name, vmid = next((name, vmid) for name, vmid in WORKERS.items() if name not in rancher_nodes)
-    single_replicas_moved_off(name)
+    """bench/haproxy_worker_reboot.py on k3s-worker-1, Rancher and Traefik moved off it; its JSON report."""
+    rancher_path_moved_off(WORKER)
     result = subprocess.run([str(REPO / ".venv/bin/python"), str(REPO / "bench/haproxy_worker_reboot.py"),
-                             "--vmid", vmid, "--deadline", "300", *arguments],
+                             "--vmid", WORKER_VMID, "--deadline", "300", *arguments],
                             capture_output=True, text=True, timeout=420)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.splitlines()[-1])

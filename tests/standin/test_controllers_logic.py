@@ -193,6 +193,29 @@ def test_endpoint_subsets_split_ready_and_resolve_named_ports() -> None:
     assert [a["ip"] for a in subset["notReadyAddresses"]] == ["10.42.1.5"]
 
 
+def test_terminating_pod_leaves_endpoints_but_stays_in_the_slice_not_ready() -> None:
+    service = {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
+    spec = {"nodeName": "a", "containers": [{"ports": [{"containerPort": 80}]}]}
+    ready = {"type": "Ready", "status": "True"}
+    staying = {"metadata": {"name": "s", "namespace": "d", "uid": "1"}, "spec": spec,
+               "status": {"podIP": "10.42.0.5", "conditions": [ready]}}
+    leaving = {"metadata": {"name": "l", "namespace": "d", "uid": "2", "deletionTimestamp": "2025-11-24T16:05:31Z"},
+               "spec": spec, "status": {"podIP": "10.42.1.5", "conditions": [ready]}}
+    done = {"metadata": {"name": "f", "namespace": "d", "uid": "3"}, "spec": spec,
+            "status": {"podIP": "10.42.2.5", "phase": "Succeeded", "conditions": []}}
+    [subset] = endpoints.subsets(service, [staying, leaving, done])
+    assert [a["ip"] for a in subset["addresses"]] == ["10.42.0.5"] and "notReadyAddresses" not in subset
+    slice_endpoints, ports = endpoints.slice_body(service, [staying, leaving, done])
+    assert [(e["addresses"], e["conditions"]) for e in slice_endpoints] == [
+        (["10.42.0.5"], {"ready": True, "serving": True, "terminating": False}),
+        (["10.42.1.5"], {"ready": False, "serving": True, "terminating": True})]
+    assert ports == [{"port": 80, "protocol": "TCP", "name": "http"}]
+    published = {"spec": {**service["spec"], "publishNotReadyAddresses": True}}
+    assert [a["ip"] for a in endpoints.subsets(published, [staying, leaving])[0]["addresses"]] == \
+        ["10.42.0.5", "10.42.1.5"]
+    assert endpoints.slice_endpoint(published, leaving)["conditions"]["ready"] is True
+
+
 def test_servicelb_names_and_ingress() -> None:
     service = {"metadata": {"name": "rancher", "namespace": "cattle-system", "uid": "0123456789abcdef"},
                "spec": {"type": "LoadBalancer", "ports": [{"port": 443, "nodePort": 30443, "protocol": "TCP"}]}}

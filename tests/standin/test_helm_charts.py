@@ -110,3 +110,44 @@ def test_chart_archive_round_trip() -> None:
     loaded = archive.load(archive.build({"apiVersion": "v2", "name": "demo", "version": "1.0.0",
                                          "kubeVersion": ">= 1.22.0-0"}, {"a": 1}))
     assert (loaded.name, loaded.metadata["kubeVersion"], loaded.values) == ("demo", ">= 1.22.0-0", {"a": 1})
+
+
+def traefik(overrides: dict) -> dict[str, dict]:
+    chart = {"name": "traefik", "version": "27.0.201+up27.0.2", "appVersion": "v2.11.0"}
+    merged = values.merged({"deployment": {"replicas": 1}, "podDisruptionBudget": {"enabled": False}}, [overrides], [])
+    return {obj["kind"]: obj for obj in render(Release("traefik", "kube-system", chart, merged, K3S), {})}
+
+
+def test_rancher_spreads_its_replicas_as_the_chart_does() -> None:
+    spec = rancher({"replicas": 2})["Deployment"]["spec"]
+    term = spec["template"]["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term == [{"weight": 100, "podAffinityTerm": {
+        "labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["rancher"]}]},
+        "topologyKey": "kubernetes.io/hostname"}}]
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 1}
+    assert rancher({"replicas": 1})["Deployment"]["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    required = rancher({"antiAffinity": "required"})["Deployment"]["spec"]["template"]["spec"]["affinity"]
+    assert list(required["podAntiAffinity"]) == ["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert "PodDisruptionBudget" not in rancher({"replicas": 2})
+
+
+def test_traefik_replicas_budget_and_affinity_come_from_values() -> None:
+    affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100,
+                "podAffinityTerm": {"labelSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}},
+                                    "topologyKey": "kubernetes.io/hostname"}}]}}
+    objects = traefik({"deployment": {"replicas": 2}, "affinity": affinity,
+                       "podDisruptionBudget": {"enabled": True, "minAvailable": 1}})
+    assert objects["Deployment"]["spec"]["replicas"] == 2
+    assert objects["Deployment"]["spec"]["template"]["spec"]["affinity"] == affinity
+    assert objects["PodDisruptionBudget"]["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "traefik",
+                                     "app.kubernetes.io/instance": "traefik-kube-system"}},
+        "minAvailable": 1}
+    plain = traefik({})
+    assert "PodDisruptionBudget" not in plain and "affinity" not in plain["Deployment"]["spec"]["template"]["spec"]
+    assert plain["Deployment"]["spec"]["replicas"] == 1
+
+
+def test_traefik_refuses_acme_with_more_than_one_replica() -> None:
+    with pytest.raises(RenderError, match="You can not enable acme if you set more than one traefik replica"):
+        traefik({"deployment": {"replicas": 2}, "additionalArguments": ["--certificatesresolvers.le.acme.email=a@b"]})

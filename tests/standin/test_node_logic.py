@@ -4,6 +4,7 @@ pod status from the runtime, kube-proxy rules, svclb endpoint choice, host-gw ro
 from __future__ import annotations
 
 import types
+from typing import Any
 
 import pytest
 
@@ -120,8 +121,21 @@ ENDPOINTS = {"subsets": [{"addresses": [{"ip": "10.42.1.5"}, {"ip": "10.42.2.5"}
                           "ports": [{"name": "https", "port": 443}]}]}
 
 
+def endpoint(ip: str, ready: bool = True, serving: bool = True, terminating: bool = False) -> dict[str, Any]:
+    return {"addresses": [ip], "conditions": {"ready": ready, "serving": serving, "terminating": terminating}}
+
+
+def endpoint_slice(*endpoints: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"namespace": "cattle-system", "name": "rancher-x1",
+                         "labels": {"kubernetes.io/service-name": "rancher"}},
+            "endpoints": list(endpoints), "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}
+
+
+SLICE = endpoint_slice(endpoint("10.42.1.5"), endpoint("10.42.2.5"))
+
+
 def test_kube_proxy_rules_dnat_nodeport_and_reject() -> None:
-    nat, filt = kube_proxy.rules([SERVICE], {("cattle-system", "rancher"): ENDPOINTS})
+    nat, filt = kube_proxy.rules([SERVICE], kube_proxy.slices_by_service([SLICE]))
     text = "\n".join(nat)
     assert "-d 10.43.0.50/32 -p tcp -m tcp --dport 443" in text
     assert "-j DNAT --to-destination 10.42.1.5:443" in text and "-j DNAT --to-destination 10.42.2.5:443" in text
@@ -131,6 +145,20 @@ def test_kube_proxy_rules_dnat_nodeport_and_reject() -> None:
     nat, filt = kube_proxy.rules([SERVICE], {})
     assert any("REJECT" in line and "10.43.0.50/32" in line for line in filt)
     assert not any("DNAT" in line for line in nat)
+
+
+def test_kube_proxy_leaves_a_terminating_endpoint_while_a_ready_one_is_left() -> None:
+    https = SERVICE["spec"]["ports"][0]
+    draining = endpoint("10.42.1.5", ready=False, serving=True, terminating=True)
+    assert kube_proxy.usable_endpoints([endpoint_slice(draining, endpoint("10.42.2.5"))], https) == \
+        [("10.42.2.5", 443)]
+    # No ready endpoint left: the serving terminating ones take new connections (ProxyTerminatingEndpoints).
+    assert kube_proxy.usable_endpoints([endpoint_slice(draining)], https) == [("10.42.1.5", 443)]
+    stopped = endpoint("10.42.1.5", ready=False, serving=False, terminating=True)
+    assert kube_proxy.usable_endpoints([endpoint_slice(stopped, endpoint("10.42.3.5", ready=False, serving=False))],
+                                       https) == []
+    nat, filt = kube_proxy.rules([SERVICE], kube_proxy.slices_by_service([endpoint_slice(stopped)]))
+    assert any("has no endpoints" in line for line in filt) and not any("DNAT" in line for line in nat)
 
 
 def test_svclb_rotates_over_ready_endpoints() -> None:

@@ -19,4 +19,5 @@ def test_rancher_status_stats_the_helmchart_manifest_the_task_writes():
 
 
 def test_the_tls_secrets_and_traefiks_config_have_files_of_their_own():
-    assert len({rancher_task.MANIFEST_PATH, rancher_task.TLS_MANIFEST_PATH, traefik_config.MANIFEST_PATH}) == 3
+    assert len({rancher_task.MANIFEST_PATH, rancher_task.TLS_MANIFEST_PATH, rancher_task.BUDGET_MANIFEST_PATH,
+                traefik_config.MANIFEST_PATH}) == 4

@@ -9,7 +9,13 @@ import pytest
 import yaml
 
 from tasks.chart_source import check_fits
-from tasks.rancher_values import rancher_values, render_manifest, render_tls_manifest
+from tasks.rancher_values import (
+    rancher_values,
+    render_budget_manifest,
+    render_manifest,
+    render_retry_manifest,
+    render_tls_manifest,
+)
 from tasks.settings import InvalidField
 from tests.unit.certificates import HOSTNAME, CertificateAuthority, Pem
 from tests.unit.chart_archives import chart_archive
@@ -127,10 +133,10 @@ def test_a_certificate_for_another_name_fails_the_secret_mode(ca):
 
 
 def test_rancher_mode_is_the_helmchart_alone_with_rancher_tls():
-    documents = manifest(data(replicas=3))
+    documents = manifest(data(replicas=1))
     assert (kinds(documents), chart_values(documents), tls_manifest(data())) == (
         [("HelmChart", "rancher")],
-        {"hostname": HOSTNAME, "replicas": 3, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
+        {"hostname": HOSTNAME, "replicas": 1, "ingress": {"tls": {"source": "rancher"}}, "bootstrapPassword": PASSWORD},
         None)
 
 
@@ -243,3 +249,38 @@ def test_a_kube_version_helm_refuses_is_refused(tmp_path):
 def test_without_k3s_version_or_kube_version_nothing_is_checked(tmp_path):
     assert (check_fits(local_chart(tmp_path, "< 1.2.0").chart, "rancher", None),
             check_fits(rancher_values(data()).chart, "rancher", "v1.31.4+k3s1")) == (None, None)
+
+
+def test_two_replicas_get_a_budget_keeping_one_rancher_pod():
+    documents = list(yaml.safe_load_all(render_budget_manifest(rancher_values(data(replicas=2)))))
+    assert documents == [{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                          "metadata": {"name": "rancher", "namespace": "cattle-system"},
+                          "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "rancher"}}}}]
+
+
+@pytest.mark.parametrize(("replicas", "min_available"), [(1, 1), (2, 0), (2, 2)])
+def test_no_budget_where_it_would_allow_no_eviction_or_is_turned_off(replicas, min_available):
+    assert render_budget_manifest(rancher_values(data(replicas=replicas, min_available=min_available))) is None
+
+
+@pytest.mark.parametrize("bad", [-1, "1", True])
+def test_min_available_must_be_a_whole_number(bad):
+    assert failing_field(data(min_available=bad)) == "rancher.min_available"
+
+
+def test_the_budget_is_not_in_the_chart_values():
+    assert "min_available" not in chart_values(manifest(data(replicas=2, min_available=1)))
+
+
+def test_more_replicas_retry_on_another_through_traefiks_middleware():
+    values = rancher_values(data(replicas=2))
+    assert chart_values(manifest(data(replicas=2)))["ingress"]["extraAnnotations"] == {
+        "traefik.ingress.kubernetes.io/router.middlewares": "cattle-system-rancher-retry@kubernetescrd"}
+    assert list(yaml.safe_load_all(render_retry_manifest(values))) == [{
+        "apiVersion": "traefik.io/v1alpha1", "kind": "Middleware",
+        "metadata": {"name": "rancher-retry", "namespace": "cattle-system"}, "spec": {"retry": {"attempts": 3}}}]
+
+
+def test_one_replica_has_nothing_to_retry_on():
+    assert (render_retry_manifest(rancher_values(data(replicas=1))),
+            "extraAnnotations" in chart_values(manifest(data(replicas=1))).get("ingress", {})) == (None, False)

@@ -45,6 +45,12 @@ def test_a_rerun_resumes_with_the_nodes_not_at_the_target():
     assert plan.left == ["k3s-worker-2"]
 
 
+def test_a_rerun_finishes_a_node_at_the_target_that_a_stopped_run_left_cordoned():
+    nodes = cluster(NEW, NEW, OLD)
+    nodes["k3s-worker-1"]["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
+    assert upgrade_plan(SERVERS, AGENTS, nodes, EVERY_NEW).left == ["k3s-worker-1", "k3s-worker-2"]
+
+
 def test_an_api_that_does_not_answer_is_refused_naming_the_first_server():
     with pytest.raises(UpgradeRefused, match=r"^k3s-control: its Kubernetes API does not answer"):
         upgrade_plan(SERVERS, AGENTS, None, EVERY_NEW)

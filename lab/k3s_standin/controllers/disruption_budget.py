@@ -140,10 +140,18 @@ class DisruptionBudgets:
             self.write(pdb, status)
 
     def write(self, pdb: Obj, status: Obj) -> None:
+        """The status computed from ``pdb`` as read, unless the budget changed since: an eviction's
+        decrement in between must not be overwritten by a count from before it (disruption.go
+        `updatePdbStatus` writes the informer's object, its resourceVersion a precondition: a conflict
+        requeues the budget, and the next sync counts afresh)."""
         def change(obj: Obj) -> bool:
+            if obj["metadata"].get("resourceVersion") != pdb["metadata"].get("resourceVersion"):
+                return False
             obj["status"] = status
             return True
-        self.api.mutate(object_path("policy/v1", "poddisruptionbudgets", pdb, "status"), change)
+        written = self.api.mutate(object_path("policy/v1", "poddisruptionbudgets", pdb, "status"), change)
+        if written is None or written.get("status") != status:
+            return
         meta = pdb["metadata"]
         log.info(f"PodDisruptionBudget {meta['namespace']}/{meta['name']}: disruptionsAllowed="
                  f"{status.get('disruptionsAllowed', 0)} (healthy {status.get('currentHealthy', 0)}, "

@@ -1,8 +1,24 @@
 """Endpoints and EndpointSlice controllers: for each Service with a selector, the IPs of matching
-pods (ready ones as addresses, the others as notReadyAddresses) with target ports resolved.
+pods with target ports resolved.
+
+A terminating pod (deletionTimestamp set, its containers still stopping) leaves the two differently,
+as upstream:
+* Endpoints drop it at once, unless the Service sets publishNotReadyAddresses; ready pods are
+  `addresses`, the others `notReadyAddresses` (kubernetes/kubernetes
+  pkg/controller/endpoint/endpoints_controller.go `syncService` with
+  staging/src/k8s.io/endpointslice/util/controller_utils.go `ShouldPodBeInEndpoints(pod,
+  includeTerminating=publishNotReadyAddresses)`);
+* EndpointSlices keep it until the pod object is gone, with the conditions ready=false,
+  serving=<its Ready condition>, terminating=true (staging/src/k8s.io/endpointslice/utils.go
+  `podToEndpoint`: `ready := publishNotReadyAddresses || (serving && !terminating)`;
+  `ShouldPodBeInEndpoints(pod, true)` in reconciler.go). kube-proxy reads the slices
+  (`node/kube_proxy.py`), so it can stop sending to a terminating pod before its process stops.
+Finished pods (Succeeded, Failed) and pods without an IP are in neither.
 
 Example:
     Endpoints(api).reconcile()
+    slice_endpoint(service, terminating_pod)["conditions"]
+    # {"ready": False, "serving": True, "terminating": True}
 """
 
 from __future__ import annotations
@@ -45,24 +61,41 @@ def address(pod: Obj) -> Obj:
     return entry
 
 
+def in_endpoints(pod: Obj, include_terminating: bool) -> bool:
+    """ShouldPodBeInEndpoints: not finished, has an IP, and not terminating unless asked for."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed") or not status.get("podIP"):
+        return False
+    return include_terminating or not pod["metadata"].get("deletionTimestamp")
+
+
+def publishes_unready(service: Obj) -> bool:
+    return bool(service["spec"].get("publishNotReadyAddresses"))
+
+
+def resolved_ports(service: Obj, pod: Obj) -> list[Obj]:
+    ports = []
+    for port in service["spec"].get("ports") or []:
+        number = target_port(port, pod)
+        if number is not None:
+            entry = {"port": number, "protocol": port.get("protocol", "TCP")}
+            if port.get("name"):
+                entry["name"] = port["name"]
+            ports.append(entry)
+    return ports
+
+
 def subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     """Endpoints subsets: one per distinct resolved port set, as the endpoints controller packs them."""
     groups: dict[tuple, Obj] = {}
     for pod in pods:
-        if not (pod.get("status") or {}).get("podIP"):
+        if not in_endpoints(pod, publishes_unready(service)):
             continue
-        ports = []
-        for port in service["spec"].get("ports") or []:
-            number = target_port(port, pod)
-            if number is not None:
-                entry = {"port": number, "protocol": port.get("protocol", "TCP")}
-                if port.get("name"):
-                    entry["name"] = port["name"]
-                ports.append(entry)
+        ports = resolved_ports(service, pod)
         key = tuple(sorted((p.get("name", ""), p["port"], p["protocol"]) for p in ports))
         group = groups.setdefault(key, {"ports": ports})
-        bucket = "addresses" if replicaset.pod_ready(pod) else "notReadyAddresses"
-        group.setdefault(bucket, []).append(address(pod))
+        ready = publishes_unready(service) or replicaset.pod_ready(pod)
+        group.setdefault("addresses" if ready else "notReadyAddresses", []).append(address(pod))
     for group in groups.values():
         for bucket in ("addresses", "notReadyAddresses"):
             if bucket in group:
@@ -70,20 +103,26 @@ def subsets(service: Obj, pods: list[Obj]) -> list[Obj]:
     return [groups[key] for key in sorted(groups)]
 
 
-def slice_body(service: Obj, endpoint_subsets: list[Obj]) -> tuple[list[Obj], list[Obj]]:
-    """EndpointSlice endpoints and ports from the same pods."""
-    endpoints, ports = [], []
-    for subset in endpoint_subsets:
-        for bucket, ready in (("addresses", True), ("notReadyAddresses", False)):
-            for entry in subset.get(bucket, []):
-                item = {"addresses": [entry["ip"]], "targetRef": entry["targetRef"],
-                        "conditions": {"ready": ready, "serving": ready, "terminating": False}}
-                if "nodeName" in entry:
-                    item["nodeName"] = entry["nodeName"]
-                endpoints.append(item)
-        for port in subset["ports"]:
-            if port not in ports:
-                ports.append(port)
+def slice_endpoint(service: Obj, pod: Obj) -> Obj:
+    """podToEndpoint: the pod's address and conditions in an EndpointSlice."""
+    entry = address(pod)
+    serving = publishes_unready(service) or replicaset.pod_ready(pod)
+    terminating = bool(pod["metadata"].get("deletionTimestamp"))
+    item = {"addresses": [entry["ip"]], "targetRef": entry["targetRef"],
+            "conditions": {"ready": publishes_unready(service) or (serving and not terminating),
+                           "serving": serving, "terminating": terminating}}
+    if "nodeName" in entry:
+        item["nodeName"] = entry["nodeName"]
+    return item
+
+
+def slice_body(service: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    """EndpointSlice endpoints (terminating pods included) and ports, sorted by address."""
+    members = [pod for pod in pods if in_endpoints(pod, include_terminating=True)]
+    endpoints = sorted((slice_endpoint(service, pod) for pod in members), key=lambda item: item["addresses"][0])
+    ports: list[Obj] = []
+    for pod in members:
+        ports += [port for port in resolved_ports(service, pod) if port not in ports]
     return endpoints, ports
 
 
@@ -92,9 +131,7 @@ class Endpoints:
         self.api = api
 
     def reconcile(self) -> None:
-        pods = [pod for pod in self.api.list(path("v1", "pods"))
-                if not pod["metadata"].get("deletionTimestamp")
-                and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        pods = self.api.list(path("v1", "pods"))
         slices = self.api.list(path("discovery.k8s.io/v1", "endpointslices"),
                                labelSelector=f"{MANAGED_BY}={SLICE_CONTROLLER}")
         for service in self.api.list(path("v1", "services")):
@@ -104,11 +141,10 @@ class Endpoints:
             meta = service["metadata"]
             matching = [pod for pod in pods if pod["metadata"]["namespace"] == meta["namespace"]
                         and selects(selector, pod)]
-            endpoint_subsets = subsets(service, matching)
-            self.write_endpoints(service, endpoint_subsets)
+            self.write_endpoints(service, subsets(service, matching))
             own = [s for s in slices if s["metadata"]["namespace"] == meta["namespace"]
                    and (s["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL) == meta["name"]]
-            self.write_slice(service, endpoint_subsets, own)
+            self.write_slice(service, matching, own)
 
     def write_endpoints(self, service: Obj, endpoint_subsets: list[Obj]) -> None:
         meta = service["metadata"]
@@ -132,9 +168,9 @@ class Endpoints:
 
             self.api.mutate(url, write)
 
-    def write_slice(self, service: Obj, endpoint_subsets: list[Obj], own: list[Obj]) -> None:
+    def write_slice(self, service: Obj, pods: list[Obj], own: list[Obj]) -> None:
         meta = service["metadata"]
-        endpoints, ports = slice_body(service, endpoint_subsets)
+        endpoints, ports = slice_body(service, pods)
         if not own:
             body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                     "metadata": {"name": f"{meta['name']}-{names.suffix()}", "namespace": meta["namespace"],

@@ -49,8 +49,11 @@ class Scheduler:
         if not pending:
             return
         nodes = self.api.list(path("v1", "nodes"))
+        # what the default spreading selects by (kube-scheduler's informers on Services and ReplicaSets)
+        services = self.api.list(path("v1", "services"))
+        replicasets = self.api.list(path("apps/v1", "replicasets"))
         for pod in sorted(pending, key=lambda p: p["metadata"].get("creationTimestamp", "")):
-            node_name, message = scheduling.pick(pod, nodes, pods)
+            node_name, message = scheduling.pick(pod, nodes, pods, services, replicasets)
             if node_name:
                 self.bind(pod, node_name)
                 pod.setdefault("spec", {})["nodeName"] = node_name

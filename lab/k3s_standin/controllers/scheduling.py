@@ -1,11 +1,16 @@
 """The scheduler's filters, scoring and FitError message, as kube-scheduler's default plugins do them.
 
 Filters run per node in kube-scheduler's order (NodeUnschedulable, TaintToleration, NodeAffinity,
-NodePorts); the first failing one gives the node's reason. The message is the real FitError text:
-reasons counted, sorted as strings, then the preemption post-filter summary.
+NodePorts, PodTopologySpread, InterPodAffinity); the first failing one gives the node's reason. The
+message is the real FitError text: reasons counted, sorted as strings, then the preemption
+post-filter summary. The nodes that pass are scored by PodTopologySpread and InterPodAffinity, each
+with weight 2 as in kube-scheduler's default profile (pkg/scheduler/apis/config/v1/default_plugins.go);
+the highest wins. The other default scorers (resources, image locality) are stood in for by "fewest
+pods", then the node's name, where kube-scheduler picks at random among equal scores.
 
 Example:
     pick(pod, nodes, pods)  # ("k3s-worker-1", "") or (None, "0/3 nodes are available: ...")
+    pick(pod, nodes, pods, services, replicasets)  # with the default spreading of the pod's workload
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ UNSCHEDULABLE = "node(s) were unschedulable"
 AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 PORTS = "node(s) didn't have free ports for the requested pod ports"
 # Reasons preemption cannot resolve (UnschedulableAndUnresolvable in kube-scheduler).
-UNRESOLVABLE_PREFIXES = (UNSCHEDULABLE, AFFINITY, "node(s) had untolerated taint")
+UNRESOLVABLE_PREFIXES = (UNSCHEDULABLE, AFFINITY, "node(s) had untolerated taint",
+                         "node(s) didn't match pod topology spread constraints (missing required label)")
+SCORE_WEIGHTS = {"PodTopologySpread": 2, "InterPodAffinity": 2}
 
 
 def expression_matches(expression: Obj, value: str | None) -> bool:
@@ -116,24 +123,45 @@ def active(pod: Obj) -> bool:
             and not pod["metadata"].get("deletionTimestamp"))
 
 
-def pick(pod: Obj, nodes: list[Obj], pods: list[Obj]) -> tuple[str | None, str]:
-    """The node to bind to (fewest pods, then name) or None and the FitError message."""
+def assigned(pod: Obj) -> bool:
+    """Pods the scheduler's cache holds on a node: bound and not finished (terminating ones too)."""
+    return bool((pod.get("spec") or {}).get("nodeName")) and (pod.get("status") or {}).get("phase") not in (
+        "Succeeded", "Failed")
+
+
+def pick(pod: Obj, nodes: list[Obj], pods: list[Obj], services: list[Obj] | None = None,
+         replicasets: list[Obj] | None = None) -> tuple[str | None, str]:
+    """The node to bind to (highest score, then fewest pods, then name) or None and the FitError message."""
+    # imported here: they read label selectors from the apiserver package, which imports the
+    # replicaset controller, which imports this module
+    from k3s_standin.controllers import pod_affinity, topology_spread
+
     by_node: dict[str, list[Obj]] = {}
     for other in pods:
         node_name = (other.get("spec") or {}).get("nodeName")
         if node_name and active(other):
             by_node.setdefault(node_name, []).append(other)
+    node_of = {node["metadata"]["name"]: node for node in nodes}
+    placed = [(other, node_of[other["spec"]["nodeName"]]) for other in pods
+              if assigned(other) and other["spec"]["nodeName"] in node_of]
+    spread = topology_spread.Spread.of(pod, pods, services or [], replicasets or [])
+    eligible = [node for node in nodes if affinity_matches(pod, node)]
     reasons: Counter[str] = Counter()
-    fitting: list[tuple[int, str]] = []
+    fitting: list[Obj] = []
     for node in nodes:
-        name = node["metadata"]["name"]
-        reason = filter_node(pod, node, by_node.get(name, []))
+        reason = (filter_node(pod, node, by_node.get(node["metadata"]["name"], []))
+                  or spread.reason(node, eligible) or pod_affinity.anti_affinity_reason(pod, node, placed))
         if reason is None:
-            fitting.append((len(by_node.get(name, [])), name))
+            fitting.append(node)
         else:
             reasons[reason] += 1
     if fitting:
-        return min(fitting)[1], ""
+        spread_scores = spread.scores(fitting)
+        affinity_scores = pod_affinity.scores(pod, fitting, placed)
+        ranked = [(-(SCORE_WEIGHTS["PodTopologySpread"] * spread_scores[name]
+                     + SCORE_WEIGHTS["InterPodAffinity"] * affinity_scores[name]),
+                   len(by_node.get(name, [])), name) for name in (node["metadata"]["name"] for node in fitting)]
+        return min(ranked)[2], ""
     if not nodes:
         return None, "no nodes available to schedule pods"
     return None, fit_error(len(nodes), reasons)

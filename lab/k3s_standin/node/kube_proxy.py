@@ -1,11 +1,18 @@
 """kube-proxy (iptables mode, reduced): DNAT from each Service ClusterIP:port, and NodePorts on the
-node's own addresses, to the Service's ready endpoints (random spread), REJECT when there are none;
+node's own addresses, to the Service's usable endpoints (random spread), REJECT when there are none;
 NodePort traffic is masqueraded to the node address so replies come back through this node. Chains
 carry kube-proxy's names (KUBE-SERVICES, KUBE-SVC-*, KUBE-SEP-*, KUBE-NODEPORTS); the service CIDR is
 routed onto the node's lab interface so local clients reach the DNAT rules without a default route.
 
+Endpoints come from the Service's EndpointSlices, as kube-proxy reads them: the ready ones; only when
+none is ready, the serving and terminating ones, so a Service whose pods are all being deleted still
+answers while they drain (kubernetes/kubernetes pkg/proxy/topology.go `CategorizeEndpoints`,
+ProxyTerminatingEndpoints, GA in 1.28). A terminating pod stops getting new connections as soon as a
+ready one is left; connections already made keep their conntrack entry until they close.
+
 Example:
     proxy = KubeProxy(api, "10.213.0.111", "10.43.0.0/16"); proxy.sync()
+    usable_endpoints([endpoint_slice], {"name": "https", "port": 443})   # [("10.42.1.5", 443)]
 """
 
 from __future__ import annotations
@@ -31,19 +38,38 @@ def chain(prefix: str, *parts: str) -> str:
     return prefix + base64.b32encode(digest).decode()[:16]
 
 
-def ready_endpoints(endpoints: Obj | None, port: Obj) -> list[tuple[str, int]]:
-    result = []
-    for subset in (endpoints or {}).get("subsets") or []:
-        ports = subset.get("ports") or []
-        match = next((p for p in ports if p.get("name", "") == port.get("name", "")), None)
-        if match is None and len(ports) == 1:
-            match = ports[0]
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def condition(endpoint: Obj, name: str) -> bool:
+    """An EndpointConditions field; nil ready or serving means true, nil terminating false (discovery/v1)."""
+    value = (endpoint.get("conditions") or {}).get(name)
+    return value if value is not None else name != "terminating"
+
+
+def usable_endpoints(slices: list[Obj], port: Obj) -> list[tuple[str, int]]:
+    """The Service port's endpoints kube-proxy sends new connections to: the ready ones, else the
+    serving terminating ones."""
+    candidates = []
+    for endpoint_slice in slices:
+        match = next((p for p in endpoint_slice.get("ports") or [] if p.get("name", "") == port.get("name", "")), None)
         if match is not None:
-            result += [(a["ip"], int(match["port"])) for a in subset.get("addresses") or []]
-    return sorted(result)
+            candidates += [(endpoint, match) for endpoint in endpoint_slice.get("endpoints") or []]
+    chosen = [(e, p) for e, p in candidates if condition(e, "ready")] or \
+        [(e, p) for e, p in candidates if condition(e, "serving") and condition(e, "terminating")]
+    return sorted({(endpoint["addresses"][0], int(match["port"])) for endpoint, match in chosen})
 
 
-def rules(services: list[Obj], endpoints: dict[tuple[str, str], Obj]) -> tuple[list[str], list[str]]:
+def slices_by_service(slices: list[Obj]) -> dict[tuple[str, str], list[Obj]]:
+    found: dict[tuple[str, str], list[Obj]] = {}
+    for endpoint_slice in slices:
+        service = (endpoint_slice["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if service:
+            found.setdefault((endpoint_slice["metadata"]["namespace"], service), []).append(endpoint_slice)
+    return found
+
+
+def rules(services: list[Obj], slices: dict[tuple[str, str], list[Obj]]) -> tuple[list[str], list[str]]:
     """(nat lines, filter lines) for `iptables-restore --noflush`."""
     nat_chains = ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ"]
     nat = ["-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000",
@@ -57,7 +83,7 @@ def rules(services: list[Obj], endpoints: dict[tuple[str, str], Obj]) -> tuple[l
         for port in spec.get("ports") or []:
             protocol = (port.get("protocol") or "TCP").lower()
             name = f"{meta['namespace']}/{meta['name']}:{port.get('name', '')}"
-            backends = ready_endpoints(endpoints.get((meta["namespace"], meta["name"])), port)
+            backends = usable_endpoints(slices.get((meta["namespace"], meta["name"])) or [], port)
             match = f"-p {protocol} -m {protocol} --dport {port['port']}"
             if not backends:
                 filt.append(f'-A KUBE-SERVICES -d {cluster_ip}/32 {match} -m comment --comment "{name} has no endpoints" '
@@ -127,9 +153,8 @@ class KubeProxy:
 
     def sync(self) -> None:
         services = self.api.list(path("v1", "services"))
-        endpoints = {(e["metadata"]["namespace"], e["metadata"]["name"]): e
-                     for e in self.api.list(path("v1", "endpoints"))}
-        nat, filt = rules(services, endpoints)
+        slices = slices_by_service(self.api.list(path("discovery.k8s.io/v1", "endpointslices")))
+        nat, filt = rules(services, slices)
         text = "\n".join(["*nat", *nat, "COMMIT", "*filter", *filt, "COMMIT", ""])
         if text == self.applied:
             return

@@ -11,7 +11,15 @@ or a reboot emptied /run), is started after POD_START_SECONDS, its restart count
 run before. Pods whose containers only complete (the helm job) or fail to pull have nothing to keep
 running and stay in this process; a failed pull is retried once the image is in the store (an
 archive imported with `k3s ctr images import`), as the kubelet retries after ImagePullBackOff.
-Pods being deleted are stopped and then confirmed with a grace-0 delete.
+Pods being deleted stop gracefully, as the kubelet's pod worker kills them
+(kubernetes/kubernetes pkg/kubelet/pod_workers.go terminating → terminated;
+pkg/kubelet/kuberuntime/kuberuntime_container.go `killContainer`): SIGTERM at once, the grace period
+being the pod's `deletionGracePeriodSeconds` (else `terminationGracePeriodSeconds`, else 30 s) and at
+least `minimumGracePeriodInSeconds` (2 s), SIGKILL when it is over; once the containers are gone the
+pod object is deleted with grace 0 (pkg/kubelet/status/status_manager.go `canBeDeleted`). The sync
+never waits for it: every pass checks the terminating pods again. A pod no longer bound here (force
+deleted) stops the same way with the minimum grace period. While a pod terminates its Endpoints
+entry is already gone and its EndpointSlice endpoint is ready=false (`controllers/endpoints.py`).
 
 The kubelet feeds what shims cannot read from the API: svclb pods' Service endpoints (targets.json)
 and Traefik pods' Ingress routes with their TLS certificates (routes.json, `ingress_routes.py`).
@@ -43,6 +51,21 @@ Obj = dict[str, Any]
 # rebooted node's svclb port would be back within a second, shorter than any load balancer check.
 POD_START_SECONDS = 5.0
 FINISHED = ("Succeeded", "Failed")
+DEFAULT_GRACE_SECONDS = 30
+MINIMUM_GRACE_SECONDS = 2
+
+
+def grace_seconds(pod: Obj) -> int:
+    """kuberuntime's setTerminationGracePeriod, floored at minimumGracePeriodInSeconds.
+
+    Example:
+        grace_seconds({"metadata": {"deletionGracePeriodSeconds": 0}, "spec": {}})   # 2
+    """
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    chosen = meta.get("deletionGracePeriodSeconds")
+    if chosen is None:
+        chosen = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+    return max(int(chosen), MINIMUM_GRACE_SECONDS)
 
 
 def previous_restarts(pod: Obj) -> int:
@@ -70,6 +93,8 @@ class Pods:
         self.shims = Shims(run_dir())
         self.targets: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self.routes: dict[str, Obj] = {}
+        # uid -> when SIGKILL is due (monotonic), for pods whose containers were sent SIGTERM.
+        self.kill_at: dict[str, float] = {}
         self.store = ImageStore(options.data_dir)
         self.tls_dir = os.path.join(options.data_dir, "agent", "rancher-tls")
         self.start_at = time.monotonic() + POD_START_SECONDS
@@ -90,8 +115,11 @@ class Pods:
         for pod in pods:
             meta = pod["metadata"]
             if meta.get("deletionTimestamp"):
-                self.stop(meta["uid"])
-                self.api.delete(path("v1", "pods", meta["namespace"], meta["name"]), grace=0)
+                if is_traefik(pod) and self.shims.alive(meta["uid"]):
+                    # Traefik keeps watching Ingresses while it drains.
+                    self.feed_routes(pod, routes)
+                if self.terminated(meta["uid"], grace_seconds(pod)):
+                    self.api.delete(path("v1", "pods", meta["namespace"], meta["name"]), grace=0)
                 continue
             runtime = self.current(pod)
             if runtime is None:
@@ -107,7 +135,25 @@ class Pods:
                 self.feed_routes(pod, routes)
         bound = {pod["metadata"]["uid"] for pod in pods}
         for uid in (set(self.running) | set(self.shims.uids())) - bound:
-            self.stop(uid)
+            self.terminated(uid, MINIMUM_GRACE_SECONDS)
+
+    def terminated(self, uid: str, grace: int) -> bool:
+        """One step of a pod's graceful stop: SIGTERM first, SIGKILL after `grace` seconds; True once
+        its containers are gone (address freed, bundle removed)."""
+        if uid not in self.kill_at:
+            self.kill_at[uid] = time.monotonic() + grace
+            runtime = self.running.get(uid)
+            log.info(f"Killing pod {runtime.pod['metadata']['name'] if runtime else uid} "
+                     f"with a grace period of {grace}s")
+            self.shims.terminate(uid)
+        if self.shims.alive(uid):
+            if time.monotonic() < self.kill_at[uid]:
+                return False
+            log.info(f"Pod {uid}: grace period of {grace}s over, killing its containers")
+            self.shims.kill(uid)
+        self.kill_at.pop(uid)
+        self.stop(uid)
+        return True
 
     def current(self, pod: Obj) -> PodRuntime | None:
         """The pod's running containers: tracked here, or adopted from a shim that outlived the last
@@ -176,15 +222,22 @@ class Pods:
             self.targets[uid] = wanted
 
     def wanted_routes(self) -> Obj:
-        """Traefik's view of the cluster: every Ingress, Service, Endpoints and Secret."""
+        """Traefik's view of the cluster: every Ingress, Service, Endpoints, Secret and Middleware."""
+        ingresses, middlewares = self.listed_if_served("networking.k8s.io/v1", "ingresses"), \
+            self.listed_if_served("traefik.io/v1alpha1", "middlewares")
+        return ingress_routes.routes(ingresses, self.api.list(path("v1", "services")),
+                                     self.api.list(path("v1", "endpoints")), self.api.list(path("v1", "secrets")),
+                                     middlewares)
+
+    def listed_if_served(self, group_version: str, plural: str) -> list[Obj]:
+        """Every object of a kind, none while the API does not serve it (404: the traefik-crd chart not
+        installed yet)."""
         try:
-            ingresses = self.api.list(path("networking.k8s.io/v1", "ingresses"))
+            return self.api.list(path(group_version, plural))
         except ApiError as error:
             if error.code != 404:
                 raise
-            ingresses = []
-        return ingress_routes.routes(ingresses, self.api.list(path("v1", "services")),
-                                     self.api.list(path("v1", "endpoints")), self.api.list(path("v1", "secrets")))
+            return []
 
     def feed_routes(self, pod: Obj, routes: Obj) -> None:
         """Keep a Traefik shim's routes current (what Traefik's own Ingress watch does)."""

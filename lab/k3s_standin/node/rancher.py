@@ -8,6 +8,13 @@ $K3S_STANDIN_RANCHER_STARTUP_SECONDS) both answer 503, so the chart's startupPro
 readinessProbe (rancher/rancher chart/templates/deployment.yaml: httpGet /healthz on port 80) keep
 the pod unready; `ready_at` tells the kubelet when they pass.
 
+On SIGTERM Rancher stops serving at once: rancher/rancher main.go cancels its context on the signal
+(wrangler pkg/signals `SetupSignalContext`), which makes dynamiclistener's servers call
+`http.Server.Shutdown` (rancher/dynamiclistener server/server.go: listeners closed) while
+pkg/rancher/rancher.go `ListenAndServe` returns `ctx.Err()` and main's `ExitErrHandler` ends the
+process with `logrus.Fatal` ("context canceled", exit 1) without waiting for requests in flight.
+So `stop` closes the listeners at once; the chart sets no preStop hook.
+
 Example:
     server = RancherContainer(pod_ip, container, tls_dir, writer); server.start(); server.stop()
 """
@@ -119,6 +126,8 @@ class RancherContainer:
         self.writer.line(f"Listening on {self.pod_ip}:{self.https_port} and :{self.http_port}")
 
     def stop(self) -> None:
+        """SIGTERM: the listeners close and the process exits, requests in flight or not."""
         for server in self.servers:
             server.stop()
         self.servers = []
+        self.writer.line('level=fatal msg="context canceled"')

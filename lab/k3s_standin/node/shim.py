@@ -7,7 +7,13 @@ Upstream: containerd/containerd runtime/v2 shims, which k3s-io/k3s's KillMode=pr
 The kubelet (`shims.py`) writes the bundle's config.json and starts this in a new session; the shim
 starts the containers whose images the node has (svclb forwarder, Rancher's health endpoints,
 Traefik, or a container that just runs; see `runtime.py`), records them with its pid in status.json
-once their ports are bound, and serves until SIGTERM. It needs no API access: an svclb container
+once their ports are bound, and serves until SIGTERM. On SIGTERM it stops every container at once,
+each as its process does on SIGTERM (Traefik drains, Rancher exits at once: `traefik.py`,
+`rancher.py`), after the container's `lifecycle.preStop.sleep.seconds` if it has one (the kubelet
+runs a preStop hook before the signal: kubernetes/kubernetes pkg/kubelet/kuberuntime/
+kuberuntime_container.go `killContainer` → `executePreStopHook`, the sleep action of
+PodLifecycleSleepAction, beta and on by default since 1.30), and exits when all have stopped; the
+kubelet SIGKILLs the shim's session when the pod's grace period is over (`shims.py`). It needs no API access: an svclb container
 reads its endpoints from the bundle's targets.json, Traefik its routes from routes.json. Each
 container writes its log under /var/log/pods (`pod_logs.py`).
 
@@ -21,6 +27,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +90,31 @@ def write_status(bundle: str, status: Obj) -> None:
     os.replace(partial, os.path.join(bundle, "status.json"))
 
 
+def pre_stop_sleep(spec: Obj) -> float:
+    """A container's preStop sleep action in seconds (0 without one).
+
+    Example:
+        pre_stop_sleep({"lifecycle": {"preStop": {"sleep": {"seconds": 5}}}})   # 5.0
+    """
+    return float((((spec.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}).get("seconds") or 0)
+
+
+def stop_containers(runtime: PodRuntime) -> None:
+    """Stop all containers in parallel, as the kubelet kills a pod's containers (one goroutine each)."""
+    specs = {spec["name"]: spec for spec in runtime.pod["spec"].get("containers") or []}
+
+    def stop(instance: Container, spec: Obj) -> None:
+        time.sleep(pre_stop_sleep(spec))
+        instance.stop()
+
+    threads = [threading.Thread(target=stop, args=(state.instance, specs.get(state.name) or {}))
+               for state in runtime.containers if state.instance is not None]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def main(argv: Sequence[str]) -> int:
     """Run the bundle's pod until SIGTERM; exit 2 on bad usage."""
     try:
@@ -101,5 +133,5 @@ def main(argv: Sequence[str]) -> int:
     write_status(bundle, {**runtime.state(), "pid": os.getpid()})
     while not stopping.wait(1.0):
         pass
-    runtime.stop()
+    stop_containers(runtime)
     return 0

@@ -24,7 +24,13 @@ Example:
     runtime = shims.launch(pod, "10.42.1.5", restart_count=0, tls_dir=tls_dir, stamp=stamp, targets={},
                            pulled=["docker.io/rancher/rancher:v2.10.1"])
     shims.adopt(pod)   # after a kubelet restart: the same containers, or None when the shim is gone
-    shims.stop(pod["metadata"]["uid"])
+    shims.terminate(uid); shims.alive(uid); shims.kill(uid); shims.remove(uid)   # a graceful stop, step by step
+    shims.stop(uid)    # the same, waiting here (a container being replaced)
+
+A pod's graceful stop is the kubelet's, not the shim's: SIGTERM to the shim (which stops its
+containers as their processes do on SIGTERM, `shim.py`), SIGKILL to its session once the grace
+period is over (kubernetes/kubernetes pkg/kubelet/kuberuntime/kuberuntime_container.go
+`killContainer`, through containerd's StopContainer with a timeout), then the bundle removed.
 """
 
 from __future__ import annotations
@@ -154,23 +160,36 @@ class Shims:
         """Replace a Traefik shim's routes file atomically (the same file write as svclb targets)."""
         write_targets(os.path.join(self.bundle(uid), "routes.json"), routes)
 
-    def stop(self, uid: str) -> None:
-        """SIGTERM the shim, SIGKILL its session after STOP_TIMEOUT, and remove its bundle."""
-        bundle = self.bundle(uid)
+    def signal(self, uid: str, number: signal.Signals) -> None:
+        """Send `number` to the live shim of `uid` (SIGKILL to its whole session), if there is one."""
         pid = self.pid(uid)
+        if pid is not None and self.alive(uid):
+            if number == signal.SIGKILL:
+                os.killpg(pid, number)
+            else:
+                os.kill(pid, number)
+
+    def terminate(self, uid: str) -> None:
+        self.signal(uid, signal.SIGTERM)
+
+    def kill(self, uid: str) -> None:
+        self.signal(uid, signal.SIGKILL)
+
+    def remove(self, uid: str) -> None:
+        """Forget a shim that is gone: reap it if this process started it, remove its bundle."""
         child = self.children.pop(uid, None)
-        if pid is not None and is_shim(pid, bundle):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + STOP_TIMEOUT
-            while is_shim(pid, bundle) and time.monotonic() < deadline:
-                if child is not None:
-                    child.poll()
-                time.sleep(0.05)
-            if is_shim(pid, bundle):
-                os.killpg(pid, signal.SIGKILL)
         if child is not None:
             child.wait()
-        shutil.rmtree(bundle, ignore_errors=True)
+        shutil.rmtree(self.bundle(uid), ignore_errors=True)
+
+    def stop(self, uid: str) -> None:
+        """SIGTERM the shim, SIGKILL its session after STOP_TIMEOUT, and remove its bundle."""
+        self.terminate(uid)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while self.alive(uid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.kill(uid)
+        self.remove(uid)
 
 
 def kill_all(root: str) -> None:

@@ -9,12 +9,25 @@ Upstream: traefik/traefik v2.11
 * pkg/middlewares/forwardedheaders/forwarded_header.go: X-Forwarded-Proto/-For/-Host/-Port/-Server and
   X-Real-Ip set by Traefik; a client's own X-Forwarded-* kept only when its address is in
   `--entryPoints.<ep>.forwardedHeaders.trustedIPs` (or `.insecure`), else removed first;
-* no matching router: 404 with the body "404 page not found"; an unreachable backend: 502 "Bad Gateway".
+* no matching router: 404 with the body "404 page not found"; an unreachable backend: 502 "Bad Gateway";
+* a route with a retry middleware (`retryAttempts`, ingress_routes.py) tries again after an error
+  before any response came back, up to its attempts in all, each try through the load balancer, so
+  on the route's next server (pkg/middlewares/retry/retry.go; traefik docs "Retry": "as soon as the
+  server answers, the middleware stops retrying, regardless of the response status"); the
+  exponential backoff between tries is not modelled;
+* on SIGTERM (pkg/server/server_entrypoint_tcp.go `TCPEntryPoint.Shutdown`, all entry points at
+  once): each entry point keeps accepting and serving for its
+  `--entryPoints.<ep>.transport.lifeCycle.requestAcceptGraceTimeout` (default 0: not at all), then
+  closes its listener and gives requests in flight up to `...transport.lifeCycle.graceTimeOut`
+  (default 10s) to finish, answering them with `Connection: close` as Go's `http.Server.Shutdown`
+  turns keep-alives off; then the process exits. Flag names are case-insensitive, durations are Go
+  durations or bare seconds (traefik docs "EntryPoints", transport.lifeCycle).
 Backends are reached over plain HTTP (the chart's Service ports 80); request bodies need a
 Content-Length (no chunked uploads).
 
 Example:
     traefik = TraefikContainer("10.42.0.7", container, "/run/.../routes.json", writer); traefik.start()
+    traefik.stop()   # SIGTERM: drains as its lifeCycle arguments say
 """
 
 from __future__ import annotations
@@ -30,8 +43,12 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from k3s_standin.controllers import durations
 from k3s_standin.node.listeners import Server, listen
 from k3s_standin.node.pod_logs import LogWriter
 
@@ -39,6 +56,7 @@ Obj = dict[str, Any]
 DEFAULT_CN = "TRAEFIK DEFAULT CERT"
 PORTS = {"web": 8000, "websecure": 8443}
 HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+DEFAULT_GRACE_TIMEOUT = 10.0
 FORWARDED = ("X-Forwarded-Proto", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Port",
              "X-Forwarded-Server", "X-Forwarded-Prefix", "X-Real-Ip", "Forwarded")
 
@@ -57,6 +75,47 @@ def trusted_networks(args: list[str], entry_point: str) -> list[ipaddress.IPv4Ne
         if option == "trustedips":
             networks += [ipaddress.ip_network(item.strip(), strict=False) for item in value.split(",") if item.strip()]
     return networks
+
+
+def life_cycle(args: list[str], entry_point: str) -> tuple[float, float]:
+    """(requestAcceptGraceTimeout, graceTimeOut) in seconds for the entry point, from the container args.
+
+    Example:
+        life_cycle(["--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=5s"], "web")   # (5.0, 10.0)
+    """
+    prefix = f"--entrypoints.{entry_point}.transport.lifecycle."
+    found = {"requestacceptgracetimeout": 0.0, "gracetimeout": DEFAULT_GRACE_TIMEOUT}
+    for arg in args:
+        name, _, value = arg.partition("=")
+        option = name.lower().removeprefix(prefix)
+        if name.lower().startswith(prefix) and option in found:
+            found[option] = durations.parse(value)
+    return found["requestacceptgracetimeout"], found["gracetimeout"]
+
+
+class InFlight:
+    """An entry point's requests being answered, and whether it is shutting down."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.closing = False
+        self.changed = threading.Condition()
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        with self.changed:
+            self.active += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.active -= 1
+                self.changed.notify_all()
+
+    def drained(self, timeout: float) -> bool:
+        """Wait until no request is in flight; False when `timeout` passed first."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.active == 0, timeout)
 
 
 def is_trusted(address: str, networks: list[Any] | None) -> bool:
@@ -137,11 +196,12 @@ class RouteTable:
                 contexts.update({host: context for host in item["hosts"]})
             self.routes, self.contexts, self.stamp = table.get("routes") or [], contexts, stamp
 
-    def backend(self, host: str, request_path: str) -> tuple[str, int] | None:
+    def route(self, host: str, request_path: str) -> Obj | None:
         self.refresh()
-        route = pick(self.routes, host, request_path)
-        if route is None:
-            return None
+        return pick(self.routes, host, request_path)
+
+    def server(self, route: Obj) -> tuple[str, int]:
+        """The route's next server, round robin (Traefik's weighted round robin, equal weights)."""
         ip, port = route["backends"][next(self.turns) % len(route["backends"])]
         return ip, int(port)
 
@@ -154,19 +214,34 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     scheme = "http"
     port = 8000
     trusted: list[Any] | None = []
+    in_flight: InFlight
 
     def handle_any(self) -> None:
-        target = self.table.backend(host_of(self.headers.get("Host") or ""), self.path.split("?")[0])
-        if target is None:
+        with self.in_flight.request():
+            self.proxy()
+
+    def end_headers(self) -> None:
+        if self.in_flight.closing:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        super().end_headers()
+
+    def proxy(self) -> None:
+        route = self.table.route(host_of(self.headers.get("Host") or ""), self.path.split("?")[0])
+        if route is None:
             return self.answer(404, "404 page not found\n")
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = self.forwarded_headers()
-        try:
-            upstream = http.client.HTTPConnection(*target, timeout=30)
-            upstream.request(self.command, self.path, body=body or None, headers=headers)
-            response = upstream.getresponse()
-            data = response.read()
-        except OSError:
+        for _ in range(int(route.get("retryAttempts") or 1)):
+            try:
+                upstream = http.client.HTTPConnection(*self.table.server(route), timeout=30)
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                break
+            except OSError:
+                continue
+        else:
             return self.answer(502, "Bad Gateway")
         self.send_response(response.status, response.reason)
         for name, value in response.getheaders():
@@ -214,12 +289,13 @@ class TraefikContainer:
         self.table = RouteTable(routes_file)
         self.writer = writer
         self.directory = os.path.dirname(routes_file)
-        self.servers: list[Server] = []
+        self.servers: dict[str, Server] = {}
+        self.in_flight = {name: InFlight() for name in PORTS}
 
     def handler(self, entry_point: str, scheme: str) -> type[Proxy]:
         return type(f"Proxy_{entry_point}", (Proxy,), {
             "table": self.table, "scheme": scheme, "port": self.ports[entry_point],
-            "trusted": trusted_networks(self.args, entry_point)})
+            "trusted": trusted_networks(self.args, entry_point), "in_flight": self.in_flight[entry_point]})
 
     def start(self) -> None:
         cert, key = default_certificate(self.directory)
@@ -234,13 +310,37 @@ class TraefikContainer:
                 sock.context = chosen
 
         context.sni_callback = by_sni
-        self.servers.append(listen(self.pod_ip, self.ports["web"], self.handler("web", "http")))
-        self.servers.append(listen(self.pod_ip, self.ports["websecure"], self.handler("websecure", "https"), context))
+        self.servers["web"] = listen(self.pod_ip, self.ports["web"], self.handler("web", "http"))
+        self.servers["websecure"] = listen(self.pod_ip, self.ports["websecure"], self.handler("websecure", "https"),
+                                           context)
         self.writer.line(f"Traefik version 2.11 (standin): entryPoints web :{self.ports['web']}, "
                          f"websecure :{self.ports['websecure']}")
         self.writer.line("No default certificate, generating one")
 
+    def shutdown(self, entry_point: str, server: Server) -> None:
+        """One entry point's TCPEntryPoint.Shutdown."""
+        accept_grace, grace = life_cycle(self.args, entry_point)
+        if accept_grace > 0:
+            self.writer.line(f"Waiting {durations_text(accept_grace)} for incoming requests to cease")
+            time.sleep(accept_grace)
+        self.in_flight[entry_point].closing = True
+        server.stop()
+        if not self.in_flight[entry_point].drained(grace):
+            self.writer.line(f"Server failed to shutdown within deadline ({durations_text(grace)})")
+
     def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-        self.servers = []
+        """SIGTERM: every entry point shuts down at once; returns when all are closed."""
+        self.writer.line("I have to go...")
+        self.writer.line("Stopping server gracefully")
+        threads = [threading.Thread(target=self.shutdown, args=item) for item in self.servers.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.servers = {}
+        self.writer.line("Server stopped")
+
+
+def durations_text(seconds: float) -> str:
+    """A duration as Traefik's log lines print short ones (Go's Duration String below a minute): 10s, 500ms."""
+    return f"{seconds:g}s" if seconds >= 1 else f"{seconds * 1000:g}ms"

@@ -1,24 +1,18 @@
 """Proxmox host maintenance on the lab (`python host_maintenance.py`, what `make host-maintenance` runs),
 over the pct inventory (its `proxmox_hosts` are nodes lab and lab2).
 
-Default lab: node lab2 holds k3s-worker-2 (vmid 112, lab/topology.py). What the lab deploys for
-Rancher: `rancher.replicas: 1` and k3s's packaged Traefik with one replica, neither spread by
-anti-affinity in the stand-in, so either may run on k3s-worker-2; draining it would then leave
-Rancher without a pod or an ingress controller for the seconds their replacements take. Real
-operators run Rancher with more replicas; here the module first moves Rancher's and Traefik's pods
-off k3s-worker-2 (cordon, delete, Ready elsewhere, uncordon), so "Rancher has a replica elsewhere"
-holds before the probe starts. Then, with Rancher's /ping probed through HAProxy every 0.5 s the
-whole time (0 failures expected): the maintenance of lab2 drains k3s-worker-2 and shuts its container
-down, the record in the cluster names it, the node goes NotReady (the "reboot"), `DONE=1` starts it,
-it is Ready and uncordoned, the record is gone and verify is green.
-
-Not in `make test` yet (`make test-day2`): Rancher's and Traefik's second replicas, their
-PodDisruptionBudgets and a drained pod that serves until it has left its Service are issue 18's open
-work. The HA lab's refusal is tests/lab/test_ha_lab.py's.
+Default lab: node lab2 holds k3s-worker-2 (vmid 112, lab/topology.py). The lab deploys Rancher with
+two replicas and Traefik with two, each spread over the nodes and guarded by a PodDisruptionBudget
+(minAvailable 1), so whichever of their pods run on k3s-worker-2 the drain evicts one at a time while
+the other serves. With Rancher's /ping probed through HAProxy every 0.5 s the whole time (0 failures
+expected): the maintenance of lab2 drains k3s-worker-2 and shuts its container down, the record in the
+cluster names it, the node goes NotReady (the "reboot"), `DONE=1` starts it, it is Ready and
+uncordoned, the record is gone and verify is green. The HA lab's refusal is tests/lab/test_ha_lab.py's.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -33,7 +27,6 @@ from tests.lab.helpers import (
     ready,
     run_host_maintenance,
     run_verify,
-    single_replicas_moved_off,
     unschedulable,
     wait_ready_state,
 )
@@ -75,13 +68,7 @@ class RancherProbe:
 
 
 @pytest.fixture(scope="module")
-def rancher_elsewhere(deployed_ssh) -> None:
-    """Rancher's and Traefik's pods moved off k3s-worker-2 (see the module docstring)."""
-    single_replicas_moved_off(WORKER)
-
-
-@pytest.fixture(scope="module")
-def probe(rancher_elsewhere):
+def probe(deployed_ssh):
     running = RancherProbe()
     running.thread.start()
     yield running
@@ -125,6 +112,14 @@ def test_done_brings_it_back_ready_and_uncordoned(after):
     assert after.returncode == 0, after.stdout[-3000:]
     assert "host maintenance of node lab2 done: its containers are back, uncordoned and verified" in after.stdout
     assert (container_status(WORKER_VMID), ready(WORKER), unschedulable(WORKER)) == ("status: running", "True", False)
+
+
+def test_each_step_says_how_long_it_took(before, after):
+    """The node's shutdown and its return, each timed (docs/OPERATIONS.md gives these times); shown with -rP."""
+    down = re.findall(r"k3s-worker-2 \(vmid 112\) drained and shut down on lab2 in ([\d.]+)s", before.stdout)
+    back = re.findall(r"k3s-worker-2 \(vmid 112\) back and uncordoned in ([\d.]+)s", after.stdout)
+    print(f"k3s-worker-2 drained and shut down in {down}s, back and uncordoned in {back}s")
+    assert (len(down), len(back)) == (1, 1)
 
 
 def test_the_record_is_gone_after_done(after):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from k3s_standin.release import DEFAULT_K3S_VERSION, PREVIOUS_K3S_VERSION
 from standin_build import binary_name
 from topology import BUILD_DIR
 
-from tests.lab.helpers import changed_operations, in_container, kubectl, pct, run_pyinfra
+from tests.lab.helpers import changed_operations, in_container, kubectl, pct, run_pyinfra, wait_for
 from verify import host_probe
 
 HAPROXY_IP = "10.213.0.121"
@@ -73,9 +74,12 @@ def binary_sha256(node: str, path: str = "/usr/local/bin/k3s") -> str:
 
 
 def guarded_pods() -> list[dict] | None:
-    """The guarded pods; None while the API does not answer (the single server restarting)."""
+    """The guarded pods; None while the API does not answer (the single server restarting). An empty
+    list counts as no answer too: the ReplicaSet always has its pods, and the stand-in's API has been
+    seen answering an empty list for a second while its single server restarted (open: real
+    kube-apiserver does not)."""
     listed = kubectl("get", "pods", "-n", "default", "-l", f"app={GUARDED}", "-o", "json")
-    return json.loads(listed)["items"] if listed else None
+    return (json.loads(listed)["items"] or None) if listed else None
 
 
 def ready_count(pods: list[dict]) -> int:
@@ -88,7 +92,8 @@ class Probes:
 
     def __init__(self) -> None:
         self.failures: list[str] = []
-        self.guarded_ready: list[int] = []
+        self.guarded_ready: list[tuple[str, int]] = []
+        self.guarded_low: list[list] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run)
 
@@ -99,7 +104,12 @@ class Probes:
                 self.failures.append(f"{time.strftime('%H:%M:%S')} {answer['error'] or answer['body'][:80]}")
             pods = guarded_pods()
             if pods is not None:
-                self.guarded_ready.append(ready_count(pods))
+                self.guarded_ready.append((time.strftime("%H:%M:%S"), ready_count(pods)))
+                if ready_count(pods) < 1:
+                    self.guarded_low.append([(pod["metadata"]["name"], pod.get("spec", {}).get("nodeName"),
+                                              bool(pod["metadata"].get("deletionTimestamp")),
+                                              [(c["type"], c["status"]) for c in pod.get("status", {}).get("conditions", [])])
+                                             for pod in pods])
             time.sleep(PROBE_SECONDS)
 
 
@@ -143,14 +153,14 @@ def stopped_run(at_previous, probes):
     in_container("111", f"mkdir -p {Path(BROKEN_DROP_IN).parent} && printf '[Service]\\nExecStartPre=/bin/false\\n' "
                         f"> {BROKEN_DROP_IN} && systemctl daemon-reload")
     try:
-        return run_pyinfra(at_previous, "upgrade.py", "--data", "upgrade_timeout=90")
+        return run_pyinfra(at_previous, "upgrade.py", "--data", "upgrade_timeout=60")
     finally:
         in_container("111", f"rm -f {BROKEN_DROP_IN} && systemctl daemon-reload")
 
 
 def test_a_node_failing_mid_way_stops_the_upgrade_in_one_line(stopped_run):
     assert stopped_run.returncode != 0
-    assert ("upgrade stopped at k3s-worker-1 (restart: not back within 90s); nothing else touched; left on the old "
+    assert ("upgrade stopped at k3s-worker-1 (restart: not back within 60s); nothing else touched; left on the old "
             "version: k3s-worker-2;") in stopped_run.stdout, stopped_run.stdout[-3000:]
 
 
@@ -173,13 +183,20 @@ def test_the_rerun_completes_every_node_at_the_new_version(rerun):
     assert set(kubelet_versions().values()) == {DEFAULT_K3S_VERSION}
 
 
+def test_each_upgraded_node_says_how_long_it_took(stopped_run, rerun):
+    """One line per node, over both runs (docs/OPERATIONS.md gives these times); shown with -rP."""
+    timed = re.findall(r"(k3s-[\w-]+) upgraded to \S+ in ([\d.]+)s", stopped_run.stdout + rerun.stdout)
+    print("\n".join(f"{node} upgraded in {seconds}s" for node, seconds in timed))
+    assert [node for node, _ in timed] == list(NODES)
+
+
 def test_rancher_answered_through_haproxy_throughout(rerun, probes):
     assert probes.failures == []
 
 
 def test_the_pod_disruption_budget_was_respected(rerun, probes):
     pods = guarded_pods() or []
-    assert min(probes.guarded_ready) >= 1
+    assert probes.guarded_ready and [seen for seen in probes.guarded_ready if seen[1] < 1] == [], probes.guarded_low
     assert ready_count(pods) == 2 and all(pod["spec"]["nodeName"] != "k3s-worker-2" for pod in pods)
 
 
@@ -198,7 +215,16 @@ def test_the_datastore_copy_is_kept_0600(rerun):
     assert listed and set(listed) == {"600"}
 
 
+def rancher_rolled_out() -> bool:
+    status = json.loads(kubectl("get", "deployment", "rancher", "-n", "cattle-system", "-o", "json") or "{}").get("status", {})
+    return bool(status) and status.get("updatedReplicas") == status.get("readyReplicas") == status.get("replicas") \
+        and not status.get("unavailableReplicas")
+
+
 def test_a_deploy_after_the_upgrade_changes_nothing(rerun, at_previous):
+    # The last node's evicted Rancher pod may still be starting elsewhere when the upgrade ends (the
+    # budget guards the next drain, not the end of the run); the deploy would wait for it, a change.
+    wait_for("Rancher's Deployment rolled out", rancher_rolled_out, 180)
     result = run_pyinfra(at_previous, "deploy.py")
     assert result.returncode == 0, result.stdout[-3000:]
     assert changed_operations(result.stdout) == []

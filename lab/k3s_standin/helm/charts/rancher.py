@@ -2,7 +2,10 @@
 ingress.yaml, issuer-rancher.yaml, issuer-letsEncrypt.yaml, secret.yaml, serviceAccount.yaml), trimmed
 to the kinds the stand-in serves (no RBAC objects):
 
-* Deployment `rancher` (image `rancherImage:rancherImageTag`, default tag the chart's appVersion;
+* Deployment `rancher` (`replicas`, default 3; rolling update maxSurge 1 and maxUnavailable 0 for one
+  replica, else 1; pod anti-affinity on its own `app` label over `topologyKey` (default
+  kubernetes.io/hostname), preferred with weight 100 or, with `antiAffinity: required`, required; node
+  affinity `kubernetes.io/os NotIn [windows]`; image `rancherImage:rancherImageTag`, default tag the chart's appVersion;
   args `--http-listen-port=80 --https-listen-port=443 --add-local`, `--no-cacerts` with
   `tls: external`; ports http 80 / https 443; startup/readiness/liveness on `/healthz` port 80; with
   `privateCA: true` the `tls-ca` Secret mounted at /etc/rancher/ssl/cacerts.pem, so the pod waits for it),
@@ -13,6 +16,9 @@ to the kinds the stand-in serves (no RBAC objects):
 * Issuer `rancher` (cert-manager.io/v1): CA issuer on `tls-rancher` in `rancher` mode, ACME in
   `letsEncrypt` mode, so without cert-manager's CRDs the install fails,
 * Secret `bootstrap-secret` (bootstrapPassword), ServiceAccount `rancher`.
+
+No PodDisruptionBudget: no released chart has one (2.10.1 up to the 2.15 tags; a pull request's
+`templates/podDisruptionBudget.yaml`, rancher/rancher 936d223837, was never merged).
 
 `CATTLE_SERVER_URL` is set from `hostname` for the stand-in's Rancher container, which names its
 certificate after it (the real Rancher reads its server-url setting instead).
@@ -47,6 +53,21 @@ def probe(period: int, timeout: int, failures: int | None = None) -> Obj:
     return result
 
 
+def affinity(release: Release) -> Obj:
+    """deployment.yaml's `affinity`: anti-affinity on the pods' `app` label, Linux nodes only
+    (`_helpers.tpl` linux-node-selector-terms)."""
+    values = release.values
+    term = {"labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [release.name]}]},
+            "topologyKey": values.get("topologyKey") or "kubernetes.io/hostname"}
+    if values.get("antiAffinity", "preferred") == "required":
+        anti: Obj = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    else:
+        anti = {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}
+    return {"podAntiAffinity": anti,
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/os", "operator": "NotIn", "values": ["windows"]}]}]}}}
+
+
 def deployment(release: Release, tls: str) -> Obj:
     values, name = release.values, release.name
     replicas = int(values.get("replicas", 3))
@@ -69,6 +90,7 @@ def deployment(release: Release, tls: str) -> Obj:
         "startupProbe": probe(10, 5, int((values.get("startupProbe") or {}).get("failureThreshold", 12))),
         "livenessProbe": probe(30, 5, 5), "readinessProbe": probe(30, 5, 5)}
     pod: Obj = {"serviceAccountName": name, "priorityClassName": values.get("priorityClassName", "rancher-critical"),
+                "affinity": affinity(release),
                 "tolerations": [{"key": "cattle.io/os", "value": "linux", "effect": "NoSchedule",
                                  "operator": "Equal"}],
                 "containers": [container]}
@@ -80,7 +102,8 @@ def deployment(release: Release, tls: str) -> Obj:
     meta = metadata(release, name)
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0 if replicas == 1 else 1}},
                      "template": {"metadata": {"labels": dict(labels, release=name)}, "spec": pod}}}
 
 

@@ -1,10 +1,16 @@
 """k3s's packaged `traefik` chart (traefik/traefik-helm-chart v27.0.2 as k3s-charts packages it,
-27.0.201+up27.0.2: templates/deployment.yaml, _podtemplate.tpl, service.yaml, ingressclass.yaml),
-trimmed to what the stand-in runs: Deployment `traefik` (container `traefik`, ports `traefik` 9000,
+27.0.201+up27.0.2: templates/deployment.yaml, _podtemplate.tpl, service.yaml, ingressclass.yaml,
+poddisruptionbudget.yaml), trimmed to what the stand-in runs: Deployment `traefik`
+(`deployment.replicas`, default 1, more than one refused with an ACME argument; `updateStrategy`,
+default RollingUpdate maxUnavailable 0 / maxSurge 1; container `traefik`, ports `traefik` 9000,
 `web` 8000, `websecure` 8443, `metrics` 9100; the chart's `--entryPoints.*` arguments, with
-`forwardedHeaders.trustedIPs` and `proxyProtocol.trustedIPs` of `ports.<name>`; readiness on /ping),
+`forwardedHeaders.trustedIPs` and `proxyProtocol.trustedIPs` of `ports.<name>`; readiness on /ping;
+`deployment.terminationGracePeriodSeconds`, default 60; `affinity` and `topologySpreadConstraints`
+as given: the chart passes them through `tpl`, the stand-in takes them literally),
 Service `traefik` of `service.type` (LoadBalancer) with the exposed ports (web 80, websecure 443),
-IngressClass `traefik`, the default class.
+IngressClass `traefik`, the default class, and with `podDisruptionBudget.enabled` a policy/v1
+PodDisruptionBudget `traefik` over the pods' selector labels with `minAvailable` and/or
+`maxUnavailable` (each only when set and not 0: the template's `if`).
 
 Example:
     render(Release("traefik", "kube-system", {"name": "traefik", "version": "27.0.201+up27.0.2"}, values, "v1.31.4+k3s1"))
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k3s_standin.helm.charts import Obj, Release
+from k3s_standin.helm.charts import Obj, Release, RenderError
 
 DEFAULT_PORTS: dict[str, Obj] = {
     "traefik": {"port": 9000, "expose": False, "exposedPort": 9000, "protocol": "TCP"},
@@ -48,6 +54,31 @@ def entrypoint_args(ports: dict[str, Obj]) -> list[str]:
     return args
 
 
+DEFAULT_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
+def disruption_budget(release: Release, selector: dict[str, str], labels: dict[str, str]) -> Obj | None:
+    """poddisruptionbudget.yaml, when `podDisruptionBudget.enabled`."""
+    settings = release.values.get("podDisruptionBudget") or {}
+    if not settings.get("enabled"):
+        return None
+    spec: Obj = {"selector": {"matchLabels": dict(selector)}}
+    for key in ("minAvailable", "maxUnavailable"):
+        if settings.get(key):
+            spec[key] = settings[key]
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+            "metadata": {"name": release.name, "namespace": release.namespace, "labels": labels}, "spec": spec}
+
+
+def replicas_of(values: Obj) -> int:
+    """`default 1 .Values.deployment.replicas`, refused above one with ACME (deployment.yaml's `fail`)."""
+    replicas = int((values.get("deployment") or {}).get("replicas") or 1)
+    if replicas > 1 and any(".acme." in str(arg) for arg in values.get("additionalArguments") or []):
+        raise RenderError("execution error at (traefik/templates/deployment.yaml): "
+                          "You can not enable acme if you set more than one traefik replica")
+    return replicas
+
+
 def render(release: Release) -> list[Obj]:
     values, namespace = release.values, release.namespace
     labels = {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": f"{release.name}-{namespace}"}
@@ -56,15 +87,16 @@ def render(release: Release) -> list[Obj]:
     registry = ((values.get("global") or {}).get("systemDefaultRegistry") or image.get("registry") or "")
     reference = "/".join(part for part in (registry, image.get("repository", "traefik")) if part)
     ports = ports_of(values)
+    deployment_values = values.get("deployment") or {}
     args = ["--global.checknewversion", "--global.sendanonymoususage", *entrypoint_args(ports),
             "--api.dashboard=true", "--ping=true", "--metrics.prometheus=true",
             "--metrics.prometheus.entrypoint=metrics", "--providers.kubernetescrd",
             "--providers.kubernetesingress",
             f"--providers.kubernetesingress.ingressendpoint.publishedservice={namespace}/{release.name}",
             *[str(arg) for arg in values.get("additionalArguments") or []]]
-    deployment_values = values.get("deployment") or {}
     pod_spec: Obj = {
-        "serviceAccountName": release.name, "terminationGracePeriodSeconds": 60,
+        "serviceAccountName": release.name,
+        "terminationGracePeriodSeconds": int(deployment_values.get("terminationGracePeriodSeconds") or 60),
         "containers": [{
             "name": "traefik", "image": f"{reference}:{image.get('tag') or release.app_version}",
             "imagePullPolicy": image.get("pullPolicy", "IfNotPresent"), "args": args,
@@ -77,14 +109,15 @@ def render(release: Release) -> list[Obj]:
                                           "scheme": "HTTP"},
                               "initialDelaySeconds": 2, "periodSeconds": 10, "failureThreshold": 3}}],
     }
-    for key in ("priorityClassName", "tolerations", "nodeSelector", "hostNetwork", "dnsPolicy"):
+    for key in ("priorityClassName", "tolerations", "nodeSelector", "hostNetwork", "dnsPolicy", "affinity",
+                "topologySpreadConstraints"):
         if values.get(key) not in (None, "", [], {}):
             pod_spec[key] = values[key]
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": release.name, "namespace": namespace, "labels": meta_labels},
-        "spec": {"replicas": int(deployment_values.get("replicas", 1)), "selector": {"matchLabels": labels},
-                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "spec": {"replicas": replicas_of(values), "selector": {"matchLabels": labels},
+                 "strategy": values.get("updateStrategy") or DEFAULT_STRATEGY,
                  "template": {"metadata": {"labels": meta_labels,
                                            "annotations": dict(deployment_values.get("podAnnotations") or {})},
                               "spec": pod_spec}}}
@@ -102,6 +135,9 @@ def render(release: Release) -> list[Obj]:
     account = {"apiVersion": "v1", "kind": "ServiceAccount",
                "metadata": {"name": release.name, "namespace": namespace, "labels": meta_labels}}
     objects: list[Any] = [account, service, deployment]
+    budget = disruption_budget(release, labels, meta_labels)
+    if budget is not None:
+        objects.append(budget)
     ingress_class = values.get("ingressClass") or {"enabled": True, "isDefaultClass": True}
     if ingress_class.get("enabled", True):
         objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
