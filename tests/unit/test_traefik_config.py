@@ -13,7 +13,7 @@ from pyinfra.context import ctx_inventory, ctx_state
 from tasks.helm_chart import manifest_present
 from tasks.settings import InvalidField
 from tasks.traefik_config import MANIFEST_PATH, TraefikValues, render_manifest, traefik_values, trusted_ips
-from tests.unit.operation_outputs import run
+from tests.unit.operation_outputs import host_state, run
 
 DEFAULTS = TraefikValues(replicas=2, min_available=1, accept_grace_seconds=5)
 DRAIN = ["--entryPoints.web.transport.lifeCycle.requestAcceptGraceTimeout=5s",
@@ -84,10 +84,10 @@ def test_a_rerun_with_the_live_manifest_changes_nothing():
     content = render_manifest(DEFAULTS, ["10.213.0.5/32"])
     assert render_manifest(traefik_values({}), ["10.213.0.5/32"]) == content
     live = {"mode": "600", "sha256": hashlib.sha256(content.encode()).hexdigest()}
-    commands, host = run(manifest_present, facts={"FileDigests": {MANIFEST_PATH: live}}, path=MANIFEST_PATH,
+    commands, host = run(manifest_present, facts=host_state(files={MANIFEST_PATH: live}), path=MANIFEST_PATH,
                          content=content)
     assert (commands, host.noop_description) == ([], f"{MANIFEST_PATH} is up to date")
     older = {"mode": "600", "sha256": hashlib.sha256(render_manifest(DEFAULTS, None).encode()).hexdigest()}
-    commands, _ = run(manifest_present, facts={"FileDigests": {MANIFEST_PATH: older}}, path=MANIFEST_PATH,
+    commands, _ = run(manifest_present, facts=host_state(files={MANIFEST_PATH: older}), path=MANIFEST_PATH,
                       content=content)
     assert ["upload", content, "/var/lib/rancher/k3s/server/manifests/.traefik-config.yaml.new"] in commands
