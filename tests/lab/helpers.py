@@ -42,6 +42,14 @@ def kubectl(*args: str) -> str:
     return result.stdout.decode().strip()
 
 
+def rancher_rolled_out() -> bool:
+    """Rancher's Deployment has every replica updated and Ready (a deploy then finds /ping answering
+    at once: a wait for it would count as a change)."""
+    status = json.loads(kubectl("get", "deployment", "rancher", "-n", "cattle-system", "-o", "json") or "{}").get("status", {})
+    return bool(status) and status.get("updatedReplicas") == status.get("readyReplicas") == status.get("replicas") \
+        and not status.get("unavailableReplicas")
+
+
 def rancher_ca() -> str | None:
     """The CA verify trusts for Rancher's certificate (verify.rancher.trusted_ca), read with kubectl."""
     for name, key in TRUST_SECRETS:

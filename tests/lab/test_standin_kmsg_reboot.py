@@ -4,7 +4,7 @@ it unreachable, Rancher's pod is evicted from it after its toleration (30 s in t
 elsewhere, and its svclb port does not answer. With /dev/kmsg back and the agent restarted it is
 Ready again and the taints go away.
 
-Rancher's pod is moved onto the worker first (the other nodes cordoned while its pod is replaced),
+Rancher's pods are moved onto the worker first (the other nodes cordoned while they are replaced),
 so the eviction is of a pod that really ran there. Needs a deployed lab; restores the unit after."""
 
 from __future__ import annotations
@@ -47,15 +47,16 @@ def svclb_port_answers() -> bool:
 
 @pytest.fixture(scope="module")
 def rebooted_without_fix(deployed_ssh):
-    """Rancher on the worker, the worker's kmsg line removed, then ``pct reboot``; restored after."""
+    """Rancher on the worker only (its replicas there, preferred anti-affinity giving way), the
+    worker's kmsg line removed, then ``pct reboot``; restored after."""
     for node in (WORKER, *OTHERS):
         wait_ready_state(node, True, deadline=180)
-    if running_rancher_nodes() != [WORKER]:
+    if set(running_rancher_nodes()) != {WORKER}:
         for node in OTHERS:
             kubectl("cordon", node)
         try:
             kubectl("delete", "pods", "-n", "cattle-system", "-l", "app=rancher", "--wait=false")
-            wait_for("Rancher running on the worker", lambda: running_rancher_nodes() == [WORKER], 120)
+            wait_for("Rancher running on the worker only", lambda: set(running_rancher_nodes()) == {WORKER}, 120)
         finally:
             for node in OTHERS:
                 kubectl("uncordon", node)

@@ -32,7 +32,7 @@ from k3s_standin.release import DEFAULT_K3S_VERSION, PREVIOUS_K3S_VERSION
 from standin_build import binary_name
 from topology import BUILD_DIR
 
-from tests.lab.helpers import changed_operations, in_container, kubectl, pct, run_pyinfra, wait_for
+from tests.lab.helpers import changed_operations, in_container, kubectl, pct, rancher_rolled_out, run_pyinfra, wait_for
 from verify import host_probe
 
 HAPROXY_IP = "10.213.0.121"
@@ -213,12 +213,6 @@ def test_the_old_binaries_are_kept_for_rollback(rerun):
 def test_the_datastore_copy_is_kept_0600(rerun):
     listed = in_container("101", "stat -c '%a' /var/lib/rancher/k3s/server/db/pre-upgrade-*.db").stdout.decode().split()
     assert listed and set(listed) == {"600"}
-
-
-def rancher_rolled_out() -> bool:
-    status = json.loads(kubectl("get", "deployment", "rancher", "-n", "cattle-system", "-o", "json") or "{}").get("status", {})
-    return bool(status) and status.get("updatedReplicas") == status.get("readyReplicas") == status.get("replicas") \
-        and not status.get("unavailableReplicas")
 
 
 def test_a_deploy_after_the_upgrade_changes_nothing(rerun, at_previous):
