@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,28 +17,12 @@ from conftest import free_port
 from k3s_standin.node import svclb
 from k3s_standin.node.pod_logs import LogWriter
 from k3s_standin.node.traefik import TraefikContainer, life_cycle
-
-SLOW_SECONDS = 1.5
-
-
-class Backend(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path == "/slow":
-            time.sleep(SLOW_SECONDS)
-        self.send_response(200)
-        self.send_header("Content-Length", "4")
-        self.end_headers()
-        self.wfile.write(b"pong")
-
-    def log_message(self, *args: Any) -> None:
-        return
+from pong_backend import SLOW_SECONDS, Pong
 
 
 @pytest.fixture
 def start_traefik(tmp_path: Path) -> Iterator[Callable[..., tuple[TraefikContainer, int]]]:
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pong)
     threading.Thread(target=backend.serve_forever, daemon=True).start()
     routes = {"routes": [{"host": "rancher.lab", "path": "/", "pathType": "Prefix",
                           "backends": [["127.0.0.1", backend.server_address[1]]]}], "certificates": []}

@@ -18,22 +18,10 @@ from conftest import free_port
 from k3s_standin.node import ingress_routes, svclb
 from k3s_standin.node.pod_logs import LogWriter
 from k3s_standin.node.traefik import TraefikContainer
+from pong_backend import Pong
 
 RETRY = {"metadata": {"namespace": "cattle-system", "name": "rancher-retry"}, "spec": {"retry": {"attempts": 3}}}
 ANNOTATION = {ingress_routes.MIDDLEWARES_ANNOTATION: "cattle-system-rancher-retry@kubernetescrd"}
-
-
-class Pong(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(200)
-        self.send_header("Content-Length", "4")
-        self.end_headers()
-        self.wfile.write(b"pong")
-
-    def log_message(self, *args: Any) -> None:
-        return
 
 
 def ingress(annotations: dict[str, str]) -> dict[str, Any]:
