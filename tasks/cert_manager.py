@@ -34,7 +34,7 @@ from facts.names import KUBE_API, manifest_path
 from tasks import render
 from tasks.chart_source import ChartSource, chart_source, check_fits
 from tasks.helm_chart import chart_archive_present, chart_ready, manifest_absent, manifest_present
-from tasks.settings import InvalidField, fields_of, value
+from tasks.settings import InvalidField, data_section, fields_of, value
 
 FIELDS = fields_of("cert_manager")
 NAMESPACE = "cert-manager"
@@ -73,12 +73,7 @@ class CertManagerValues:
 
 def cert_manager_values(data: Mapping[str, Any]) -> CertManagerValues:
     """Validate host data ``cert_manager`` (absent: every default); raises InvalidField."""
-    settings = data.get("cert_manager") or {}
-    if not isinstance(settings, Mapping):
-        raise InvalidField("cert_manager", f"must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(FIELDS))
-    if unknown:
-        raise InvalidField(f"cert_manager.{unknown[0]}", "unknown field")
+    settings = data_section(data, "cert_manager", FIELDS)
     seconds = settings.get("wait_seconds", FIELDS["wait_seconds"].default)
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
         raise InvalidField("cert_manager.wait_seconds", f"must be a number of seconds > 0, got {seconds!r}")

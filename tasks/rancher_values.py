@@ -40,7 +40,7 @@ import yaml
 from tasks import render
 from tasks.chart_source import ChartSource, chart_source
 from tasks.rancher_tls import TlsMaterial, tls_material
-from tasks.settings import InvalidField, fields_of
+from tasks.settings import InvalidField, data_section, fields_of
 
 FIELDS = fields_of("rancher")
 RETRY_MIDDLEWARE = "rancher-retry"
@@ -137,12 +137,7 @@ def _password(data: Mapping[str, Any]) -> str | None:
 
 def rancher_values(data: Mapping[str, Any]) -> RancherValues:
     """Validate a host's data into ``RancherValues``; raises ``InvalidField`` naming the field."""
-    settings = data.get("rancher")
-    if not isinstance(settings, Mapping):
-        raise InvalidField("rancher", f"must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(FIELDS))
-    if unknown:
-        raise InvalidField(f"rancher.{unknown[0]}", "unknown field")
+    settings = data_section(data, "rancher", FIELDS, required=True)
     hostname = _hostname(settings, data)
     tls = _choice(settings, "tls")
     return RancherValues(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -302,6 +302,22 @@ class InvalidField(ValueError):
         super().__init__(f"field {field_name}: {problem}")
         self.field = field_name
         self.problem = problem
+
+
+def data_section(data: Mapping[str, Any], name: str, fields: Iterable[str], required: bool = False) -> Mapping[str, Any]:
+    """Host data ``name`` as a mapping of known fields only (absent: empty, unless ``required``);
+    raises ``InvalidField`` naming the field.
+
+    Example:
+        data_section({"traefik": {"replicas": 3}}, "traefik", ("replicas",)) == {"replicas": 3}
+    """
+    settings = data.get(name) if required else (data.get(name) or {})
+    if not isinstance(settings, Mapping):
+        raise InvalidField(name, f"must be a mapping, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise InvalidField(f"{name}.{unknown[0]}", "unknown field")
+    return settings
 
 
 def data_error(key: str, problem: str, of: Host | None = None) -> DeployDataError:

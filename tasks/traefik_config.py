@@ -44,7 +44,7 @@ from pyinfra.api.exceptions import PyinfraError
 from facts.names import manifest_path
 from tasks import render
 from tasks.helm_chart import manifest_present
-from tasks.settings import InvalidField, fields_of, mapping
+from tasks.settings import InvalidField, data_section, fields_of, mapping
 
 MANIFEST_PATH = manifest_path("traefik-config")
 FIELDS = fields_of("traefik")
@@ -83,12 +83,7 @@ def traefik_values(data: Mapping[str, Any]) -> TraefikValues:
     Example:
         traefik_values({"traefik": {"replicas": 3}}) == TraefikValues(replicas=3, min_available=1)
     """
-    settings = data.get("traefik") or {}
-    if not isinstance(settings, Mapping):
-        raise InvalidField("traefik", f"must be a mapping, got {type(settings).__name__}")
-    unknown = sorted(set(settings) - set(FIELDS))
-    if unknown:
-        raise InvalidField(f"traefik.{unknown[0]}", "unknown field")
+    settings = data_section(data, "traefik", FIELDS)
     return TraefikValues(replicas=whole_field(settings, "replicas"),
                          min_available=whole_field(settings, "min_available"),
                          accept_grace_seconds=whole_field(settings, "accept_grace_seconds"))
