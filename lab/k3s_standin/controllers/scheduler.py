@@ -1,7 +1,8 @@
 """Scheduler: binds Pending pods to nodes that pass kube-scheduler's filters, else records why.
 
 Unschedulable pods get `PodScheduled=False`, reason `Unschedulable` and the real FitError message,
-plus a `FailedScheduling` Warning event whenever that message changes.
+plus a `FailedScheduling` Warning event whenever that message changes (kubernetes/kubernetes
+pkg/scheduler/schedule_one.go `handleSchedulingFailure`, pkg/scheduler/framework/types.go `FitError`).
 
 Example:
     Scheduler(api).reconcile()

@@ -4,7 +4,8 @@ Filters run per node in kube-scheduler's order (NodeUnschedulable, TaintTolerati
 NodePorts, PodTopologySpread, InterPodAffinity); the first failing one gives the node's reason. The
 message is the real FitError text: reasons counted, sorted as strings, then the preemption
 post-filter summary. The nodes that pass are scored by PodTopologySpread and InterPodAffinity, each
-with weight 2 as in kube-scheduler's default profile (pkg/scheduler/apis/config/v1/default_plugins.go);
+with weight 2 as in kube-scheduler's default profile (kubernetes/kubernetes
+pkg/scheduler/apis/config/v1/default_plugins.go; the plugins under pkg/scheduler/framework/plugins/);
 the highest wins. The other default scorers (resources, image locality) are stood in for by "fewest
 pods", then the node's name, where kube-scheduler picks at random among equal scores.
 
