@@ -144,19 +144,31 @@ def node_problem(name: str, ready: bool, taints: list[Obj]) -> str | None:
     return f"{name} {state}" + (f" tainted {', '.join(keeping_away)}" if keeping_away else "")
 
 
-def nodes(text: str) -> tuple[list[str], str | None]:
-    """(problems, error) from ``name<TAB>Ready status<TAB>taints JSON`` lines."""
-    problems = []
+def node_rows(text: str) -> list[tuple[str, str, str]] | None:
+    """``(name, Ready status, taints JSON)`` per line of the ``nodes`` read (``kube_reads.read_nodes``);
+    ``None`` when a line is not one (the API's error in its place).
+
+    Example:
+        node_rows("a\tTrue\t\nb\tUnknown\t[]") == [("a", "True", ""), ("b", "Unknown", "[]")]
+    """
+    rows = []
     for line in filter(None, text.splitlines()):
         # a node without taints ends in a tab that output handling may strip
         fields = line.split("\t", 2)
         if len(fields) < 2:
-            return [], last_line(text)
+            return None
         name, ready, taints = (fields + [""])[:3]
-        problem = node_problem(name, ready == "True", json.loads(taints) if taints else [])
-        if problem:
-            problems.append(problem)
-    return problems, None
+        rows.append((name, ready, taints))
+    return rows
+
+
+def nodes(text: str) -> tuple[list[str], str | None]:
+    """(problems, error) from the ``nodes`` read's lines."""
+    rows = node_rows(text)
+    if rows is None:
+        return [], last_line(text)
+    problems = [node_problem(name, ready == "True", json.loads(taints) if taints else []) for name, ready, taints in rows]
+    return [problem for problem in problems if problem], None
 
 
 def first(found: list[str], shown: int = 3) -> str:

@@ -24,6 +24,7 @@ from pyinfra.api.state import State
 from pyinfra.context import ctx_host
 
 from facts import cluster_reads
+from facts.chart_status import node_rows
 from facts.cluster_nodes import ClusterNodes
 from facts.kube_reads import FAILED
 from tasks.node_back import NodeRestart, clock_command, not_back_yet, parse_probe, probe_command
@@ -107,9 +108,8 @@ def shown_ready(ready: dict[str, str] | None, names: list[str]) -> bool:
 def ready_in(text: str) -> dict[str, str] | None:
     """Each node's Ready status from ``kube_reads``' ``nodes`` section (``name<TAB>status<TAB>taints``);
     ``None`` when the API did not answer."""
-    if text.startswith(FAILED):
-        return None
-    return {name: status for name, status, *_ in (line.split("\t") for line in text.splitlines() if line.strip())}
+    rows = None if text.startswith(FAILED) else node_rows(text)
+    return None if rows is None else {name: status for name, status, _ in rows}
 
 
 def read_ready(target: Any) -> dict[str, str] | None:
