@@ -1,6 +1,7 @@
 """Restarts the k3s nodes, waits until each is back, then runs verify/ against the cluster.
 
-Two modes: ``service`` restarts the control node's ``k3s`` and then each worker's ``k3s-agent``;
+Two modes, one node at a time in the inventory's order (control nodes first) unless ``restart_serial``
+is false: ``service`` restarts the control node's ``k3s`` and then each worker's ``k3s-agent``;
 ``container`` reboots their containers with ``pct reboot`` on the Proxmox node, the real LXC restart
 that loses ``/dev/kmsg``. A node is back when its new kubelet has posted Ready and renewed its lease
 after the restart and its pods serve again (tasks/node_back.py), and then HAProxy has checked its
@@ -36,7 +37,7 @@ from connectors.pct import PctConnector, default_privilege
 from facts.names import K3S_UNITS
 from facts.node_watcher import SERVICE as WATCHER_SERVICE
 from inventory_schema import inventory_path
-from tasks import poll_until
+from tasks import all_hosts_reach, poll_until
 from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, still_held
 from tasks.control_plane import first_server, is_ha, quorum, quorum_lost, servers
 from tasks.etcd_health import cluster_problem
@@ -145,7 +146,7 @@ def node_restarted(mode: str, timeout: int) -> Generator[Any, None, None]:
 
     .. code:: python
 
-        node_restarted(name="Restart workers", mode="container", timeout=300, _serial=True)
+        node_restarted(name="Restart k3s-worker-1", mode="container", timeout=300)
     """
     if mode == "container" and not host.data.get("pct_vmid"):
         raise data_error("pct_vmid", "restart_mode container needs a pct host (pct node and vmid)")
@@ -247,10 +248,13 @@ def restart_and_verify() -> None:
                             snapshot=time.strftime("pre-restart-%Y%m%dT%H%M%SZ", time.gmtime()))
     if selected and not serial:
         node_restarted(name=f"Restart k3s nodes all at once ({mode})", mode=mode, timeout=timeout)
-    if selected and serial and role == "server":
-        node_restarted(name=f"Restart control nodes ({mode})", mode=mode, timeout=timeout, _serial=True)
-    if selected and serial and role == "agent":
-        node_restarted(name=f"Restart workers ({mode})", mode=mode, timeout=timeout, _serial=True)
+    # One node at a time in the inventory's order, control nodes first. Not a _serial operation: that
+    # runs over pyinfra's active hosts, a set, so the workers' order would be arbitrary (see the same
+    # note in tasks/upgrade.py); host.loop gives each node's place its own operation.
+    for name in host.loop([name for name in k3s_node_names() if name in chosen] if serial else []):
+        if name == host.data.get("node_name"):
+            node_restarted(name=f"Restart {name} ({mode})", mode=mode, timeout=timeout)
+        all_hosts_reach(name=f"{name} restarted", point=f"{name} restarted")
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout)
     if role == "server":
