@@ -1,5 +1,5 @@
-"""Cluster nodes with their Ready condition, taints and kubelet version, read with ``k3s kubectl`` on a
-control node."""
+"""Cluster nodes with their Ready condition, taints, kubelet version and who cordoned them, read with
+``k3s kubectl`` on a control node."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from typing import TypedDict
 from pyinfra.api import FactBase
 
 API_DOWN = "api-unreachable"
+# The annotation a job of ours (the upgrade, host maintenance) puts on a node it cordons, so that it
+# gives back only its own cordons: a node an operator cordoned stays so (kured keeps the same record,
+# kubereboot/kured cmd/kured/main.go: the lock annotation's "unschedulable").
+CORDONED_BY = "k3s-lxc-resilience/cordoned-by"
 
 
 class Taint(TypedDict):
@@ -18,7 +22,8 @@ class Taint(TypedDict):
 
 class ClusterNode(TypedDict):
     """``ready`` is the Ready condition's status: ``True``, ``False`` or ``Unknown``; ``kubelet_version``
-    is ``status.nodeInfo.kubeletVersion`` (k3s: its own version, e.g. ``v1.31.4+k3s1``), empty if unset."""
+    is ``status.nodeInfo.kubeletVersion`` (k3s: its own version, e.g. ``v1.31.4+k3s1``), empty if unset;
+    ``cordoned_by`` is :func:`cordon_owner`'s answer."""
 
     name: str
     internal_ip: str
@@ -27,6 +32,21 @@ class ClusterNode(TypedDict):
     since: str
     taints: list[Taint]
     kubelet_version: str
+    cordoned_by: str | None
+
+
+def cordon_owner(node: dict) -> str | None:
+    """Who holds the node's cordon (``spec.unschedulable``, which ``kubectl cordon`` sets): the job
+    named by its :data:`CORDONED_BY` mark, ``""`` for a cordon without one (an operator's), ``None``
+    when the node is schedulable.
+
+    Example:
+        cordon_owner({"spec": {"unschedulable": True}, "metadata": {"annotations": {CORDONED_BY: "upgrade"}}})
+        # "upgrade"
+    """
+    if not (node.get("spec") or {}).get("unschedulable"):
+        return None
+    return str(((node.get("metadata") or {}).get("annotations") or {}).get(CORDONED_BY, ""))
 
 
 def summarize_node(node: dict) -> ClusterNode:
@@ -42,6 +62,7 @@ def summarize_node(node: dict) -> ClusterNode:
         since=ready.get("lastTransitionTime", ""),
         taints=[Taint(key=taint["key"], effect=taint["effect"]) for taint in node.get("spec", {}).get("taints", [])],
         kubelet_version=node.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
+        cordoned_by=cordon_owner(node),
     )
 
 
@@ -58,7 +79,7 @@ class ClusterNodes(FactBase["dict[str, ClusterNode] | None"]):
                           "ready": "Unknown", "reason": "NodeStatusUnknown",
                           "since": "2024-11-25T10:00:00Z",
                           "taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}],
-                          "kubelet_version": "v1.31.4+k3s1"}}
+                          "kubelet_version": "v1.31.4+k3s1", "cordoned_by": None}}
     """
 
     def command(self) -> str:

@@ -19,8 +19,9 @@ down only for the reboot. Everything runs from one k3s server whose container is
 After (``maintenance_done=true``): each recorded container, servers first, ``pct start``ed where it is
 now (unless it runs already, e.g. ``onboot``), back (tasks/node_back.py: Ready and its lease renewed
 since the start, the DaemonSet pods still bound to it running again), every etcd member healthy once
-the last server is back (several servers), uncordoned, its HAProxy server checked afresh and ready, then taken off the record;
-then ``verify/``. A failure stops the run in one line; a re-run goes on from the record.
+the last server is back (several servers), uncordoned (unless it was cordoned before the maintenance:
+tasks/node_drain.py), its HAProxy server checked afresh and ready, then taken off the record; then
+``verify/``. A failure stops the run in one line; a re-run goes on from the record.
 
 Host data: ``maintenance_node``, ``maintenance_done``, ``maintenance_drain_timeout``,
 ``maintenance_shutdown_timeout``, ``maintenance_timeout``, ``lock_wait``.
@@ -77,12 +78,14 @@ from tasks.host_maintenance_rules import (
 )
 from tasks.k3s_ready import control_clock, probe, wait_until_back
 from tasks.node_back import NodeRestart, pod_uids
-from tasks.node_drain import StepFailed, drain_command, on_control, uncordon_command
+from tasks.node_drain import StepFailed, given_back, taken_out
 from tasks.repair.access import COMMAND_TIMEOUT, NodeAccess, inventory_host, listing, proxmox_host, reachable, resolve
 from tasks.repair.actions import start_container
 from tasks.restart import cluster_verified, etcd_members_healthy
 from tasks.settings import check_command_line_data, data_error, flag, required_text, seconds
 
+# The maintenance's name for the cluster lock and on the cordons it makes (tasks/node_drain.py).
+JOB = "host-maintenance"
 CHECKOUT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 2
 # `pct shutdown` of an HA-managed container only queues the request (as `pct start` does, see
@@ -231,7 +234,7 @@ def shut_down(state: State, host: Host, guest: Guest, drain_timeout: int, shutdo
         if not still_held():
             raise StepFailed("cluster lock", "no longer held by this run")
         write_record(host, pve, with_guest(read_record(host, pve), guest))
-        on_control(host, drain_command(guest.node, drain_timeout), "drain", timeout=drain_timeout + 60)
+        taken_out(host, guest.node, JOB, drain_timeout)
         drained(guest.node)
         container_stopped(access_of(guest), shutdown_timeout)
     except StepFailed as failure:
@@ -295,7 +298,9 @@ def bring_back(runner: Host, guest: Guest, timeout: int, check_etcd: bool) -> No
         raise StepFailed("back", f"not back within {timeout}s")
     if check_etcd and not etcd_members_healthy(timeout):
         raise StepFailed("etcd members healthy", f"not within {timeout}s")
-    on_control(runner, uncordon_command(guest.node), "uncordon")
+    kept = given_back(runner, guest.node, JOB)
+    if kept:
+        logger.warning(f"{runner.print_prefix}{kept}")
     if RANCHER_BACKEND not in critical_servers():
         set_server_state(guest.node, "state ready")
     elif not checked_afresh(guest.node, timeout):
@@ -388,7 +393,7 @@ def take_down(found: Survey) -> None:
         raise PyinfraError(problem)
     running = [guest for guest in shutdown_order(found.guests) if found.status[guest.node] == RUNNING]
     left_stopped = [guest for guest in found.guests if guest not in running]
-    cluster_lock_taken(name="Cluster lock taken", job="host-maintenance", wait=seconds("lock_wait"), takes_here=True)
+    cluster_lock_taken(name="Cluster lock taken", job=JOB, wait=seconds("lock_wait"), takes_here=True)
     drain_timeout, shutdown_timeout = seconds("maintenance_drain_timeout"), seconds("maintenance_shutdown_timeout")
     for guest in running:
         guest_shut_down(name=f"Drain and shut down {guest.node} (vmid {guest.vmid}) on {found.pve}", guest=guest,
@@ -399,7 +404,7 @@ def take_down(found: Survey) -> None:
 
 def bring_up(found: Survey) -> None:
     """The ``DONE=1`` run on the runner: lock, the recorded guests back, lock released, verify."""
-    cluster_lock_taken(name="Cluster lock taken", job="host-maintenance", wait=seconds("lock_wait"), takes_here=True)
+    cluster_lock_taken(name="Cluster lock taken", job=JOB, wait=seconds("lock_wait"), takes_here=True)
     guests_brought_back(name=f"Bring back the containers of {found.pve}", timeout=seconds("maintenance_timeout"))
     cluster_lock_released(name="Cluster lock released", releases_here=True)
     cluster_verified(name="Verify the cluster", inventory_file=str(inventory_path()))

@@ -17,11 +17,14 @@ server's sqlite datastore), and each node left to upgrade, in turn:
    checked by sha256 and ``k3s --version``, and moved into place (tasks/k3s_binary.py);
 3. its unit restarted, the node back (tasks/node_back.py) with its kubelet at the target version,
    the deploy's unit stamp rewritten (so the next deploy restarts nothing), every etcd member healthy
-   (several servers), uncordoned, its HAProxy server checked afresh and ready.
+   (several servers), uncordoned, its HAProxy server checked afresh and ready. A node that was
+   cordoned before the upgrade (by an operator) is drained and upgraded all the same, and left
+   cordoned, with a warning naming it (tasks/node_drain.py).
 
 A node whose kubelet runs the target and whose binary is the target's is skipped, so a re-run resumes
-where a run stopped. At the first failure nothing else is touched: the run fails with one line naming
-the node, the step and the nodes left on the old version. When every node is done, verify runs.
+where a run stopped; one the upgrade cordoned and a stopped run left so is finished. At the first
+failure nothing else is touched: the run fails with one line naming the node, the step and the nodes
+left on the old version. When every node is done, verify runs.
 
 Host data: ``k3s_version`` with ``k3s_binary_src`` or ``k3s_binary_url`` + ``k3s_sha256`` (the
 target, as the deploy takes it), ``upgrade_drain_timeout``, ``upgrade_timeout``, ``lock_wait``.
@@ -60,7 +63,7 @@ from tasks.k3s_binary import K3S_BIN, fetch_commands
 from tasks.k3s_ready import probe
 from tasks.k3s_units import k3s_inputs
 from tasks.node_back import pod_uids
-from tasks.node_drain import StepFailed, drain_command, on_control, uncordon_command
+from tasks.node_drain import StepFailed, given_back, taken_out
 from tasks.preflight import preflight
 from tasks.preflight_checks import blocking, evaluate
 from tasks.restart import (
@@ -73,7 +76,7 @@ from tasks.restart import (
 )
 from tasks.settings import InvalidField, check_command_line_data, data_error, flag, seconds, value
 from tasks.upgrade_backup import backup_time, datastore_copied, datastore_copy_path, snapshot_name
-from tasks.upgrade_checks import UpgradePlan, UpgradeRefused, at_target, check_charts_fit, target_problem, upgrade_plan
+from tasks.upgrade_checks import JOB, UpgradePlan, UpgradeRefused, at_target, check_charts_fit, target_problem, upgrade_plan
 from tasks.upgrade_rules import order_of, parse_k3s_version
 
 PREVIOUS_BIN = f"{K3S_BIN}.previous"
@@ -156,7 +159,7 @@ def upgrade_steps(state: State, target: Host, upgrade: NodeUpgrade, control: Hos
     if not still_held():
         raise StepFailed("cluster lock", "no longer held by this run")
     drained(upgrade.node)
-    on_control(control, drain_command(upgrade.node, drain_timeout), "drain", timeout=drain_timeout + 60)
+    taken_out(control, upgrade.node, JOB, drain_timeout)
     pods = pod_uids(probe(control, upgrade.node))
     problem = run_commands(state, target, [keep_previous_command(upgrade.sha256)])
     if problem:
@@ -175,7 +178,9 @@ def upgrade_steps(state: State, target: Host, upgrade: NodeUpgrade, control: Hos
         raise StepFailed("unit stamp", problem)
     if target.data.k3s_role == "server" and not etcd_members_healthy(timeout):
         raise StepFailed("etcd members healthy", f"not within {timeout}s")
-    on_control(control, uncordon_command(upgrade.node), "uncordon")
+    kept = given_back(control, upgrade.node, JOB)
+    if kept:
+        logger.warning(f"{target.print_prefix}{kept}")
     if RANCHER_BACKEND in critical_servers() and not checked_afresh(upgrade.node, timeout):
         raise StepFailed("HAProxy checked afresh", f"{RANCHER_BACKEND}/{upgrade.node} not UP within {timeout}s")
 
@@ -195,7 +200,10 @@ def upgrade_node(state: State, host: Host, upgrade: NodeUpgrade, control: Host, 
         left = left_after(upgrade_order_names(), TO_UPGRADE, upgrade.node, bool(replaced))
         if not replaced:
             # It still runs its old k3s, unchanged: give it back to the scheduler and HAProxy.
-            control.run_shell_command(uncordon_command(upgrade.node), _timeout=60)
+            try:
+                given_back(control, upgrade.node, JOB)
+            except StepFailed as again:
+                logger.error(f"{host.print_prefix}{upgrade.node} not given back to the scheduler: {again}")
             set_server_state(upgrade.node, "state ready")
         logger.error(f"{host.print_prefix}{stop_line(upgrade.node, failure.step, failure.detail, left, bool(replaced))}")
         release_for_run(state, control)
@@ -292,7 +300,7 @@ def rolling_upgrade() -> None:
     role = host.data.get("k3s_role")
     upgrade = node_plan(report) if role else None
     lock_here = host == first_server()
-    cluster_lock_taken(name="Cluster lock taken", job="upgrade", wait=seconds("lock_wait"), takes_here=lock_here)
+    cluster_lock_taken(name="Cluster lock taken", job=JOB, wait=seconds("lock_wait"), takes_here=lock_here)
     if lock_here and cluster_plan().left:
         when = backup_time()
         if is_ha():

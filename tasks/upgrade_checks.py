@@ -23,8 +23,8 @@ from tasks.chart_source import check_fits
 from tasks.rancher_values import rancher_values
 from tasks.upgrade_rules import nodes_left, parse_k3s_version, refusals, upgrade_order
 
-UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-
+# The upgrade's name for the cluster lock and on the cordons it makes (tasks/node_drain.py).
+JOB = "upgrade"
 
 class UpgradeRefused(ValueError):
     """The planned upgrade may not start; the message is one line per reason, joined by ``; ``."""
@@ -60,16 +60,12 @@ def upgrade_plan(servers: Sequence[str], agents: Sequence[str], nodes: Mapping[s
     if found:
         raise UpgradeRefused("; ".join(found))
     order = upgrade_order(servers, agents)
-    # A node at its target but still cordoned is one a stopped run left so (its agent came back on the
-    # new binary by itself): it is finished again (restart, uncordon, HAProxy ready), not skipped.
-    behind = set(nodes_left(order, running, targets)) | {name for name in order if cordoned(nodes[name])}
+    # A node at its target but still cordoned by the upgrade is one a stopped run left so (its agent came
+    # back on the new binary by itself): it is finished again (restart, uncordon, HAProxy ready), not
+    # skipped. An operator's cordon is not the upgrade's to finish.
+    behind = set(nodes_left(order, running, targets)) | {name for name in order if nodes[name]["cordoned_by"] == JOB}
     return UpgradePlan(order, {name: running[name] for name in order}, dict(targets),
                        [name for name in order if name in behind])
-
-
-def cordoned(node: ClusterNode) -> bool:
-    """The node is unschedulable (``kubectl cordon`` taints it ``node.kubernetes.io/unschedulable``)."""
-    return any(taint["key"] == UNSCHEDULABLE for taint in node["taints"])
 
 
 def target_problem(target: Any) -> str:

@@ -66,3 +66,16 @@ def test_command_prints_json_only_when_kubectl_succeeded(tmp_path):
 
 def test_command_passes_a_whole_list_through(tmp_path):
     assert ClusterNodes().process(fact_output_with_k3s(tmp_path, "printf '{\"items\": []}\\n'")) == {}
+
+
+def test_a_schedulable_node_has_no_cordon_owner():
+    assert nodes()["k3s-worker-1"]["cordoned_by"] is None
+
+
+def test_a_cordon_is_owned_by_the_job_its_mark_names_or_by_nobody_we_know():
+    from facts.cluster_nodes import CORDONED_BY, cordon_owner
+    marked = {"spec": {"unschedulable": True}, "metadata": {"annotations": {CORDONED_BY: "upgrade"}}}
+    assert cordon_owner(marked) == "upgrade"
+    assert cordon_owner({"spec": {"unschedulable": True}, "metadata": {}}) == ""
+    # A mark left on a node somebody uncordoned since holds no cordon.
+    assert cordon_owner({"spec": {}, "metadata": {"annotations": {CORDONED_BY: "upgrade"}}}) is None

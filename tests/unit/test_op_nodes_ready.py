@@ -18,7 +18,7 @@ from tests.unit.operation_outputs import FakeHost, shown
 
 def node(name: str, ready: str = "True") -> ClusterNode:
     return ClusterNode(name=name, internal_ip="10.0.0.1", ready=ready, reason="", since="", taints=[],
-                       kubelet_version="v1.31.4+k3s1")
+                       kubelet_version="v1.31.4+k3s1", cordoned_by=None)
 
 
 class ListingHost(FakeHost):

@@ -22,7 +22,7 @@ EVERY_NEW = dict.fromkeys(SERVERS + AGENTS, NEW)
 
 def node(name: str, version: str) -> ClusterNode:
     return ClusterNode(name=name, internal_ip="", ready="True", reason="KubeletReady", since="", taints=[],
-                       kubelet_version=version)
+                       kubelet_version=version, cordoned_by=None)
 
 
 def cluster(control: str, worker_1: str | None, worker_2: str | None = None) -> dict[str, ClusterNode]:
@@ -47,8 +47,15 @@ def test_a_rerun_resumes_with_the_nodes_not_at_the_target():
 
 def test_a_rerun_finishes_a_node_at_the_target_that_a_stopped_run_left_cordoned():
     nodes = cluster(NEW, NEW, OLD)
-    nodes["k3s-worker-1"]["taints"] = [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
+    nodes["k3s-worker-1"]["cordoned_by"] = "upgrade"
     assert upgrade_plan(SERVERS, AGENTS, nodes, EVERY_NEW).left == ["k3s-worker-1", "k3s-worker-2"]
+
+
+@pytest.mark.parametrize("owner", ["", "host-maintenance"])
+def test_a_node_at_the_target_cordoned_by_someone_else_is_not_the_upgrades_to_finish(owner):
+    nodes = cluster(NEW, NEW, OLD)
+    nodes["k3s-worker-1"]["cordoned_by"] = owner
+    assert upgrade_plan(SERVERS, AGENTS, nodes, EVERY_NEW).left == ["k3s-worker-2"]
 
 
 def test_an_api_that_does_not_answer_is_refused_naming_the_first_server():

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from tasks.upgrade import drain_command, keep_previous_command, left_after, stop_line, version_problem
+from tasks.node_drain import drain_command
+from tasks.upgrade import keep_previous_command, left_after, stop_line, version_problem
 
 ORDER = ["k3s-control", "k3s-worker-1", "k3s-worker-2"]
 OLD, NEW = "v1.30.8+k3s1", "v1.31.4+k3s1"

@@ -13,7 +13,8 @@ In order: a target two minors ahead is refused and changes nothing; with k3s-wor
 broken the upgrade stops there, the control node upgraded and k3s-worker-2 left on the old version;
 the re-run (unit fixed) completes, a PodDisruptionBudget's two pods drained off k3s-worker-2 never
 both gone; Rancher answers /ping through HAProxy every 0.5 s over both runs without one failure; a
-deploy afterwards changes nothing; the old binaries and the datastore copy are kept.
+deploy afterwards changes nothing; the old binaries and the datastore copy are kept; a re-run leaves a
+node an operator cordoned as it is.
 """
 
 from __future__ import annotations
@@ -227,3 +228,17 @@ def test_a_deploy_after_the_upgrade_changes_nothing(rerun, at_previous):
 def test_the_binary_is_the_inventorys(rerun):
     expected = hashlib.sha256((BUILD_DIR / binary_name(DEFAULT_K3S_VERSION)).read_bytes()).hexdigest()
     assert {node: binary_sha256(node) for node in NODES} == dict.fromkeys(NODES, expected)
+
+
+def test_a_rerun_leaves_a_node_an_operator_cordoned_as_it_is(rerun, at_previous):
+    """At the target and cordoned by hand, k3s-worker-2 is not the upgrade's to finish or give back
+    (tasks/node_drain.py): the run neither restarts nor uncordons it, and says nothing is left."""
+    kubectl("cordon", "k3s-worker-2")
+    try:
+        result = run_pyinfra(at_previous, "upgrade.py")
+        listed = json.loads(kubectl("get", "nodes", "-o", "json"))
+    finally:
+        kubectl("uncordon", "k3s-worker-2")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert [node["metadata"]["name"] for node in listed["items"] if node["spec"].get("unschedulable")] == ["k3s-worker-2"]
+    assert re.findall(r"(k3s-[\w-]+) upgraded to", result.stdout) == []
