@@ -24,7 +24,9 @@ server's sqlite datastore), and each node left to upgrade, in turn:
 A node whose kubelet runs the target and whose binary is the target's is skipped, so a re-run resumes
 where a run stopped; one the upgrade cordoned and a stopped run left so is finished. At the first
 failure nothing else is touched: the run fails with one line naming the node, the step and the nodes
-left on the old version. When every node is done, verify runs.
+left on the old version. When every node is done, each Deployment that was rolled out before the first
+drain is rolled out again (tasks/deployments_settled.py: the last node's evicted pods serve again
+elsewhere), then verify runs.
 
 Host data: ``k3s_version`` with ``k3s_binary_src`` or ``k3s_binary_url`` + ``k3s_sha256`` (the
 target, as the deploy takes it), ``upgrade_drain_timeout``, ``upgrade_timeout``, ``lock_wait``.
@@ -50,12 +52,14 @@ from pyinfra.api.state import State
 
 from connectors.proxmox_node import one_line
 from facts.cluster_nodes import ClusterNodes
+from facts.deployments import RolledOutDeployments
 from facts.file_digests import FileDigests
 from facts.preflight import PreflightReport
 from inventory_schema import inventory_path
 from tasks import all_hosts_reach
 from tasks.cluster_lock import cluster_lock_released, cluster_lock_taken, release_for_run, still_held
 from tasks.control_plane import first_server, is_ha, servers
+from tasks.deployments_settled import deployments_rolled_out_again
 from tasks.desired_files import DesiredFile, file_commands
 from tasks.haproxy import RANCHER_BACKEND, critical_servers
 from tasks.haproxy_runtime import checked_afresh, drained, set_server_state
@@ -301,6 +305,8 @@ def rolling_upgrade() -> None:
     upgrade = node_plan(report) if role else None
     lock_here = host == first_server()
     cluster_lock_taken(name="Cluster lock taken", job=JOB, wait=seconds("lock_wait"), takes_here=lock_here)
+    # Read now, before any node is drained: the end waits for these to serve again.
+    rolled_out = host.get_fact(RolledOutDeployments) if lock_here and cluster_plan().left else None
     if lock_here and cluster_plan().left:
         when = backup_time()
         if is_ha():
@@ -317,6 +323,9 @@ def rolling_upgrade() -> None:
         if upgrade and name == upgrade.node:
             node_upgraded(name=f"Upgrade {name}", upgrade=upgrade, drain_timeout=drain_timeout, timeout=timeout)
         all_hosts_reach(name=f"{name} upgraded", point=f"{name} upgraded")
+    if rolled_out:
+        deployments_rolled_out_again(name="Deployments rolled out again", before=rolled_out, timeout=timeout,
+                                     _if=lambda: not STOPPED)
     if "haproxy" in host.groups:
         haproxy_servers_up_again(name="HAProxy servers UP again", timeout=timeout, _if=lambda: not STOPPED)
     if role == "server":
