@@ -37,9 +37,12 @@ NOT_READY_DEADLINE = 120
 
 
 def kubectl(*args: str) -> str:
-    """``k3s kubectl`` on the control container (through pct); its stdout."""
+    """``k3s kubectl`` on the control container (through pct): its stdout, or ``""`` when it failed.
+    A failed ``kubectl get -o json`` still prints an empty List on stdout (kubernetes/kubectl
+    pkg/cmd/get/get.go ``printGeneric``), which read as an answer looked like a cluster without pods
+    (tests/standin/test_list_across_restart.py)."""
     result = pct("exec", CONTROL_VMID, "--", "k3s", "kubectl", *args, "--request-timeout=5s")
-    return result.stdout.decode().strip()
+    return result.stdout.decode().strip() if result.returncode == 0 else ""
 
 
 def rancher_rolled_out() -> bool:

@@ -75,12 +75,9 @@ def binary_sha256(node: str, path: str = "/usr/local/bin/k3s") -> str:
 
 
 def guarded_pods() -> list[dict] | None:
-    """The guarded pods; None while the API does not answer (the single server restarting). An empty
-    list counts as no answer too: the ReplicaSet always has its pods, and the stand-in's API has been
-    seen answering an empty list for a second while its single server restarted (open: real
-    kube-apiserver does not)."""
+    """The guarded pods; None while the API does not answer (the single server restarting)."""
     listed = kubectl("get", "pods", "-n", "default", "-l", f"app={GUARDED}", "-o", "json")
-    return (json.loads(listed)["items"] or None) if listed else None
+    return json.loads(listed)["items"] if listed else None
 
 
 def ready_count(pods: list[dict]) -> int:
