@@ -26,6 +26,7 @@ from k3s_standin.apiserver.node_certs import NodeCertificates
 from k3s_standin.apiserver.operations import Operations
 from k3s_standin.apiserver.store import Store
 from k3s_standin.certs import Pki, token_password
+from k3s_standin.client_cert_request import request_client_cert
 from k3s_standin.options import Options
 
 
@@ -47,8 +48,7 @@ def _tls_context(pki: Pki) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(pki.serving_cert, pki.serving_key)
-    context.load_verify_locations(pki.client_ca)
-    context.verify_mode = ssl.CERT_OPTIONAL
+    request_client_cert(context, pki.client_ca)
     context.set_alpn_protocols(["http/1.1"])
     return context
 

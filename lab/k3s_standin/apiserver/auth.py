@@ -8,9 +8,14 @@ handlers/responsewriters/errors.go (`Forbidden`, `forbiddenMessage`), pkg/endpoi
 (`NewRequestInfo`: resource or non-resource request, the verb), and plugin/pkg/auth/authorizer/rbac/
 bootstrappolicy/policy.go (`system:public-info-viewer`, bound to system:unauthenticated).
 
-* Credentials are the admin client certificate (verified by TLS against the client CA) or
-  `Authorization: Bearer <node token>` (full K10 token or its password).
-* Without them a request is 401 `Unauthorized` on every kube-apiserver path, since k3s turns
+* Credentials are a client certificate the client CA signed (the TLS handshake accepts any,
+  `client_cert_request.py`; staging/src/k8s.io/apiserver pkg/authentication/request/x509/x509.go) or
+  `Authorization: Bearer <node token>` (full K10 token or its password). The first that admits wins
+  (pkg/authentication/request/union/union.go); a certificate the client CA did not sign or a wrong
+  token (bearertoken.go: "invalid bearer token") is an authentication error.
+* An error is 401 `Unauthorized` even with anonymous auth on (pkg/kubeapiserver/authenticator/config.go:
+  `union.NewFailOnError(authenticator, anonymous...)`, "don't consider a bad bearer token ... anonymous").
+* Without credentials a request is 401 `Unauthorized` on every kube-apiserver path, since k3s turns
   anonymous requests off. With `anonymous-auth=true` it is `system:anonymous`, which RBAC lets
   `get` only /healthz, /livez, /readyz, /version and /version/ (exact paths); anything else is
   403 Forbidden with kube-apiserver's message, e.g. `forbidden: User "system:anonymous" cannot get
@@ -18,13 +23,15 @@ bootstrappolicy/policy.go (`system:public-info-viewer`, bound to system:unauthen
   group "" at the cluster scope`.
 
 Example:
-    user = authenticate(peer_cert, headers.get("Authorization"), password)
-    if user is None:
-        refusal = anonymous_refusal(anonymous_auth, "GET", "/api/v1/nodes", {})   # ApiError 401 or 403, or None
+    found = authenticate(peer_cert, verified(connection), headers.get("Authorization"), password)
+    if found.user is None:
+        refusal = anonymous_refusal(anonymous_auth and not found.rejected, "GET", "/api/v1/nodes", {})
+        # ApiError 401 or 403, or None
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Mapping
 from typing import Any
@@ -52,19 +59,32 @@ def _common_name(peer_cert: dict[str, Any] | None) -> str:
     return ""
 
 
-def authenticate(peer_cert: dict[str, Any] | None, authorization: str | None, password: str) -> str | None:
-    """The user name, or None when the request carries no valid credentials.
+@dataclasses.dataclass(frozen=True)
+class Authentication:
+    """Who sent a request (`user`, None when no credential admitted it), and whether it presented
+    credentials that failed (`rejected`: an authentication error, never anonymous)."""
 
-    A peer certificate is only present when the TLS handshake verified it against the client CA.
+    user: str | None
+    rejected: bool = False
+
+
+def authenticate(peer_cert: dict[str, Any] | None, cert_verified: bool, authorization: str | None,
+                 password: str) -> Authentication:
+    """The union of the x509 and token authenticators over a request's credentials.
+
+    >>> authenticate({"subject": ((("commonName", "system:admin"),),)}, False, None, "s3cret")
+    Authentication(user=None, rejected=True)
     """
-    if peer_cert:
-        return _common_name(peer_cert) or None
+    if peer_cert and cert_verified and _common_name(peer_cert):
+        return Authentication(_common_name(peer_cert))
+    rejected = bool(peer_cert) and not cert_verified
     scheme, _, credential = (authorization or "").partition(" ")
     if scheme.lower() == "bearer" and credential.strip():
         presented = token_password(credential.strip())
         if hmac.compare_digest(presented.encode(), password.encode()):
-            return "system:k3s-node-token"
-    return None
+            return Authentication("system:k3s-node-token")
+        rejected = True
+    return Authentication(None, rejected)
 
 
 def anonymous_enabled(apiserver_args: Mapping[str, str]) -> bool:

@@ -1,6 +1,7 @@
-"""HTTPS front end: TLS with optional client certificates, routing of API paths to the verbs,
-content negotiation (JSON or server-side Table) and Status errors; the health endpoints
-(`health.py`) and the `pods/log` proxy to kubelets (`pod_logs.py`) are kube-apiserver paths.
+"""HTTPS front end: TLS that requests a client certificate and leaves its verification to the
+authenticator (`client_cert_request.py`), routing of API paths to the verbs, content negotiation (JSON
+or server-side Table) and Status errors; the health endpoints (`health.py`) and the `pods/log` proxy
+to kubelets (`pod_logs.py`) are kube-apiserver paths.
 
 k3s's own router sits in front of kube-apiserver on the port (k3s-io/k3s pkg/server/router.go
 `router`, pkg/server/handlers/router.go `NewHandler` in later releases): only `/ping`, `/cacerts` and
@@ -43,6 +44,7 @@ from k3s_standin.apiserver.patch import JSON_PATCH, MERGE, STRATEGIC
 from k3s_standin.apiserver.resources import Resource
 from k3s_standin.apiserver.tables import to_table
 from k3s_standin.apiserver.watch import watch_events
+from k3s_standin.client_cert_request import verified
 
 Obj = dict[str, Any]
 # k3s pkg/etcd/etcd.go `handler`: /db/info admits local clients without credentials (auth.IsLocalOrHasRole)
@@ -125,6 +127,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.request.settimeout(HANDSHAKE_SECONDS)
         self.request.do_handshake()
+        # the x509 authenticator's answer, once per connection (its certificate cannot change)
+        self.client_cert_verified = verified(self.request)
         super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -165,14 +169,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path in node_certs.PATHS and method == "GET" and self.server.node_certs:
                 answer = self.server.node_certs.serve(path, self.headers)
                 return self._send_bytes(answer.code, answer.body, answer.content_type)
-            user = authenticate(self.connection.getpeercert(), self.headers.get("Authorization"),
-                                self.server.password)
+            found = authenticate(self.connection.getpeercert(), self.client_cert_verified,
+                                 self.headers.get("Authorization"), self.server.password)
             if path in self.server.supervisor and method == "GET":
-                if user is None and not (path in LOCAL_OR_ROLE and self.client_address[0] in LOCAL_CLIENTS):
+                if found.user is None and not (path in LOCAL_OR_ROLE and self.client_address[0] in LOCAL_CLIENTS):
                     raise ApiError(403, "Forbidden", "forbidden")  # k3s's auth.go doAuth
                 return self._send_json(200, self.server.supervisor[path]())
-            if user is None:
-                refusal = anonymous_refusal(self.server.anonymous_auth, method, url.path, query)
+            if found.user is None:
+                refusal = anonymous_refusal(self.server.anonymous_auth and not found.rejected, method, url.path,
+                                            query)
                 if refusal is not None:
                     raise refusal
             health = self.server.health.answer(path, url.query) if method == "GET" else None

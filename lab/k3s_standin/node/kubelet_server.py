@@ -12,8 +12,9 @@ server or agent, the serving certificate `serving-kubelet.crt` signed by the ser
 client CA to verify callers (`kubelet_certs.py`), kubelet flags `tls-cert-file`, `client-ca-file`.
 
 Authentication: a client certificate signed by the cluster's client CA (kube-apiserver's
-`client-kube-apiserver.crt`); a certificate from another CA fails the TLS handshake (the kubelet
-requests any certificate and answers 401; Python's ssl verifies during the handshake). The stand-in
+`client-kube-apiserver.crt`). The kubelet requests any certificate (cmd/kubelet/app/server.go
+`InitializeTLS`: `tls.RequestClientCert`, `ClientCAs` from client-ca-file) and its x509 authenticator
+refuses one from another CA with 401 "Unauthorized" (`client_cert_request.py`). The stand-in
 also admits `Authorization: Bearer <the cluster token>`, its stand-in for the kubelet's webhook token
 authentication. Anything else is 401 "Unauthorized" (the kubelet runs with anonymous-auth=false).
 
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from k3s_standin.certs import token_password
+from k3s_standin.client_cert_request import request_client_cert, verified
 from k3s_standin.controllers import log
 from k3s_standin.node import pod_logs
 from k3s_standin.node.kubelet_certs import KubeletCerts
@@ -84,12 +86,11 @@ class KubeletServer:
         self.server: http.server.ThreadingHTTPServer | None = None
 
     def context(self) -> ssl.SSLContext:
-        """Our serving certificate; a client certificate is optional (a bearer token also admits) but
-        must chain to the client CA."""
+        """Our serving certificate; a client certificate is asked for, optional (a bearer token also
+        admits), and admits only when it chains to the client CA."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.certs.serving_cert, self.certs.serving_key)
-        context.verify_mode = ssl.CERT_OPTIONAL
-        context.load_verify_locations(self.certs.client_ca)
+        request_client_cert(context, self.certs.client_ca)
         return context
 
     def handler(self) -> type[http.server.BaseHTTPRequestHandler]:
@@ -99,7 +100,7 @@ class KubeletServer:
             protocol_version = "HTTP/1.1"
 
             def authorized(self) -> bool:
-                if getattr(self.connection, "getpeercert", lambda: None)():
+                if verified(self.connection):
                     return True
                 bearer = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
                 return bool(bearer) and token_password(bearer) == owner.password
