@@ -1,7 +1,8 @@
 """Host maintenance's steps on one container, against hosts that record what they are asked: the record
 first, then `kubectl drain`, HAProxy's drain, `pct shutdown --timeout`; a failed drain stops the run
 in one line with the lock released and the container left running; after the reboot a container
-already running is not started again, is uncordoned and taken off the record."""
+already running is not started again, is uncordoned (unless an operator had cordoned it) and taken off
+the record."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from pyinfra.connectors.util import CommandOutput, OutputLine
 
 import tasks.host_maintenance as maintenance
+from facts.cluster_nodes import CORDONED_BY
 from tasks.host_maintenance_rules import Guest, recorded
 from tasks.repair.access import NodeAccess
 
@@ -30,10 +32,13 @@ class FakeHost:
         self.answers = answers or {}
         self.commands: list[str] = []
         self.record = ""
+        self.node: dict = {"spec": {}, "metadata": {}}
 
     def run_shell_command(self, command: Any, **_: Any) -> tuple[bool, CommandOutput]:
         line = str(command.get_raw_value())
         self.commands.append(line)
+        if " get node " in line:
+            return True, CommandOutput([OutputLine("stdout", json.dumps(self.node))])
         if "get configmap" in line and "-o json" in line:
             return True, CommandOutput([OutputLine("stdout", self.record)] if self.record else [])
         if "patch configmap" in line:
@@ -88,7 +93,15 @@ def test_a_shutdown_that_times_out_stops_the_run(hosts, caplog):
     assert "(pct shutdown: CT 112 shutdown timed out)" in caplog.text
 
 
-def test_after_the_reboot_a_running_container_is_uncordoned_and_taken_off_the_record(hosts, monkeypatch):
+def test_a_schedulable_node_is_marked_as_the_maintenances_cordon_before_the_drain(hosts):
+    maintenance.shut_down(None, hosts["runner"], WORKER_2, 300, 120)
+    marked = [line for line in hosts["runner"].commands if "annotate" in line]
+    assert marked == [f"k3s kubectl annotate --overwrite node k3s-worker-2 {CORDONED_BY}=host-maintenance"]
+
+
+@pytest.fixture
+def rebooted(hosts, monkeypatch) -> list[float]:
+    """The node's container running again after the reboot, on the record; the back times."""
     hosts["proxmox"].answers = {"pct status": (True, "status: running")}
     hosts["runner"].record = json.dumps({"data": {"lab2": json.dumps([vars(WORKER_2)])}})
     back: list[float] = []
@@ -96,7 +109,21 @@ def test_after_the_reboot_a_running_container_is_uncordoned_and_taken_off_the_re
     monkeypatch.setattr(maintenance, "probe", lambda control, node: {"pods": None})
     monkeypatch.setattr(maintenance, "critical_servers", lambda: {})
     monkeypatch.setattr(maintenance, "set_server_state", lambda node, change: None)
+    return back
+
+
+def test_after_the_reboot_a_running_container_is_uncordoned_and_taken_off_the_record(hosts, rebooted):
+    hosts["runner"].node = {"spec": {"unschedulable": True}, "metadata": {"annotations": {CORDONED_BY: "host-maintenance"}}}
     assert maintenance.brought_back(None, hosts["runner"], 300)
     assert not any("pct start" in line for line in hosts["proxmox"].commands)
-    assert (back, "k3s kubectl uncordon k3s-worker-2" in hosts["runner"].commands) == ([0.0], True)
+    uncordoned = f"k3s kubectl uncordon k3s-worker-2 && k3s kubectl annotate node k3s-worker-2 {CORDONED_BY}-"
+    assert (rebooted, uncordoned in hosts["runner"].commands) == ([0.0], True)
+    assert recorded(hosts["runner"].record, "lab2") == []
+
+
+def test_a_node_an_operator_had_cordoned_stays_cordoned_with_a_warning(hosts, rebooted, caplog):
+    hosts["runner"].node = {"spec": {"unschedulable": True}, "metadata": {}}
+    assert maintenance.brought_back(None, hosts["runner"], 300)
+    assert not any("uncordon" in line for line in hosts["runner"].commands)
+    assert "k3s-worker-2 left cordoned: it was cordoned before the host-maintenance (not by this tool)" in caplog.text
     assert recorded(hosts["runner"].record, "lab2") == []
