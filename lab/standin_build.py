@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -31,9 +32,18 @@ def binary_name(version: str) -> str:
     return "k3s" if version == DEFAULT_K3S_VERSION else f"k3s-{version}"
 
 
+# What zipapp writes for main="k3s_standin.__main__:main" (CPython Lib/zipapp.py MAIN_TEMPLATE);
+# written as a file here, since zipapp stamps its own with the time of the build.
+MAIN = "# -*- coding: utf-8 -*-\nimport k3s_standin.__main__\nk3s_standin.__main__.main()\n"
+# Every entry's time in the archive (the zip format's earliest, 1980-01-01): the same sources give
+# the same bytes, so the same sha256, and a deploy after `make lab-up` replaces no binary.
+ENTRY_TIME = (315532800, 315532800)
+
+
 def build_standin(version: str | None = None, directory: Path = BUILD_DIR) -> Path:
     """Zip the stand-in package, reporting `version`, with a python3 shebang into `directory`
-    (lab/build); rebuilt every time (fast). Raises ValueError for a version k3s would never carry."""
+    (lab/build); rebuilt every time (fast), byte for byte the same from the same sources. Raises
+    ValueError for a version k3s would never carry."""
     version = version or DEFAULT_K3S_VERSION
     if not RELEASE_TAG.fullmatch(version):
         raise ValueError(f"not a k3s release version: {version!r} (expected e.g. {DEFAULT_K3S_VERSION})")
@@ -43,8 +53,11 @@ def build_standin(version: str | None = None, directory: Path = BUILD_DIR) -> Pa
         package = Path(staging) / SOURCE.name
         shutil.copytree(SOURCE, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", BUILD_VERSION_FILE))
         (package / BUILD_VERSION_FILE).write_text(f"{version}\n")
+        (Path(staging) / "__main__.py").write_text(MAIN)
+        for entry in Path(staging).rglob("*"):
+            os.utime(entry, ENTRY_TIME)
         partial = target.with_name(target.name + ".partial")
-        zipapp.create_archive(staging, partial, interpreter="/usr/bin/python3", main="k3s_standin.__main__:main")
+        zipapp.create_archive(staging, partial, interpreter="/usr/bin/python3")
     partial.chmod(0o755)
     partial.replace(target)
     return target

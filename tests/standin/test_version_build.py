@@ -42,6 +42,14 @@ def test_version_output_is_k3s_format(binaries, which, version):
                                           f"go version {release.GO_VERSION}"]
 
 
+def test_the_same_sources_build_the_same_bytes(binaries, tmp_path):
+    """`make lab-up` builds the stand-in every time; the inventories carry its sha256, so a build that
+    differed by its time alone would make every deploy after it replace the binary and restart k3s."""
+    time.sleep(2.1)  # a build stamped with its time would differ now (zip times have 2 s steps)
+    again = standin_build.build_standin(directory=tmp_path)
+    assert again.read_bytes() == binaries["default"].read_bytes()
+
+
 def test_a_version_k3s_never_released_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a k3s release version"):
         standin_build.build_standin("1.30", tmp_path)
