@@ -96,12 +96,17 @@ def restart_and_wait(state: State, host: Host, mode: str, control: Host, timeout
         return False
     pods = pod_uids(probe(control, node_name))
     drained(node_name)
+    began = time.monotonic()
     try:
         back = restarted_and_back(state, host, mode, control, pods, timeout)
         back = back and (host.data.k3s_role != "server" or etcd_members_healthy(timeout))
-        return back and (RANCHER_BACKEND not in critical_servers() or checked_afresh(node_name, timeout))
+        back = back and (RANCHER_BACKEND not in critical_servers() or checked_afresh(node_name, timeout))
     finally:
         set_server_state(node_name, "state ready")
+    if back:
+        # Each node's time, as the upgrade gives it: the bench's docs and an operator's patience read it.
+        logger.info(f"{host.print_prefix}{node_name} restarted and back in {time.monotonic() - began:.1f}s")
+    return back
 
 
 def etcd_members_healthy(timeout: float) -> bool:
