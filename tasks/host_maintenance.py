@@ -81,7 +81,7 @@ from tasks.node_back import NodeRestart, pod_uids
 from tasks.node_drain import StepFailed, given_back, taken_out
 from tasks.repair.access import COMMAND_TIMEOUT, NodeAccess, inventory_host, listing, proxmox_host, reachable, resolve
 from tasks.repair.actions import start_container
-from tasks.restart import cluster_verified, etcd_members_healthy
+from tasks.restart import cluster_verified, etcd_members_healthy, watcher_run_command
 from tasks.settings import check_command_line_data, data_error, flag, required_text, seconds
 
 # The maintenance's name for the cluster lock and on the cordons it makes (tasks/node_drain.py).
@@ -335,6 +335,11 @@ def brought_back(state: State, host: Host, timeout: int) -> bool:
         logger.info(f"{host.print_prefix}{guest.node} (vmid {guest.vmid}) back and uncordoned in "
                     f"{time.monotonic() - began:.1f}s")
     logger.info(f"{host.print_prefix}{back_line(pve, back)}")
+    # verify judges each server's watcher by its last run, which may have seen a node of the maintenance
+    # down (restart.py and upgrade.py run it once for the same reason).
+    for server in servers():
+        if server in state.active_hosts:
+            server.run_shell_command(watcher_run_command(), _timeout=120)
     return True
 
 

@@ -205,7 +205,12 @@ def watcher_ran() -> Generator[Any, None, None]:
 
         watcher_ran(name="Node watcher run on the restarted cluster")
     """
-    yield StringCommand("systemctl", "start", WATCHER_SERVICE, "||", "true")
+    yield watcher_run_command()
+
+
+def watcher_run_command() -> StringCommand:
+    """One run of the node watcher now (``systemctl start`` of its oneshot unit returns when it has run)."""
+    return StringCommand("systemctl", "start", WATCHER_SERVICE, "||", "true")
 
 
 def check_quorum_kept(serial: bool, selected: list[str]) -> None:
