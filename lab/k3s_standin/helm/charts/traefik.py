@@ -1,6 +1,6 @@
 """k3s's packaged `traefik` chart (traefik/traefik-helm-chart traefik/templates/deployment.yaml,
-_podtemplate.tpl, service.yaml, ingressclass.yaml, poddisruptionbudget.yaml at v27.0.2, as k3s-charts
-packages it, 27.0.201+up27.0.2), trimmed to what the stand-in runs: Deployment `traefik`
+_podtemplate.tpl, service.yaml, ingressclass.yaml, poddisruptionbudget.yaml at v27.0.2, as
+k3s-io/k3s-charts packages/traefik/package.yaml packages it, 27.0.201+up27.0.2), trimmed to what the stand-in runs: Deployment `traefik`
 (`deployment.replicas`, default 1, more than one refused with an ACME argument; `updateStrategy`,
 default RollingUpdate maxUnavailable 0 / maxSurge 1; container `traefik`, ports `traefik` 9000,
 `web` 8000, `websecure` 8443, `metrics` 9100; the chart's `--entryPoints.*` arguments, with
