@@ -298,9 +298,7 @@ def bring_back(runner: Host, guest: Guest, timeout: int, check_etcd: bool) -> No
         raise StepFailed("back", f"not back within {timeout}s")
     if check_etcd and not etcd_members_healthy(timeout):
         raise StepFailed("etcd members healthy", f"not within {timeout}s")
-    kept = given_back(runner, guest.node, JOB)
-    if kept:
-        logger.warning(f"{runner.print_prefix}{kept}")
+    given_back(runner, guest.node, JOB)
     if RANCHER_BACKEND not in critical_servers():
         set_server_state(guest.node, "state ready")
     elif not checked_afresh(guest.node, timeout):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 
+from pyinfra import logger
 from pyinfra.api import StringCommand
 from pyinfra.api.host import Host
 
@@ -69,8 +70,8 @@ def taken_out(control: Host, node: str, job: str, timeout: int) -> None:
 
 
 def given_back(control: Host, node: str, job: str) -> str:
-    """Uncordon ``node`` when ``job`` cordoned it (or nobody did); else leave it cordoned and return
-    the line that says so (empty once given back).
+    """Uncordon ``node`` when ``job`` cordoned it (or nobody did); else leave it cordoned, warn, and
+    return the line that says so (empty once given back).
 
     Example:
         given_back(control, "k3s-worker-2", "upgrade")
@@ -80,7 +81,9 @@ def given_back(control: Host, node: str, job: str) -> str:
     owner = cordon_owner(found)
     if owner not in (None, job):
         by = f"by {owner}" if owner else "not by this tool"
-        return f"{node} left cordoned: it was cordoned before the {job} ({by})"
+        kept = f"{node} left cordoned: it was cordoned before the {job} ({by})"
+        logger.warning(f"{control.print_prefix}{kept}")
+        return kept
     marked = CORDONED_BY in ((found.get("metadata") or {}).get("annotations") or {})
     on_control(control, give_back_command(node, marked), "uncordon")
     return ""

@@ -182,9 +182,7 @@ def upgrade_steps(state: State, target: Host, upgrade: NodeUpgrade, control: Hos
         raise StepFailed("unit stamp", problem)
     if target.data.k3s_role == "server" and not etcd_members_healthy(timeout):
         raise StepFailed("etcd members healthy", f"not within {timeout}s")
-    kept = given_back(control, upgrade.node, JOB)
-    if kept:
-        logger.warning(f"{target.print_prefix}{kept}")
+    given_back(control, upgrade.node, JOB)
     if RANCHER_BACKEND in critical_servers() and not checked_afresh(upgrade.node, timeout):
         raise StepFailed("HAProxy checked afresh", f"{RANCHER_BACKEND}/{upgrade.node} not UP within {timeout}s")
 

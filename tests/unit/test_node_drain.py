@@ -18,6 +18,7 @@ class Server:
 
     def __init__(self, node: dict, failing: tuple[str, ...] = ()) -> None:
         self.node, self.failing, self.ran = node, failing, []
+        self.print_prefix = "[k3s-control] "
 
     def run_shell_command(self, command, _timeout=None):
         line = str(command)
