@@ -174,8 +174,14 @@ def test_two_servers_stopped_lose_quorum_and_the_cluster_returns_with_its_object
     wait_for("the API on every server", lambda: all(api_answers(vmid) for vmid in SERVERS), 240)
     green = verify_until_green(ha_ssh, deadline=300)
     assert green.returncode == 0, green.stdout[-3000:]
-    assert {"configmap/before-two-stopped"} <= configmap_names("102")
-    assert "configmap/without-quorum" not in configmap_names("103")
+    listed = {vmid: configmap_names(vmid) for vmid in SERVERS}
+    assert all("configmap/before-two-stopped" in names for names in listed.values()), listed
+    # The write that failed was never acknowledged, so either outcome is correct: if the survivor was
+    # the etcd leader it had appended the entry to its log, and a later leader with that log commits it
+    # (Raft, Ongaro & Ousterhout 2014, section 5.4.2: entries from earlier terms are committed along with
+    # the new term's first entry; etcd-io/raft raft.go maybeCommit); a leader elected from the other two
+    # drops it. What must hold is that every server then answers the same.
+    assert len({frozenset(names) for names in listed.values()}) == 1, listed
 
 
 def test_all_three_servers_rebooted_at_once_come_back_with_their_objects(deployed, ha_ssh):
