@@ -40,9 +40,13 @@ def inventory(request, lab_inventory_ssh, tmp_path_factory) -> Path:
     return path
 
 
-# Planning and reporting do not depend on how hosts are reached: those tests run over SSH only;
-# the repairs themselves (start a unit, a container, a reboot) run over both.
+# Planning and reporting do not depend on how hosts are reached: those tests run over SSH only. Of
+# the repairs, only a container's start differs by connection (over pct it is the host's own
+# connector; over SSH through the inventory's Proxmox host, then the host's SSH reconnected), so it
+# runs over both; a unit's restart and /dev/kmsg's link are one command through whichever connector,
+# each shown over one (the connectors themselves: tests/lab/test_pct_connector.py).
 over_ssh_only = pytest.mark.parametrize("inventory", ["ssh"], indirect=True)
+over_pct_only = pytest.mark.parametrize("inventory", ["pct"], indirect=True)
 
 
 @pytest.fixture
@@ -81,11 +85,13 @@ def green():
         wait_ready_state(node, True, deadline=180)
 
 
+@over_ssh_only
 def test_healthy_cluster_changes_nothing(green, repair):
     status, output = repair()
     assert (status, "healthy: k3s-worker-1, k3s-worker-2 Ready" in output) == (0, True), output[-2000:]
 
 
+@over_pct_only
 def test_stopped_agent_and_removed_kmsg_are_repaired(green, repair, inventory):
     in_container(WORKERS["k3s-worker-1"], "systemctl stop k3s-agent && rm -f /dev/kmsg")
     wait_ready_state("k3s-worker-1", False)
@@ -102,6 +108,7 @@ def test_stopped_container_is_started(green, repair, inventory):
     assert (status, ready("k3s-worker-2"), verified.returncode) == (10, "True", 0), output[-3000:] + verified.stdout[-2000:]
 
 
+@over_ssh_only
 def test_unit_without_fix_is_repaired_after_reboot_and_points_to_deploy(green, repair):
     vmid = WORKERS["k3s-worker-1"]
     in_container(vmid, f"cp {AGENT_UNIT} {AGENT_UNIT}.repair-test && sed -i '/dev\\/kmsg/d' {AGENT_UNIT} "
